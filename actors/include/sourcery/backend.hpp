@@ -1,0 +1,67 @@
+// The backend: a dependency-injection container (R-B) that owns the runtime
+// and hands out its parts, scoped to one tenant.
+//
+//   auto backend = sourcery::backend::in_memory();
+//   backend.registry().add<account_opened>("account_opened");
+//   auto store = backend.in_tenant_mode("acme").event_store();
+//
+// A backend is a cheap handle; copies share the runtime. Configure it
+// (registry, settings) before handing it to other threads. The runtime shuts
+// down, stopping its actors, when the last backend and store handle go away.
+#pragma once
+
+#include <sourcery/container.hpp>
+#include <sourcery/event_store.hpp>
+#include <sourcery/listeners.hpp>
+#include <sourcery/registry.hpp>
+#include <sourcery/settings.hpp>
+
+#include <memory>
+#include <string>
+
+namespace sourcery {
+
+/// The tenant a container is bound to.
+struct tenant_binding {
+  std::string id;
+};
+
+/// Figures about the runtime, for the harness and benchmarks.
+struct runtime_stats {
+  std::size_t tenants = 0;
+  position last_position = 0;
+  /// Bytes held by the global log's records and payloads.
+  std::size_t log_bytes = 0;
+};
+
+class backend {
+public:
+  /// The in-memory backend: nothing to install or start; spawns its own actor
+  /// system with `options`.
+  static backend in_memory(runtime_options options = {});
+
+  /// A view of the same runtime scoped to `tenant` (R-MT); throws
+  /// `illegal_tenant_id` for an invalid id.
+  backend in_tenant_mode(const std::string& tenant) const;
+
+  /// Validates and applies `s` to the runtime; throws `invalid_argument`
+  /// naming the first out-of-range setting.
+  backend& configure(const settings& s);
+  settings current_settings();
+
+  const std::string& tenant_id();
+  event_registry& registry();
+  sourcery::event_store event_store();
+  /// The in-transaction listeners (R-L).
+  listeners in_transaction();
+  runtime_stats stats();
+
+  /// The container itself, to add or override providers.
+  container& services() noexcept { return *services_; }
+
+private:
+  explicit backend(std::shared_ptr<container> services) : services_(std::move(services)) {}
+  std::shared_ptr<container> services_;
+};
+
+} // namespace sourcery

@@ -1,0 +1,87 @@
+// One tenant's event store (SPEC §3).
+//
+// An event_store is a cheap handle; copies share the tenant's storage actor.
+// All calls are safe from any thread, any number at once. Every call has a
+// blocking form, which throws the typed errors of <sourcery/errors.hpp>, and
+// an asynchronous form, which returns at once and later calls its callback
+// with a `result` on a runtime thread (keep callbacks short; never call the
+// blocking API from one).
+#pragma once
+
+#include <sourcery/events.hpp>
+#include <sourcery/result.hpp>
+#include <sourcery/values.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sourcery {
+
+namespace detail {
+class runtime;
+struct tenant_slot;
+} // namespace detail
+
+/// What a successful append committed.
+struct append_receipt {
+  /// Positions of the first and last appended event (consecutive).
+  position first_position = 0;
+  position last_position = 0;
+  /// The stream's version afterwards; none for a versionless stream.
+  std::optional<sourcery::version> version;
+};
+
+class event_store {
+public:
+  event_store(std::shared_ptr<detail::runtime> rt, detail::tenant_slot* tenant);
+
+  /// The tenant this store belongs to ("" = default tenant).
+  const std::string& tenant_id() const noexcept;
+
+  // -- blocking ---------------------------------------------------------------
+
+  /// Appends `events` atomically (R-ES1). With an integer `expected`, the
+  /// stream's version must equal it (0 = absent or empty), else
+  /// `concurrent_stream_write_error{expected, actual}`; events without a
+  /// version get expected+1, expected+2, … With `no_versioning` the stream is
+  /// versionless. Zero events → `invalid_argument`. Nothing is stored on error.
+  append_receipt append(const stream_id& stream, std::vector<wrapped_event<>> events,
+                        expected_version expected = 0);
+
+  /// The stream's events in version order: its latest snapshot (if any)
+  /// followed by the events after it. `start` is inclusive, `stop` exclusive,
+  /// both versions. An unknown stream yields an empty vector (R-ES2).
+  std::vector<wrapped_event<>> load_stream(const stream_id& stream,
+                                           std::optional<version> start = std::nullopt,
+                                           std::optional<version> stop = std::nullopt);
+
+  /// Saves a snapshot (R-ES3). Its version must equal the stream's current
+  /// version (none given = current), else `versioning_mismatch`.
+  void save_snapshot(const stream_id& stream, wrapped_event<> snapshot);
+
+  /// Removes the stream; no-op when absent (R-ES4).
+  void delete_stream(const stream_id& stream);
+
+  /// The last committed position of the whole runtime; none before the
+  /// first commit (R-ES5).
+  std::optional<sourcery::position> position() const;
+
+  // -- asynchronous -------------------------------------------------------------
+
+  void append_async(const stream_id& stream, std::vector<wrapped_event<>> events,
+                    expected_version expected, callback<append_receipt> done);
+  void load_stream_async(const stream_id& stream, std::optional<version> start,
+                         std::optional<version> stop,
+                         callback<std::vector<wrapped_event<>>> done);
+  void save_snapshot_async(const stream_id& stream, wrapped_event<> snapshot,
+                           callback<done_t> done);
+  void delete_stream_async(const stream_id& stream, callback<done_t> done);
+
+private:
+  std::shared_ptr<detail::runtime> rt_;
+  detail::tenant_slot* tenant_;
+};
+
+} // namespace sourcery

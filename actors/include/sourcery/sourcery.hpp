@@ -1,0 +1,16 @@
+// Everything Sourcery offers, in one include.
+#pragma once
+
+#include <sourcery/backend.hpp>
+#include <sourcery/container.hpp>
+#include <sourcery/errors.hpp>
+#include <sourcery/event_store.hpp>
+#include <sourcery/events.hpp>
+#include <sourcery/listeners.hpp>
+#include <sourcery/registry.hpp>
+#include <sourcery/result.hpp>
+#include <sourcery/serde.hpp>
+#include <sourcery/settings.hpp>
+#include <sourcery/stream_id.hpp>
+#include <sourcery/tenant_id.hpp>
+#include <sourcery/values.hpp>

@@ -1,0 +1,21 @@
+#include <sourcery/errors.hpp>
+#include <sourcery/settings.hpp>
+
+namespace sourcery {
+
+void settings::validate() const {
+  if (outbox_attempts < 1)
+    throw invalid_argument("outbox_attempts must be at least 1, got "
+                           + std::to_string(outbox_attempts));
+  if (outbox_backoff_base.count() <= 0)
+    throw invalid_argument("outbox_backoff_base must be positive, got "
+                           + std::to_string(outbox_backoff_base.count()) + " ms");
+  if (outbox_backoff_cap < outbox_backoff_base)
+    throw invalid_argument("outbox_backoff_cap (" + std::to_string(outbox_backoff_cap.count())
+                           + " ms) must not be below outbox_backoff_base ("
+                           + std::to_string(outbox_backoff_base.count()) + " ms)");
+  if (subscription_buffer < 1)
+    throw invalid_argument("subscription_buffer must be at least 1");
+}
+
+} // namespace sourcery

@@ -1,0 +1,159 @@
+// The error catalogue (SPEC §11).
+//
+// Every error is a distinct exception type (thrown by the blocking API) and a
+// distinct code of one error category (returned as a `caf::error` by the
+// asynchronous API; see <sourcery/caf_errors.hpp>). Each exception carries the
+// data named in the specification and a message naming the values involved.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sourcery {
+
+/// One code per error; stable, used as the `caf::error` code in category
+/// "sourcery". 0 is reserved for "no error".
+enum class errc : std::uint8_t {
+  illegal_tenant_id = 1,
+  incompatible_uuid_and_name,
+  duplicated_event,
+  unknown_event,
+  deserialization_error,
+  wrong_event_type,
+  concurrent_stream_write_error,
+  expected_version_used_on_versionless_stream,
+  no_expected_version_given_on_versioned_stream,
+  versioning_mismatch,
+  invalid_argument,
+  no_provider_configured,
+  missing_provider,
+  no_subject_id_found,
+  key_not_found,
+  decryption_failed,
+  encryption_not_configured,
+  reentrant_call,
+  listener_failed,
+  runtime_stopped,
+};
+
+/// The name of a code, e.g. "concurrent_stream_write_error".
+std::string_view to_string(errc code) noexcept;
+
+/// Base of all Sourcery exceptions.
+class error : public std::runtime_error {
+public:
+  error(errc code, const std::string& message)
+    : std::runtime_error(message), code_(code) {}
+  errc code() const noexcept { return code_; }
+
+private:
+  errc code_;
+};
+
+#define SOURCERY_SIMPLE_ERROR(name)                                            \
+  class name : public error {                                                  \
+  public:                                                                      \
+    explicit name(const std::string& message) : error(errc::name, message) {} \
+  };
+
+SOURCERY_SIMPLE_ERROR(illegal_tenant_id)
+SOURCERY_SIMPLE_ERROR(incompatible_uuid_and_name)
+SOURCERY_SIMPLE_ERROR(duplicated_event)
+SOURCERY_SIMPLE_ERROR(wrong_event_type)
+SOURCERY_SIMPLE_ERROR(expected_version_used_on_versionless_stream)
+SOURCERY_SIMPLE_ERROR(no_expected_version_given_on_versioned_stream)
+SOURCERY_SIMPLE_ERROR(versioning_mismatch)
+SOURCERY_SIMPLE_ERROR(invalid_argument)
+SOURCERY_SIMPLE_ERROR(no_provider_configured)
+SOURCERY_SIMPLE_ERROR(missing_provider)
+SOURCERY_SIMPLE_ERROR(encryption_not_configured)
+SOURCERY_SIMPLE_ERROR(reentrant_call)
+SOURCERY_SIMPLE_ERROR(runtime_stopped)
+
+#undef SOURCERY_SIMPLE_ERROR
+
+/// Loading an event whose registered name is unknown (R-E3).
+class unknown_event : public error {
+public:
+  explicit unknown_event(std::string event_name);
+  const std::string& event_name() const noexcept { return event_name_; }
+
+private:
+  std::string event_name_;
+};
+
+/// Stored data that does not fit the registered type (R-E3).
+class deserialization_error : public error {
+public:
+  deserialization_error(std::string event_name, std::string stream,
+                        std::string field, const std::string& detail);
+  const std::string& event_name() const noexcept { return event_name_; }
+  const std::string& stream() const noexcept { return stream_; }
+  /// Path of the offending field ("" when the document itself is malformed).
+  const std::string& field() const noexcept { return field_; }
+
+private:
+  std::string event_name_;
+  std::string stream_;
+  std::string field_;
+};
+
+/// The stream's version differs from the expected version (R-ES1).
+class concurrent_stream_write_error : public error {
+public:
+  concurrent_stream_write_error(std::string stream, std::uint64_t expected,
+                                std::uint64_t actual);
+  std::uint64_t expected() const noexcept { return expected_; }
+  std::uint64_t actual() const noexcept { return actual_; }
+  const std::string& stream() const noexcept { return stream_; }
+
+private:
+  std::string stream_;
+  std::uint64_t expected_;
+  std::uint64_t actual_;
+};
+
+/// Encryption: no data subject could be determined for a field (R-EN).
+class no_subject_id_found : public error {
+public:
+  explicit no_subject_id_found(std::string stream);
+  const std::string& stream() const noexcept { return stream_; }
+
+private:
+  std::string stream_;
+};
+
+/// Encryption: no key stored for the subject (R-EN).
+class key_not_found : public error {
+public:
+  explicit key_not_found(std::string subject_id);
+  const std::string& subject_id() const noexcept { return subject_id_; }
+
+private:
+  std::string subject_id_;
+};
+
+/// Ciphertext failed authentication (tampered or wrong key) (R-EN).
+class decryption_failed : public error {
+public:
+  decryption_failed(std::string stream, std::string event_name,
+                    std::string field);
+
+private:
+  std::string stream_;
+  std::string event_name_;
+  std::string field_;
+};
+
+/// A listener threw; carries the listener's message. The blocking API
+/// rethrows the listener's own exception instead (R-L).
+class listener_failed : public error {
+public:
+  explicit listener_failed(const std::string& what)
+    : error(errc::listener_failed, "listener failed: " + what) {}
+};
+
+} // namespace sourcery
