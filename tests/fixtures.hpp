@@ -1,0 +1,73 @@
+// Shared test fixtures: a fresh in-memory backend with the test events
+// registered, and given/when/then helpers.
+#pragma once
+
+#include <sourcery/sourcery.hpp>
+
+#include <boost/describe.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ostream>
+
+// Lets BOOST_TEST print optionals.
+namespace std {
+template <class T>
+std::ostream& boost_test_print_type(std::ostream& os, const std::optional<T>& o) {
+  if (o)
+    return os << *o;
+  return os << "none";
+}
+} // namespace std
+
+namespace test_events {
+
+struct item_added {
+  std::string name;
+  int quantity = 0;
+};
+BOOST_DESCRIBE_STRUCT(item_added, (), (name, quantity))
+
+struct item_removed {
+  std::string name;
+};
+BOOST_DESCRIBE_STRUCT(item_removed, (), (name))
+
+struct cart_snapshot {
+  std::vector<std::string> items;
+};
+BOOST_DESCRIBE_STRUCT(cart_snapshot, (), (items))
+
+} // namespace test_events
+
+struct backend_fixture {
+  sourcery::backend backend = make();
+
+  static sourcery::backend make() {
+    auto b = sourcery::backend::in_memory();
+    b.registry().add<test_events::item_added>("item_added");
+    b.registry().add<test_events::item_removed>("item_removed");
+    b.registry().add<test_events::cart_snapshot>("cart_snapshot");
+    return b;
+  }
+
+  sourcery::event_store store() { return backend.event_store(); }
+
+  static sourcery::wrapped_event<> added(std::string name, int quantity = 1) {
+    return sourcery::wrap(test_events::item_added{std::move(name), quantity});
+  }
+
+  /// Given a stream with `n` events.
+  sourcery::stream_id given_stream_with(int n, sourcery::event_store s) {
+    auto id = sourcery::stream_id::random("cart");
+    std::vector<sourcery::wrapped_event<>> events;
+    for (int i = 0; i < n; ++i)
+      events.push_back(added("item " + std::to_string(i), i));
+    if (n > 0)
+      s.append(id, std::move(events));
+    return id;
+  }
+};
