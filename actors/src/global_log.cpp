@@ -122,6 +122,12 @@ void global_log::wake_waiters() {
     wake();
 }
 
+void global_log::clear_waiters() {
+  std::lock_guard lock(waiters_mutex_);
+  waiters_.clear();
+  has_waiters_.store(false, std::memory_order_seq_cst);
+}
+
 std::size_t global_log::memory_bytes() const {
   std::size_t chunks = 0;
   for (std::size_t i = 0; i < max_chunks; ++i) {

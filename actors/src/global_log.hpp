@@ -82,6 +82,9 @@ public:
   /// is), from the committing thread or this one.
   void notify_after(position after, std::function<void()> wake);
 
+  /// Drops every registered wake-up (at shutdown).
+  void clear_waiters();
+
   /// Bytes held by records and payloads.
   std::size_t memory_bytes() const;
 

@@ -7,6 +7,8 @@
 #include <boost/uuid/uuid_hash.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include <ostream>
+
 namespace sourcery {
 
 uuid stream_namespace() noexcept {
@@ -75,6 +77,10 @@ std::size_t hash_value(const stream_id& id) noexcept {
   if (id.category())
     h ^= std::hash<std::string>{}(*id.category()) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h;
+}
+
+std::ostream& operator<<(std::ostream& os, const stream_id& id) {
+  return os << id.to_string();
 }
 
 } // namespace sourcery

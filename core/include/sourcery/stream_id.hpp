@@ -5,6 +5,7 @@
 #include <boost/uuid/uuid.hpp>
 
 #include <cstddef>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,9 @@ private:
 };
 
 std::size_t hash_value(const stream_id& id) noexcept;
+
+/// Writes id.to_string().
+std::ostream& operator<<(std::ostream& os, const stream_id& id);
 
 } // namespace sourcery
 

@@ -1,0 +1,146 @@
+// Subscriptions (R-SUB): follow the global log in position order, from a
+// given position, by category or by event type, for all tenants or one.
+//
+//   auto sub = backend.subscriber().start_from(0).to_category("cart")
+//                .build_batch(100, std::chrono::milliseconds(500));
+//   for (;;) for (auto& r : sub.next()) handle(r);
+//
+// `start_from(p)` delivers records with position > p: the stored past first,
+// then new records as they are committed, with no gap and no duplicate.
+// Records come in strictly increasing positions; a record is never delivered
+// before every lower-position record that matches the filter (R-SUB-ORDER).
+// Each subscription is its own feed actor; waiting is event-driven (the
+// global log wakes idle feeds when it publishes). A subscription object is
+// used by one thread at a time; different subscriptions are independent.
+#pragma once
+
+#include <sourcery/events.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+namespace caf {
+class actor;
+} // namespace caf
+
+namespace sourcery {
+
+namespace detail {
+class runtime;
+struct feed;
+} // namespace detail
+
+/// Which records a subscription receives.
+struct subscription_filter {
+  std::optional<std::string> category;
+  std::vector<std::type_index> event_types; // empty = all types
+  std::optional<std::string> tenant;        // none = all tenants
+};
+
+/// Pull: each next() yields the next record, or none when the time limit
+/// passes first.
+class iter_subscription {
+public:
+  explicit iter_subscription(std::shared_ptr<detail::feed> feed) : feed_(std::move(feed)) {}
+  std::optional<recorded_event> next();
+
+private:
+  std::shared_ptr<detail::feed> feed_;
+  std::deque<recorded_event> buffered_; // read ahead, in order
+};
+
+/// Pull: each next() yields up to `size` records; fewer (possibly none) when
+/// the time limit passes.
+class batch_subscription {
+public:
+  batch_subscription(std::shared_ptr<detail::feed> feed, std::size_t size)
+    : feed_(std::move(feed)), size_(size) {}
+  std::vector<recorded_event> next();
+
+private:
+  std::shared_ptr<detail::feed> feed_;
+  std::size_t size_;
+};
+
+/// Push: delivers batches until destroyed or stopped.
+class push_subscription {
+public:
+  explicit push_subscription(std::shared_ptr<detail::feed> feed) : feed_(std::move(feed)) {}
+  /// Stops delivery; returns after an in-progress batch finished. Idempotent.
+  void stop();
+  /// The exception thrown by the consumer, which stopped the subscription;
+  /// nullptr while it runs.
+  std::exception_ptr error() const;
+  /// Position of the last record handed to the consumer.
+  position delivered() const;
+
+private:
+  std::shared_ptr<detail::feed> feed_;
+};
+
+using batch_handler = std::function<void(std::span<const recorded_event>)>;
+
+class subscription_builder {
+public:
+  subscription_builder(std::shared_ptr<detail::runtime> rt, position start,
+                       std::optional<std::string> tenant)
+    : rt_(std::move(rt)), start_(start) {
+    filter_.tenant = std::move(tenant);
+  }
+
+  /// Only records of streams in `category`.
+  subscription_builder& to_category(std::string category) {
+    filter_.category = std::move(category);
+    return *this;
+  }
+
+  /// Only records of the given event types.
+  template <class... E>
+  subscription_builder& to_events() {
+    (filter_.event_types.push_back(typeid(E)), ...);
+    return *this;
+  }
+
+  /// Time limits under 100 ms → invalid_argument.
+  iter_subscription build_iter(std::chrono::duration<double> timelimit);
+  batch_subscription build_batch(std::size_t size, std::chrono::duration<double> timelimit);
+
+  /// Calls `handler` with batches of up to `max_batch` records, on the
+  /// subscription's own thread; the next batch is read only after the
+  /// handler returned, so a slow handler slows only its own feed. A handler
+  /// that throws stops the subscription (see push_subscription::error()).
+  push_subscription build_push(batch_handler handler, std::size_t max_batch = 256);
+
+  /// Sends batches of up to `max_batch` records to a CAF actor, as requests
+  /// whose responses return credit; see <sourcery/push_protocol.hpp>. The
+  /// actor's system must be the runtime's (backend::actor_system()).
+  push_subscription build_push_to(const caf::actor& consumer, std::size_t max_batch = 256);
+
+private:
+  std::shared_ptr<detail::runtime> rt_;
+  position start_;
+  subscription_filter filter_;
+};
+
+class subscriber {
+public:
+  subscriber(std::shared_ptr<detail::runtime> rt, std::optional<std::string> tenant)
+    : rt_(std::move(rt)), tenant_(std::move(tenant)) {}
+
+  /// Records with position > `p` (0 = from the beginning).
+  subscription_builder start_from(position p) const { return {rt_, p, tenant_}; }
+
+private:
+  std::shared_ptr<detail::runtime> rt_;
+  std::optional<std::string> tenant_;
+};
+
+} // namespace sourcery

@@ -1,0 +1,261 @@
+#include "subscription_feed.hpp"
+
+#include "runtime.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <algorithm>
+
+namespace sourcery::detail {
+
+namespace {
+
+struct feed_state {
+  runtime* rt = nullptr;
+  subscription_filter filter;
+  position cursor = 0; // last position read
+  bool armed = false;  // a wake-up is registered with the log
+
+  // Pull.
+  std::optional<fetch_job> pending;
+  std::vector<const log_record*> got;
+  std::uint64_t fetch_seq = 0;
+
+  // Push.
+  push_target target;
+  std::shared_ptr<push_progress> progress;
+  std::size_t in_flight = 0;
+
+  bool matches(const log_record& r) const {
+    if (filter.tenant && *r.tenant != *filter.tenant)
+      return false;
+    if (filter.category && r.stream->category() != filter.category)
+      return false;
+    return filter.event_types.empty()
+           || std::find(filter.event_types.begin(), filter.event_types.end(), r.type->type)
+                != filter.event_types.end();
+  }
+
+  /// Reads published records after the cursor into `out`, keeping matches,
+  /// until `out` holds `max` or the log's end is reached.
+  void scan(std::vector<const log_record*>& out, std::size_t max) {
+    auto& log = rt->log();
+    auto last = log.last();
+    while (out.size() < max && cursor < last) {
+      const auto& r = log.at(++cursor);
+      if (matches(r))
+        out.push_back(&r);
+    }
+  }
+
+  bool caught_up() const { return cursor >= rt->log().last(); }
+};
+
+using self_ptr = feed_actor::stateful_pointer<feed_state>;
+
+/// Asks the log for one wake-up message once it publishes past the cursor.
+void arm(self_ptr self) {
+  auto& st = self->state;
+  if (st.armed)
+    return;
+  st.armed = true;
+  // A weak reference: a waiting wake-up must not keep a stopped feed alive.
+  auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
+  st.rt->log().notify_after(st.cursor, [me] {
+    if (auto strong = me.lock())
+      caf::anon_send(caf::actor_cast<feed_actor>(std::move(strong)), wake_atom::value);
+  });
+}
+
+// -- pull ---------------------------------------------------------------------
+
+void complete_fetch(self_ptr self) {
+  auto& st = self->state;
+  auto done = std::move(st.pending->done);
+  st.pending.reset();
+  auto records = std::move(st.got);
+  st.got.clear();
+  done(std::move(records));
+}
+
+void fill(self_ptr self) {
+  auto& st = self->state;
+  if (!st.pending)
+    return;
+  st.scan(st.got, st.pending->max);
+  if (st.got.size() >= st.pending->max || (!st.pending->wait_for_all && !st.got.empty()))
+    complete_fetch(self);
+  else
+    arm(self);
+}
+
+// -- push ---------------------------------------------------------------------
+
+std::vector<recorded_event> decode_all(const runtime& rt,
+                                       const std::vector<const log_record*>& recs) {
+  std::vector<recorded_event> out;
+  out.reserve(recs.size());
+  for (const auto* r : recs)
+    out.push_back(rt.decode(*r));
+  return out;
+}
+
+void fail(self_ptr self, std::exception_ptr e) {
+  auto& p = *self->state.progress;
+  p.error = std::move(e);
+  p.stopped = true;
+  self->quit(caf::exit_reason::user_shutdown);
+}
+
+/// Callback consumer: one batch per message, so exit messages get through.
+void deliver_to_callback(self_ptr self) {
+  auto& st = self->state;
+  std::vector<const log_record*> recs;
+  st.scan(recs, st.target.max_batch);
+  if (recs.empty()) {
+    arm(self);
+    return;
+  }
+  std::lock_guard lock(st.progress->delivering);
+  if (st.progress->stopped)
+    return;
+  try {
+    auto batch = decode_all(*st.rt, recs);
+    st.target.handler(batch);
+  } catch (...) {
+    fail(self, std::current_exception());
+    return;
+  }
+  st.progress->delivered.store(recs.back()->pos, std::memory_order_release);
+  self->send(self, pump_atom::value);
+}
+
+/// Actor consumer: keeps up to `buffer` records in flight.
+void deliver_to_actor(self_ptr self) {
+  auto& st = self->state;
+  while (st.in_flight < st.target.buffer) {
+    std::vector<const log_record*> recs;
+    st.scan(recs, std::min(st.target.max_batch, st.target.buffer - st.in_flight));
+    if (recs.empty()) {
+      arm(self);
+      return;
+    }
+    std::vector<recorded_event> batch;
+    try {
+      batch = decode_all(*st.rt, recs);
+    } catch (...) {
+      fail(self, std::current_exception());
+      return;
+    }
+    auto n = recs.size();
+    auto last = recs.back()->pos;
+    st.in_flight += n;
+    self->request(st.target.consumer, caf::infinite, records_atom::value, std::move(batch))
+      .then(
+        [self, n, last] {
+          auto& st = self->state;
+          st.in_flight -= n;
+          st.progress->delivered.store(std::max(st.progress->delivered.load(), last));
+          deliver_to_actor(self);
+        },
+        [self](caf::error& err) {
+          fail(self, std::make_exception_ptr(listener_failed(
+                       "push consumer actor failed: " + self->system().render(err))));
+        });
+  }
+}
+
+void pump(self_ptr self) {
+  if (self->state.target.handler)
+    deliver_to_callback(self);
+  else
+    deliver_to_actor(self);
+}
+
+} // namespace
+
+feed::~feed() {
+  stop();
+}
+
+void feed::stop() {
+  if (progress) {
+    progress->stopped = true;
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    std::lock_guard wait_for_batch(progress->delivering);
+  } else {
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  }
+}
+
+feed_actor spawn_pull_feed(runtime& rt, subscription_filter filter, position start) {
+  auto behavior = [](self_ptr self, runtime* rt, subscription_filter filter,
+                     position start) -> feed_actor::behavior_type {
+    auto& st = self->state;
+    st.rt = rt;
+    st.filter = std::move(filter);
+    st.cursor = start;
+    return {
+      [self](fetch_atom, fetch_job& job) {
+        auto& st = self->state;
+        st.pending = std::move(job);
+        auto id = ++st.fetch_seq;
+        fill(self);
+        if (st.pending) {
+          auto wait = st.pending->deadline - std::chrono::steady_clock::now();
+          self->delayed_send(self, std::max(wait, decltype(wait)::zero()), timeout_atom::value,
+                             id);
+        }
+      },
+      [self](wake_atom) {
+        self->state.armed = false;
+        fill(self);
+      },
+      [self](timeout_atom, std::uint64_t id) {
+        auto& st = self->state;
+        if (st.pending && id == st.fetch_seq)
+          complete_fetch(self);
+      },
+      [](pump_atom) {},
+    };
+  };
+  return rt.system().spawn(behavior, &rt, std::move(filter), start);
+}
+
+feed_actor spawn_push_feed(runtime& rt, subscription_filter filter, position start,
+                           push_target target, std::shared_ptr<push_progress> progress) {
+  auto behavior = [](self_ptr self, runtime* rt, subscription_filter filter, position start,
+                     push_target target,
+                     std::shared_ptr<push_progress> progress) -> feed_actor::behavior_type {
+    auto& st = self->state;
+    st.rt = rt;
+    st.filter = std::move(filter);
+    st.cursor = start;
+    st.target = std::move(target);
+    st.progress = std::move(progress);
+    self->send(self, pump_atom::value);
+    return {
+      [](fetch_atom, fetch_job& job) {
+        job.done(std::make_exception_ptr(invalid_argument("a push subscription cannot be pulled")));
+      },
+      [self](wake_atom) {
+        self->state.armed = false;
+        pump(self);
+      },
+      [](timeout_atom, std::uint64_t) {},
+      [self](pump_atom) { pump(self); },
+    };
+  };
+  if (target.handler)
+    return rt.system().spawn<caf::detached>(behavior, &rt, std::move(filter), start,
+                                            std::move(target), std::move(progress));
+  return rt.system().spawn(behavior, &rt, std::move(filter), start, std::move(target),
+                           std::move(progress));
+}
+
+} // namespace sourcery::detail

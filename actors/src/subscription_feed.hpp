@@ -1,0 +1,84 @@
+// The subscription feed actor: one per subscription (SPEC §7, §10).
+//
+// A feed keeps a cursor into the global log and reads published records in
+// order, keeping those that match its filter. When it has read everything
+// published, it asks the log to wake it (one message) on the next commit —
+// no polling. Pull feeds answer fetch requests; push feeds hand batches to a
+// callback (on a detached thread of their own) or to a CAF actor, with at
+// most `buffer` records in flight.
+#pragma once
+
+#include <sourcery/push_protocol.hpp>
+#include <sourcery/result.hpp>
+#include <sourcery/subscriptions.hpp>
+
+#include "global_log.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+namespace sourcery::detail {
+
+class runtime;
+
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using pump_atom = caf::atom_constant<caf::atom("pump")>;
+
+/// A pull request: up to `max` matching records, waiting until `deadline`
+/// for the first (iter) or for all of them (batch).
+struct fetch_job {
+  std::size_t max;
+  bool wait_for_all;
+  std::chrono::steady_clock::time_point deadline;
+  callback<std::vector<const log_record*>> done;
+};
+
+using feed_actor =
+  caf::typed_actor<caf::reacts_to<fetch_atom, fetch_job>, caf::reacts_to<wake_atom>,
+                   caf::reacts_to<timeout_atom, std::uint64_t>, caf::reacts_to<pump_atom>>;
+
+/// A push feed's progress, shared by its handle and its actor.
+struct push_progress {
+  std::mutex delivering; // held while the consumer runs
+  std::atomic<bool> stopped{false};
+  std::atomic<position> delivered{0};
+  std::exception_ptr error; // guarded by `delivering`
+};
+
+/// A subscription handle's view of its feed; stops the feed when destroyed.
+struct feed {
+  std::shared_ptr<runtime> rt;
+  feed_actor actor;
+  std::chrono::steady_clock::duration timelimit{};
+  std::shared_ptr<push_progress> progress; // push feeds only
+
+  ~feed();
+  void stop();
+};
+
+struct push_target {
+  batch_handler handler; // callback consumer, or
+  caf::actor consumer;   // actor consumer (request/response = credit)
+  std::size_t max_batch = 256;
+  std::size_t buffer = 1024;
+};
+
+/// Spawns a pull feed.
+feed_actor spawn_pull_feed(runtime& rt, subscription_filter filter, position start);
+
+/// Spawns a push feed delivering to `target`, reporting to `progress`.
+feed_actor spawn_push_feed(runtime& rt, subscription_filter filter, position start,
+                           push_target target, std::shared_ptr<push_progress> progress);
+
+} // namespace sourcery::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::fetch_job)
