@@ -21,6 +21,18 @@ backend backend::in_memory(runtime_options options) {
     return sourcery::event_store(std::move(rt), slot);
   }));
   c->provide<listeners>(factory([](container& c) { return listeners(c.get<runtime>()->listeners()); }));
+  // No encryption until with_encryption(); the keys come from the runtime, so
+  // tenant views copied before it see it too.
+  const std::string no_encryption =
+    "no encryption is configured: call backend.with_encryption(strategy, key_storage)";
+  c->provide<encryption_strategy>(not_configured{no_encryption});
+  c->provide<key_storage>(not_configured{no_encryption});
+  c->provide<encryption_keys>(factory([no_encryption](container& c) {
+    auto encryption = c.get<runtime>()->encryption();
+    if (!encryption)
+      throw encryption_not_configured(no_encryption);
+    return encryption->keys_of(c.get<tenant_binding>()->id);
+  }));
   // Build the runtime now, so copies (tenant views) share it.
   c->get<runtime>();
   return backend(std::move(c));
@@ -42,6 +54,20 @@ settings backend::current_settings() {
   return services_->get<runtime>()->current_settings();
 }
 
+backend& backend::with_encryption(std::shared_ptr<encryption_strategy> strategy,
+                                  std::shared_ptr<key_storage> keys) {
+  auto encryption = std::make_shared<const field_encryption>(strategy, keys);
+  services_->provide<encryption_strategy>(std::move(strategy));
+  services_->provide<key_storage>(std::move(keys));
+  services_->get<runtime>()->set_encryption(std::move(encryption));
+  return *this;
+}
+
+backend& backend::with_encryption() {
+  return with_encryption(std::make_shared<xchacha20poly1305_strategy>(),
+                         std::make_shared<in_memory_key_storage>());
+}
+
 const std::string& backend::tenant_id() {
   return services_->get<tenant_binding>()->id;
 }
@@ -56,6 +82,22 @@ sourcery::event_store backend::event_store() {
 
 listeners backend::in_transaction() {
   return *services_->get<listeners>();
+}
+
+encryption_keys backend::encryption() {
+  return *services_->get<encryption_keys>();
+}
+
+sourcery::subscriber backend::subscriber() {
+  return sourcery::subscriber(services_->get<runtime>(), std::nullopt);
+}
+
+sourcery::subscriber backend::tenant_subscriber() {
+  return sourcery::subscriber(services_->get<runtime>(), tenant_id());
+}
+
+caf::actor_system& backend::actor_system() {
+  return services_->get<runtime>()->system();
 }
 
 runtime_stats backend::stats() {

@@ -11,13 +11,19 @@
 #pragma once
 
 #include <sourcery/container.hpp>
+#include <sourcery/encryption.hpp>
 #include <sourcery/event_store.hpp>
 #include <sourcery/listeners.hpp>
 #include <sourcery/registry.hpp>
 #include <sourcery/settings.hpp>
+#include <sourcery/subscriptions.hpp>
 
 #include <memory>
 #include <string>
+
+namespace caf {
+class actor_system;
+} // namespace caf
 
 namespace sourcery {
 
@@ -49,11 +55,30 @@ public:
   backend& configure(const settings& s);
   settings current_settings();
 
+  /// Encrypts the declared fields of events (R-EN) with `strategy`, keeping
+  /// keys in `keys`; for the whole runtime, every tenant's view included.
+  /// Until called, appending an event type with encrypted fields fails with
+  /// `encryption_not_configured`. Calling it again replaces both parts: data
+  /// whose keys the new storage lacks then reads as masked.
+  backend& with_encryption(std::shared_ptr<encryption_strategy> strategy,
+                           std::shared_ptr<key_storage> keys);
+  /// As above with the defaults: libsodium XChaCha20-Poly1305, keys in memory.
+  backend& with_encryption();
+
   const std::string& tenant_id();
   event_registry& registry();
   sourcery::event_store event_store();
   /// The in-transaction listeners (R-L).
   listeners in_transaction();
+  /// This tenant's data-subject keys: create, shred (R-EN). Throws
+  /// `encryption_not_configured` before with_encryption.
+  encryption_keys encryption();
+  /// Subscriptions over the global log: all tenants (R-SUB).
+  sourcery::subscriber subscriber();
+  /// Subscriptions to this backend's tenant only (R-MT).
+  sourcery::subscriber tenant_subscriber();
+  /// The runtime's CAF actor system (to spawn push consumers).
+  caf::actor_system& actor_system();
   runtime_stats stats();
 
   /// The container itself, to add or override providers.
