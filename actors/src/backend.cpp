@@ -88,6 +88,15 @@ encryption_keys backend::encryption() {
   return *services_->get<encryption_keys>();
 }
 
+backend& backend::with_outbox(outbox_filter filter) {
+  services_->get<runtime>()->enable_outbox(std::move(filter));
+  return *this;
+}
+
+sourcery::outbox backend::outbox() {
+  return sourcery::outbox(services_->get<runtime>());
+}
+
 sourcery::subscriber backend::subscriber() {
   return sourcery::subscriber(services_->get<runtime>(), std::nullopt);
 }

@@ -82,6 +82,13 @@ public:
   /// is), from the committing thread or this one.
   void notify_after(position after, std::function<void()> wake);
 
+  /// Runs `f` while holding the commit lock (no commit runs meanwhile).
+  template <class F>
+  void under_commit_lock(F&& f) {
+    std::lock_guard lock(commit_mutex_);
+    f();
+  }
+
   /// Drops every registered wake-up (at shutdown).
   void clear_waiters();
 

@@ -4,7 +4,9 @@
 
 #include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
 #include <thread>
 
@@ -41,6 +43,7 @@ runtime::~runtime() {
       caf::anon_send_exit(slot.actor, caf::exit_reason::user_shutdown);
     tenants_.clear();
   }
+  stop_dispatchers();
   log_.clear_waiters();
   system_->await_all_actors_done();
   system_.reset();
@@ -129,6 +132,83 @@ void runtime::set_encryption(std::shared_ptr<const field_encryption> encryption)
 
 recorded_event runtime::decode(const log_record& rec) const {
   return recorded_event{decode_wrapped(rec), *rec.stream, rec.pos, *rec.tenant};
+}
+
+std::vector<const log_record*> runtime::commit(const std::string* tenant, const stream_id* stream,
+                                               std::span<const pending_event> events) {
+  // Runs under the commit lock, where outbox_ and dispatchers_ are set.
+  auto hook = [this](std::span<const log_record* const> recs) {
+    if (!listeners_->empty())
+      listeners_->dispatch(recs, [this](const log_record& r) { return decode(r); });
+    if (outbox_) // last: nothing after this may roll the commit back
+      outbox_->add(recs, [this](std::size_t shard) {
+        if (!dispatching_.load(std::memory_order_acquire))
+          return;
+        auto& slot = *dispatchers_[shard];
+        if (slot.idle.exchange(false, std::memory_order_seq_cst))
+          caf::anon_send(slot.actor, kick_atom::value);
+      });
+  };
+  return log_.commit(tenant, stream, events, hook);
+}
+
+void runtime::enable_outbox(outbox_filter filter) {
+  log_.under_commit_lock([&] {
+    if (outbox_)
+      throw invalid_argument("the outbox is already on");
+    auto shards = std::max(1u, std::thread::hardware_concurrency());
+    outbox_ = std::make_unique<outbox_store>(shards, std::move(filter));
+    outbox_ptr_.store(outbox_.get(), std::memory_order_release);
+  });
+}
+
+outbox_store& runtime::outbox_entries() {
+  auto* o = outbox();
+  if (!o)
+    throw invalid_argument("the outbox is off; call backend.with_outbox(filter) first");
+  return *o;
+}
+
+void runtime::start_dispatchers(outbox_publisher publisher, const continuous_options& options) {
+  if (!publisher)
+    throw invalid_argument("outbox start needs a publisher");
+  if (options.batch == 0)
+    throw invalid_argument("continuous_options.batch must be at least 1");
+  auto& store = outbox_entries();
+  std::lock_guard lock(dispatchers_mutex_);
+  if (dispatching_)
+    throw invalid_argument("the outbox is already publishing continuously; stop() it first");
+  auto s = current_settings();
+  dispatcher_config config{std::move(publisher), options.batch, s.outbox_attempts,
+                           s.outbox_backoff_base, s.outbox_backoff_cap};
+  dispatchers_.clear();
+  for (std::size_t i = 0; i < store.shard_count(); ++i) {
+    dispatchers_.push_back(std::make_unique<dispatcher_slot>());
+    dispatchers_.back()->actor = spawn_outbox_dispatcher(*this, i, dispatchers_.back().get(), config);
+  }
+  // Publish the slots to committers (they read them under the commit lock).
+  log_.under_commit_lock([&] { dispatching_.store(true, std::memory_order_release); });
+  for (auto& slot : dispatchers_)
+    caf::anon_send(slot->actor, kick_atom::value);
+}
+
+void runtime::stop_dispatchers() {
+  std::lock_guard lock(dispatchers_mutex_);
+  if (!dispatching_)
+    return;
+  log_.under_commit_lock([&] { dispatching_.store(false, std::memory_order_release); });
+  {
+    caf::scoped_actor self{*system_};
+    for (auto& slot : dispatchers_) {
+      self->monitor(slot->actor);
+      self->send_exit(slot->actor, caf::exit_reason::user_shutdown);
+    }
+    for (std::size_t i = 0; i < dispatchers_.size(); ++i)
+      self->receive([](const caf::down_msg&) {});
+  }
+  for (std::size_t i = 0; i < dispatchers_.size(); ++i)
+    outbox_->release_waiting(i);
+  dispatchers_.clear();
 }
 
 settings runtime::current_settings() const {

@@ -80,13 +80,7 @@ append_receipt tenant_state::append(append_job& job) {
     pending[i] = pending_event{&job.events[i], job.types[i], versions[i]};
   std::vector<const log_record*> records;
   try {
-    auto& listeners = *rt->listeners();
-    commit_hook hook;
-    if (!listeners.empty())
-      hook = [&](std::span<const log_record* const> recs) {
-        listeners.dispatch(recs, [this](const log_record& r) { return rt->decode(r); });
-      };
-    records = rt->log().commit(tenant, &it->first, pending, hook);
+    records = rt->commit(tenant, &it->first, pending);
   } catch (...) {
     if (created)
       streams.erase(it);

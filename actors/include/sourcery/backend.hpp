@@ -14,6 +14,7 @@
 #include <sourcery/encryption.hpp>
 #include <sourcery/event_store.hpp>
 #include <sourcery/listeners.hpp>
+#include <sourcery/outbox.hpp>
 #include <sourcery/registry.hpp>
 #include <sourcery/settings.hpp>
 #include <sourcery/subscriptions.hpp>
@@ -73,6 +74,11 @@ public:
   /// This tenant's data-subject keys: create, shred (R-EN). Throws
   /// `encryption_not_configured` before with_encryption.
   encryption_keys encryption();
+  /// Turns the outbox on: committed events passing `filter` (default: all)
+  /// become outbox entries (R-OB). Throws invalid_argument if already on.
+  backend& with_outbox(outbox_filter filter = {});
+  /// The outbox; its calls throw invalid_argument while it is off.
+  sourcery::outbox outbox();
   /// Subscriptions over the global log: all tenants (R-SUB).
   sourcery::subscriber subscriber();
   /// Subscriptions to this backend's tenant only (R-MT).

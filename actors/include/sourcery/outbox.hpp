@@ -1,0 +1,95 @@
+// The outbox (R-OB): events to publish to the outside world, at least once.
+//
+// Off until `backend.with_outbox(filter)`. Every committed event that passes
+// the filter becomes an entry in the same commit (a rolled-back append leaves
+// none). An entry leaves the outbox only after a publisher returned normally
+// for it, or after it failed `outbox_attempts` times, when it moves to the
+// dead letters (R-OB-DLQ), which can be listed, re-queued and purged.
+//
+// Publishing is either on demand (`run`) or continuous (`start`/`stop`), in
+// which dispatcher actors — one per shard of tenants — publish entries as
+// they are committed and retry failures with exponential backoff by delayed
+// messages. Thread-safe; two concurrent publishers never get the same entry
+// at the same time.
+#pragma once
+
+#include <sourcery/events.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sourcery {
+
+namespace detail {
+class runtime;
+} // namespace detail
+
+/// What the outbox filter sees of a committed event.
+struct outbox_candidate {
+  std::string_view name;
+  const stream_id& stream;
+  std::string_view tenant;
+  /// The stored JSON (encrypted fields encrypted).
+  std::string_view data;
+};
+
+using outbox_filter = std::function<bool(const outbox_candidate&)>;
+
+/// Publishes one event; returning normally means done, throwing means failed.
+using outbox_publisher = std::function<void(const recorded_event&)>;
+
+/// An entry that failed every attempt.
+struct dead_letter {
+  recorded_event event;
+  int attempts = 0;
+  std::string last_error;
+};
+
+/// Figures of the outbox.
+struct outbox_counts {
+  std::size_t pending = 0;      // waiting to be published (including retries)
+  std::size_t dead = 0;         // in the dead letters
+  std::size_t published = 0;    // finished for good since the start
+  std::size_t failures = 0;     // failed attempts since the start
+};
+
+struct continuous_options {
+  /// Entries a dispatcher takes per message before yielding (≥ 1).
+  std::size_t batch = 256;
+};
+
+class outbox {
+public:
+  explicit outbox(std::shared_ptr<detail::runtime> rt) : rt_(std::move(rt)) {}
+
+  /// Publishes up to `limit` pending entries of all tenants in position
+  /// order, one call each; returns how many were handed to `publisher`.
+  /// Entries already being published elsewhere are skipped.
+  std::size_t run(const outbox_publisher& publisher, std::size_t limit = 100);
+
+  /// Starts continuous publishing; throws invalid_argument if running.
+  void start(outbox_publisher publisher, continuous_options options = {});
+  /// Stops continuous publishing; returns after in-flight publishes
+  /// finished. Entries not yet published stay in the outbox. Idempotent.
+  void stop();
+
+  std::vector<dead_letter> dead_letters() const;
+  /// Moves dead letters back to pending with their attempts reset; all of
+  /// them, or the one at `position`. Returns how many moved.
+  std::size_t requeue(std::optional<position> at = std::nullopt);
+  /// Deletes dead letters for good; all, or the one at `position`.
+  std::size_t purge(std::optional<position> at = std::nullopt);
+
+  outbox_counts counts() const;
+
+private:
+  std::shared_ptr<detail::runtime> rt_;
+};
+
+} // namespace sourcery

@@ -1,0 +1,51 @@
+// The outbox dispatcher actor: publishes one shard's entries continuously.
+//
+// It is kicked when its shard receives entries while it is idle, publishes
+// up to `batch` entries per message (so stop requests get through), and
+// schedules each failed entry's retry as a delayed message, with exponential
+// backoff from `base` to `cap`. With only retries pending it is idle
+// between them: no sleeping, no polling.
+#pragma once
+
+#include <sourcery/outbox.hpp>
+#include <sourcery/settings.hpp>
+
+#include "outbox_store.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <atomic>
+
+namespace sourcery::detail {
+
+class runtime;
+
+using kick_atom = caf::atom_constant<caf::atom("kick")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+using outbox_dispatcher_actor =
+  caf::typed_actor<caf::reacts_to<kick_atom>, caf::reacts_to<retry_atom, position>>;
+
+/// One shard's dispatcher slot; `idle` tells committers to kick it.
+struct dispatcher_slot {
+  std::atomic<bool> idle{false};
+  outbox_dispatcher_actor actor;
+};
+
+struct dispatcher_config {
+  outbox_publisher publisher;
+  std::size_t batch = 256;
+  int attempts = 3;
+  std::chrono::milliseconds backoff_base{10};
+  std::chrono::milliseconds backoff_cap{1000};
+};
+
+/// The delay before the retry that follows failed attempt `attempt` (1-based).
+std::chrono::milliseconds retry_delay(const dispatcher_config& c, std::uint32_t attempt);
+
+outbox_dispatcher_actor spawn_outbox_dispatcher(runtime& rt, std::size_t shard,
+                                                dispatcher_slot* slot, dispatcher_config config);
+
+} // namespace sourcery::detail

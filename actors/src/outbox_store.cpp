@@ -1,0 +1,239 @@
+#include "outbox_store.hpp"
+
+#include <algorithm>
+
+namespace sourcery::detail {
+
+namespace {
+
+std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+} // namespace
+
+position outbox_store::shard::peek() const {
+  position fresh_pos = fresh < entries.size() ? entries[fresh].rec->pos : 0;
+  position ready_pos = ready.empty() ? 0 : ready.begin()->first;
+  if (fresh_pos == 0)
+    return ready_pos;
+  if (ready_pos == 0)
+    return fresh_pos;
+  return std::min(fresh_pos, ready_pos);
+}
+
+outbox_entry* outbox_store::shard::take() {
+  auto next = peek();
+  if (next == 0)
+    return nullptr;
+  outbox_entry* e;
+  if (!ready.empty() && ready.begin()->first == next) {
+    e = ready.begin()->second;
+    ready.erase(ready.begin());
+  } else {
+    e = &entries[fresh++];
+  }
+  e->state = entry_state::in_flight;
+  return e;
+}
+
+void outbox_store::shard::compact() {
+  while (!entries.empty() && entries.front().state == entry_state::done) {
+    entries.pop_front();
+    --fresh;
+  }
+}
+
+outbox_store::outbox_store(std::size_t shards, outbox_filter filter)
+  : filter_(std::move(filter)) {
+  shards_.resize(std::max<std::size_t>(1, shards));
+  for (auto& s : shards_)
+    s = std::make_unique<shard>();
+}
+
+std::size_t outbox_store::shard_of(const std::string& tenant) const noexcept {
+  return std::hash<std::string>{}(tenant) % shards_.size();
+}
+
+void outbox_store::add(std::span<const log_record* const> records,
+                       const std::function<void(std::size_t)>& on_new) {
+  if (records.empty())
+    return;
+  // One append is one stream of one tenant: all records go to one shard.
+  const auto* first = records.front();
+  auto index = shard_of(*first->tenant);
+  auto& s = *shards_[index];
+  std::size_t added = 0;
+  {
+    std::lock_guard lock(s.mutex);
+    for (const auto* r : records) {
+      if (filter_ && !filter_(outbox_candidate{r->type->name, *r->stream, *r->tenant, r->data()}))
+        continue;
+      s.entries.push_back(outbox_entry{r});
+      ++s.pending;
+      ++added;
+    }
+  }
+  if (added && on_new)
+    on_new(index);
+}
+
+std::vector<outbox_claim> outbox_store::claim(std::size_t index, std::size_t limit) {
+  std::vector<outbox_claim> out;
+  auto& s = *shards_[index];
+  std::lock_guard lock(s.mutex);
+  while (out.size() < limit) {
+    auto* e = s.take();
+    if (!e)
+      break;
+    out.push_back({index, e});
+  }
+  return out;
+}
+
+std::vector<outbox_claim> outbox_store::claim_all(std::size_t limit) {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (auto& s : shards_)
+    locks.emplace_back(s->mutex);
+  std::vector<outbox_claim> out;
+  while (out.size() < limit) {
+    std::size_t best = shards_.size();
+    position best_pos = 0;
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      auto p = shards_[i]->peek();
+      if (p != 0 && (best_pos == 0 || p < best_pos)) {
+        best = i;
+        best_pos = p;
+      }
+    }
+    if (best == shards_.size())
+      break;
+    out.push_back({best, shards_[best]->take()});
+  }
+  return out;
+}
+
+outcome outbox_store::report(const outbox_claim& c, const std::exception_ptr& failure,
+                             int max_attempts, bool scheduled_retry) {
+  auto& s = *shards_[c.shard];
+  std::lock_guard lock(s.mutex);
+  auto* e = c.entry;
+  auto pos = e->rec->pos;
+  auto finish = [&] {
+    e->state = entry_state::done;
+    --s.pending;
+    if (auto it = s.requeued.find(pos); it != s.requeued.end() && &it->second == e)
+      s.requeued.erase(it);
+    else
+      s.compact();
+  };
+  if (!failure) {
+    ++s.published;
+    finish();
+    return outcome::done;
+  }
+  ++s.failures;
+  ++e->attempts;
+  e->last_error = what_of(failure);
+  if (static_cast<int>(e->attempts) >= max_attempts) {
+    s.dead.emplace(pos, dead_entry{e->rec, static_cast<int>(e->attempts), e->last_error});
+    finish();
+    return outcome::dead;
+  }
+  if (scheduled_retry) {
+    e->state = entry_state::waiting_retry;
+    s.waiting.emplace(pos, e);
+  } else {
+    e->state = entry_state::pending;
+    s.ready.emplace(pos, e);
+  }
+  return outcome::retry;
+}
+
+std::optional<outbox_claim> outbox_store::claim_retry(std::size_t index, position pos) {
+  auto& s = *shards_[index];
+  std::lock_guard lock(s.mutex);
+  auto it = s.waiting.find(pos);
+  if (it == s.waiting.end())
+    return std::nullopt;
+  auto* e = it->second;
+  s.waiting.erase(it);
+  e->state = entry_state::in_flight;
+  return outbox_claim{index, e};
+}
+
+void outbox_store::release_waiting(std::size_t index) {
+  auto& s = *shards_[index];
+  std::lock_guard lock(s.mutex);
+  for (auto& [pos, e] : s.waiting) {
+    e->state = entry_state::pending;
+    s.ready.emplace(pos, e);
+  }
+  s.waiting.clear();
+}
+
+std::vector<std::pair<const log_record*, std::pair<int, std::string>>>
+outbox_store::dead_letters() const {
+  std::vector<std::pair<const log_record*, std::pair<int, std::string>>> out;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->mutex);
+    for (const auto& [pos, d] : s->dead)
+      out.push_back({d.rec, {d.attempts, d.last_error}});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.first->pos < b.first->pos; });
+  return out;
+}
+
+std::size_t outbox_store::requeue(std::optional<position> at) {
+  std::size_t moved = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s->mutex);
+    for (auto it = s->dead.begin(); it != s->dead.end();) {
+      if (at && it->first != *at) {
+        ++it;
+        continue;
+      }
+      auto& e = s->requeued.insert_or_assign(it->first, outbox_entry{it->second.rec}).first->second;
+      s->ready.emplace(it->first, &e);
+      ++s->pending;
+      ++moved;
+      it = s->dead.erase(it);
+    }
+  }
+  return moved;
+}
+
+std::size_t outbox_store::purge(std::optional<position> at) {
+  std::size_t removed = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s->mutex);
+    if (at) {
+      removed += s->dead.erase(*at);
+    } else {
+      removed += s->dead.size();
+      s->dead.clear();
+    }
+  }
+  return removed;
+}
+
+outbox_counts outbox_store::counts() const {
+  outbox_counts c;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->mutex);
+    c.pending += s->pending;
+    c.dead += s->dead.size();
+    c.published += s->published;
+    c.failures += s->failures;
+  }
+  return c;
+}
+
+} // namespace sourcery::detail
