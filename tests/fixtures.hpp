@@ -17,11 +17,28 @@
 namespace std {
 template <class T>
 std::ostream& boost_test_print_type(std::ostream& os, const std::optional<T>& o) {
-  if (o)
+  if (!o)
+    return os << "none";
+  if constexpr (std::is_same_v<T, sourcery::uuid>)
+    return os << sourcery::to_string(*o);
+  else
     return os << *o;
-  return os << "none";
 }
 } // namespace std
+
+// Lets BOOST_TEST print UUIDs.
+namespace boost::uuids {
+inline std::ostream& boost_test_print_type(std::ostream& os, const uuid& id) {
+  return os << sourcery::to_string(id);
+}
+} // namespace boost::uuids
+
+// Lets BOOST_TEST print error codes.
+namespace sourcery {
+inline std::ostream& boost_test_print_type(std::ostream& os, errc code) {
+  return os << to_string(code);
+}
+} // namespace sourcery
 
 namespace test_events {
 
@@ -58,6 +75,16 @@ struct backend_fixture {
 
   static sourcery::wrapped_event<> added(std::string name, int quantity = 1) {
     return sourcery::wrap(test_events::item_added{std::move(name), quantity});
+  }
+
+  /// The stream as one line per event ("v1 item_added {...}"), to check
+  /// that a rejected call left stored data as it was.
+  std::vector<std::string> contents(sourcery::event_store s, const sourcery::stream_id& id) {
+    std::vector<std::string> out;
+    for (const auto& e : s.load_stream(id))
+      out.push_back((e.version ? "v" + std::to_string(*e.version) : std::string("v-")) + " "
+                    + std::string(e.event.name()) + " " + backend.registry().to_raw(e).data);
+    return out;
   }
 
   /// Given a stream with `n` events.

@@ -229,19 +229,7 @@ BOOST_AUTO_TEST_CASE(continuous_mode_with_30_percent_failures_reconciles) { // R
     s.append(stream_id::random(), std::move(events));
   }
   // Wait until every entry is published or dead.
-  auto settled = [&] {
-    auto c = box.counts();
-    return c.pending == 0;
-  };
-  {
-    std::unique_lock l(m);
-    BOOST_REQUIRE(cv.wait_for(l, 300s, [&] {
-      l.unlock();
-      bool done = settled();
-      l.lock();
-      return done;
-    }) || settled());
-  }
+  BOOST_REQUIRE(box.wait_until_empty(300s));
   box.stop();
   auto c = box.counts();
   auto dead = box.dead_letters();

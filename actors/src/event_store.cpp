@@ -11,11 +11,12 @@ using namespace detail;
 
 namespace {
 
-std::vector<wrapped_event<>> decode_slice(const runtime& rt, const stream_slice& slice) {
+std::vector<wrapped_event<>> decode_slice(const runtime& rt, const stream_slice& slice,
+                                          const std::string& tenant) {
   std::vector<wrapped_event<>> out;
   out.reserve(slice.events.size() + (slice.snapshot ? 1 : 0));
   if (slice.snapshot)
-    out.push_back(rt.registry().from_raw(*slice.snapshot, *slice.stream));
+    out.push_back(rt.decode_snapshot(*slice.snapshot, *slice.stream, tenant));
   for (const auto* rec : slice.events)
     out.push_back(rt.decode_wrapped(*rec));
   return out;
@@ -45,7 +46,7 @@ std::vector<wrapped_event<>> event_store::load_stream(const stream_id& stream,
     caf::anon_send(tenant_->actor, load_atom::value,
                    load_job{stream, start, stop, std::move(done)});
   });
-  return decode_slice(*rt_, slice);
+  return decode_slice(*rt_, slice, tenant_id());
 }
 
 void event_store::save_snapshot(const stream_id& stream, wrapped_event<> snapshot) {
@@ -73,7 +74,7 @@ void event_store::append_async(const stream_id& stream, std::vector<wrapped_even
     for (const auto& e : events) {
       const auto& type = rt_->registry().get(e.event.type());
       job.types.push_back(&type);
-      job.events.push_back(event_registry::to_raw(e, type));
+      job.events.push_back(rt_->encode(e, type, stream, tenant_id()));
     }
   } catch (...) {
     job.done(std::current_exception());
@@ -86,13 +87,14 @@ void event_store::load_stream_async(const stream_id& stream, std::optional<versi
                                     std::optional<version> stop,
                                     callback<std::vector<wrapped_event<>>> done) {
   auto rt = rt_;
-  callback<stream_slice> decode = [rt, done = std::move(done)](result<stream_slice> r) {
+  const auto* tenant = tenant_->id;
+  callback<stream_slice> decode = [rt, tenant, done = std::move(done)](result<stream_slice> r) {
     if (!r) {
       done(r.exception());
       return;
     }
     try {
-      done(decode_slice(*rt, r.value()));
+      done(decode_slice(*rt, r.value(), *tenant));
     } catch (...) {
       done(std::current_exception());
     }
@@ -105,7 +107,7 @@ void event_store::save_snapshot_async(const stream_id& stream, wrapped_event<> s
                                       callback<done_t> done) {
   raw_event raw;
   try {
-    raw = rt_->registry().to_raw(snapshot);
+    raw = rt_->encode(snapshot, rt_->registry().get(snapshot.event.type()), stream, tenant_id());
   } catch (...) {
     done(std::current_exception());
     return;

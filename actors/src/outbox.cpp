@@ -47,6 +47,10 @@ std::size_t outbox::purge(std::optional<position> at) {
   return rt_->outbox_entries().purge(at);
 }
 
+bool outbox::wait_until_empty(std::chrono::milliseconds timeout) const {
+  return rt_->outbox_entries().wait_until_empty(timeout);
+}
+
 outbox_counts outbox::counts() const {
   return rt_->outbox_entries().counts();
 }

@@ -122,7 +122,18 @@ std::vector<outbox_claim> outbox_store::claim_all(std::size_t limit) {
 outcome outbox_store::report(const outbox_claim& c, const std::exception_ptr& failure,
                              int max_attempts, bool scheduled_retry) {
   auto& s = *shards_[c.shard];
-  std::lock_guard lock(s.mutex);
+  std::unique_lock lock(s.mutex);
+  auto result = report_locked(s, c, failure, max_attempts, scheduled_retry);
+  bool empty = s.pending == 0;
+  lock.unlock();
+  if (empty)
+    settled();
+  return result;
+}
+
+outcome outbox_store::report_locked(shard& s, const outbox_claim& c,
+                                    const std::exception_ptr& failure, int max_attempts,
+                                    bool scheduled_retry) {
   auto* e = c.entry;
   auto pos = e->rec->pos;
   auto finish = [&] {
@@ -222,6 +233,25 @@ std::size_t outbox_store::purge(std::optional<position> at) {
     }
   }
   return removed;
+}
+
+std::size_t outbox_store::total_pending() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->mutex);
+    n += s->pending;
+  }
+  return n;
+}
+
+void outbox_store::settled() {
+  std::lock_guard lock(empty_mutex_);
+  empty_cv_.notify_all();
+}
+
+bool outbox_store::wait_until_empty(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(empty_mutex_);
+  return empty_cv_.wait_for(lock, timeout, [&] { return total_pending() == 0; });
 }
 
 outbox_counts outbox_store::counts() const {

@@ -13,6 +13,8 @@
 #include "global_log.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -77,8 +79,17 @@ public:
   std::size_t requeue(std::optional<position> at);
   std::size_t purge(std::optional<position> at);
   outbox_counts counts() const;
+  /// Waits until no shard has pending entries, at most `timeout`.
+  bool wait_until_empty(std::chrono::milliseconds timeout) const;
 
 private:
+  std::size_t total_pending() const;
+
+  void settled(); // a shard's pending count reached 0
+
+  mutable std::mutex empty_mutex_;
+  mutable std::condition_variable empty_cv_;
+
   struct dead_entry {
     const log_record* rec;
     int attempts;
@@ -102,6 +113,9 @@ private:
     outbox_entry* take();
     void compact();
   };
+
+  outcome report_locked(shard& s, const outbox_claim& c, const std::exception_ptr& failure,
+                        int max_attempts, bool scheduled_retry);
 
   outbox_filter filter_;
   std::vector<std::unique_ptr<shard>> shards_;

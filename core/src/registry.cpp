@@ -47,10 +47,39 @@ const event_type& event_registry::get(std::string_view name) const {
   throw unknown_event(std::string(name));
 }
 
+namespace {
+
+// Refused when encoding, so that nothing unreadable is ever stored (R-E3).
+invalid_argument cannot_store(const event_type& type, const serde::encode_failure& f) {
+  return invalid_argument("event '" + type.name + "' cannot be stored"
+                          + (f.field.empty() ? std::string() : ": field '" + f.field + "'")
+                          + ": " + f.what());
+}
+
+} // namespace
+
 raw_event event_registry::to_raw(const wrapped_event<>& e, const event_type& type) {
-  raw_event raw{e.id, e.created_at, type.name, type.encode(e.event.data()), {}, e.version};
-  if (e.context != sourcery::context{})
-    raw.context = boost::json::serialize(boost::json::value_from(e.context));
+  std::string data;
+  try {
+    data = type.encode(e.event.data());
+  } catch (const serde::encode_failure& f) {
+    throw cannot_store(type, f);
+  }
+  return to_raw(e, type, std::move(data));
+}
+
+raw_event event_registry::to_raw(const wrapped_event<>& e, const event_type& type,
+                                 std::string data) {
+  raw_event raw{e.id, e.created_at, type.name, std::move(data), {}, e.version};
+  if (e.context != sourcery::context{}) {
+    try {
+      raw.context = serde::encode(e.context);
+    } catch (const serde::encode_failure& f) {
+      throw invalid_argument("the context of event '" + type.name + "' cannot be stored"
+                             + (f.field.empty() ? std::string() : ": field '" + f.field + "'")
+                             + ": " + f.what());
+    }
+  }
   return raw;
 }
 
@@ -68,12 +97,41 @@ wrapped_event<> event_registry::from_parts(std::string_view name, std::string_vi
                                            std::string_view context, const uuid& id,
                                            timestamp created_at, std::optional<version> version,
                                            const stream_id& stream) const {
-  wrapped_event<> w{decode(name, data, stream), id, created_at, version, {}};
+  return with_metadata(decode(name, data, stream), context, id, created_at, version, stream);
+}
+
+boost::json::value event_registry::encode_value(const wrapped_event<>& e, const event_type& type) {
+  try {
+    if (type.encode_value)
+      return type.encode_value(e.event.data());
+    return serde::parse(type.encode(e.event.data()));
+  } catch (const serde::encode_failure& f) {
+    throw cannot_store(type, f);
+  }
+}
+
+any_event event_registry::decode(const event_type& type, const boost::json::value& data,
+                                 const stream_id& stream) {
+  try {
+    auto value = type.decode_value ? type.decode_value(data)
+                                   : type.decode(boost::json::serialize(data));
+    return any_event(type.type, std::move(value), type.name);
+  } catch (const serde::decode_failure& f) {
+    throw deserialization_error(type.name, stream.to_string(), f.field, f.what());
+  }
+}
+
+wrapped_event<> event_registry::with_metadata(any_event event, std::string_view context,
+                                              const uuid& id, timestamp created_at,
+                                              std::optional<version> version,
+                                              const stream_id& stream) {
+  wrapped_event<> w{std::move(event), id, created_at, version, {}};
   if (!context.empty()) {
     try {
       w.context = serde::decode<sourcery::context>(context);
     } catch (const serde::decode_failure& f) {
-      throw deserialization_error(std::string(name), stream.to_string(), "context", f.what());
+      throw deserialization_error(std::string(w.event.name()), stream.to_string(), "context",
+                                  f.what());
     }
   }
   return w;

@@ -67,6 +67,12 @@ timestamp timestamp::parse(std::string_view text) {
 }
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const timestamp& t) {
+  // The JSON form has four-digit years; other years would not read back.
+  using namespace std::chrono;
+  auto year = year_month_day{floor<days>(t.time)}.year();
+  if (year < std::chrono::year{0} || year > std::chrono::year{9999})
+    throw invalid_argument("timestamp " + t.to_string()
+                           + " is outside the years 0000-9999 that its JSON form holds");
   v = boost::json::string(t.to_string());
 }
 

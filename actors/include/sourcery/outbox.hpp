@@ -88,6 +88,11 @@ public:
 
   outbox_counts counts() const;
 
+  /// Blocks until no entry is pending (each was published or dead-lettered)
+  /// or `timeout` passed; returns whether the outbox is empty. Event-driven:
+  /// woken when the last pending entry settles.
+  bool wait_until_empty(std::chrono::milliseconds timeout) const;
+
 private:
   std::shared_ptr<detail::runtime> rt_;
 };

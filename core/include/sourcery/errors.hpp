@@ -141,6 +141,10 @@ class decryption_failed : public error {
 public:
   decryption_failed(std::string stream, std::string event_name,
                     std::string field);
+  const std::string& stream() const noexcept { return stream_; }
+  const std::string& event_name() const noexcept { return event_name_; }
+  /// Path of the encrypted field.
+  const std::string& field() const noexcept { return field_; }
 
 private:
   std::string stream_;

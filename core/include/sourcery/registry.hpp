@@ -3,6 +3,7 @@
 // Thread-safe: types may be registered while other threads encode and decode.
 #pragma once
 
+#include <sourcery/encryption_spec.hpp>
 #include <sourcery/errors.hpp>
 #include <sourcery/events.hpp>
 #include <sourcery/serde.hpp>
@@ -25,6 +26,12 @@ struct event_type {
   std::string (*encode)(const void* event);
   /// The event decoded from JSON text; throws serde::decode_failure.
   std::shared_ptr<const void> (*decode)(std::string_view json);
+  /// As encode and decode, on a JSON value (spares a parse where the JSON is
+  /// rewritten, as for encrypted fields); null = go through the text forms.
+  boost::json::value (*encode_value)(const void* event) = nullptr;
+  std::shared_ptr<const void> (*decode_value)(const boost::json::value& json) = nullptr;
+  /// The encrypted fields and data subject (R-EN); null = none.
+  std::shared_ptr<const encryption_spec> encryption;
 };
 
 class event_registry {
@@ -37,7 +44,17 @@ public:
   /// is already registered, `invalid_argument` for an empty name.
   template <class E>
   const event_type& add(std::string name) {
-    return add(event_type{std::move(name), typeid(E), &encode_as<E>, &decode_as<E>});
+    return add(event_type{std::move(name), typeid(E), &encode_as<E>, &decode_as<E>,
+                          &encode_value_as<E>, &decode_value_as<E>, nullptr});
+  }
+
+  /// Registers `E` with encrypted fields (R-EN). Also throws
+  /// `invalid_argument` naming the path when `encryption` does not fit `E`.
+  template <class E>
+  const event_type& add(std::string name, const encryption_spec_for<E>& encryption) {
+    auto spec = encryption.check(name);
+    return add(event_type{std::move(name), typeid(E), &encode_as<E>, &decode_as<E>,
+                          &encode_value_as<E>, &decode_value_as<E>, std::move(spec)});
   }
 
   const event_type& add(event_type type);
@@ -62,6 +79,11 @@ public:
 
   /// Encodes a wrapped event of the registered `type`.
   static raw_event to_raw(const wrapped_event<>& e, const event_type& type);
+  /// As to_raw, with the data already encoded (e.g. with encrypted fields).
+  static raw_event to_raw(const wrapped_event<>& e, const event_type& type, std::string data);
+
+  /// The event's data as a JSON value.
+  static boost::json::value encode_value(const wrapped_event<>& e, const event_type& type);
 
   /// Decodes a stored event; throws `unknown_event` or `deserialization_error`
   /// naming the event, the stream and the field (R-E3).
@@ -78,6 +100,16 @@ public:
   any_event decode(std::string_view name, std::string_view data,
                    const stream_id& stream) const;
 
+  /// Decodes parsed data of `type` (as from_raw).
+  static any_event decode(const event_type& type, const boost::json::value& data,
+                          const stream_id& stream);
+
+  /// `event` with its stored metadata; throws `deserialization_error` for a
+  /// malformed context.
+  static wrapped_event<> with_metadata(any_event event, std::string_view context, const uuid& id,
+                                       timestamp created_at, std::optional<version> version,
+                                       const stream_id& stream);
+
 private:
   template <class E>
   static std::string encode_as(const void* event) {
@@ -86,6 +118,21 @@ private:
   template <class E>
   static std::shared_ptr<const void> decode_as(std::string_view json) {
     return std::make_shared<const E>(serde::decode<E>(json));
+  }
+  template <class E>
+  static boost::json::value encode_value_as(const void* event) {
+    boost::json::value v;
+    try {
+      v = boost::json::value_from(*static_cast<const E*>(event));
+    } catch (const std::exception& e) {
+      throw serde::encode_failure("", serde::detail::describe_exception(e));
+    }
+    serde::detail::check_encodable(v); // as serde::encode
+    return v;
+  }
+  template <class E>
+  static std::shared_ptr<const void> decode_value_as(const boost::json::value& json) {
+    return std::make_shared<const E>(serde::convert<E>(json));
   }
 
   mutable std::shared_mutex mutex_;

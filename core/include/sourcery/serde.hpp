@@ -26,23 +26,50 @@ struct decode_failure : std::runtime_error {
   std::string field;
 };
 
+/// A value that has no JSON form that reads back (NaN, an infinity, a string
+/// that is not UTF-8 …): the dotted path of the field and why.
+struct encode_failure : std::runtime_error {
+  encode_failure(std::string path, const std::string& detail)
+    : std::runtime_error(detail), field(std::move(path)) {}
+  std::string field;
+};
+
 /// Parses JSON text; throws decode_failure with an empty path when malformed.
 boost::json::value parse(std::string_view text);
-
-template <class T>
-std::string encode(const T& value) {
-  return boost::json::serialize(boost::json::value_from(value));
-}
 
 namespace detail {
 
 std::string join_path(std::string_view parent, std::string_view child);
 std::string describe_exception(const std::exception& e);
 
-/// Finds the first member of a described struct that does not convert;
-/// returns its dotted path, or "" when the fault is not in a member.
+/// Throws encode_failure unless `v` serialises to JSON that parses back:
+/// finite numbers and UTF-8 strings and keys only.
+void check_encodable(const boost::json::value& v);
+
+} // namespace detail
+
+/// The JSON text of `value`; throws encode_failure when it has none that
+/// would read back, so nothing unreadable is ever stored.
 template <class T>
-std::string find_bad_field(const boost::json::value& v, std::string_view path) {
+std::string encode(const T& value) {
+  boost::json::value v;
+  try {
+    v = boost::json::value_from(value);
+  } catch (const std::exception& e) {
+    throw encode_failure("", detail::describe_exception(e));
+  }
+  detail::check_encodable(v);
+  return boost::json::serialize(v);
+}
+
+namespace detail {
+
+/// Finds the first member of a described struct that does not convert;
+/// returns its dotted path, or "" when the fault is not in a member, and sets
+/// `why` (when empty) to the innermost failure's message.
+template <class T>
+std::string find_bad_field(const boost::json::value& v, std::string_view path,
+                           [[maybe_unused]] std::string& why) {
   if constexpr (boost::describe::has_describe_members<T>::value) {
     if (!v.is_object())
       return std::string(path);
@@ -57,9 +84,11 @@ std::string find_bad_field(const boost::json::value& v, std::string_view path) {
       const auto* it = obj.if_contains(d.name);
       try {
         boost::json::value_to<member_t>(it ? *it : boost::json::value{});
-      } catch (const std::exception&) {
-        auto deeper = it ? find_bad_field<member_t>(*it, child) : child;
+      } catch (const std::exception& e) {
+        auto deeper = it ? find_bad_field<member_t>(*it, child, why) : child;
         found = deeper.empty() ? child : deeper;
+        if (why.empty())
+          why = describe_exception(e);
       }
     });
     return found;
@@ -76,8 +105,9 @@ T convert(const boost::json::value& v) {
   try {
     return boost::json::value_to<T>(v);
   } catch (const std::exception& e) {
-    throw decode_failure(detail::find_bad_field<T>(v, ""),
-                         detail::describe_exception(e));
+    std::string why;
+    auto field = detail::find_bad_field<T>(v, "", why);
+    throw decode_failure(std::move(field), why.empty() ? detail::describe_exception(e) : why);
   }
 }
 

@@ -1,0 +1,591 @@
+// The load harness (SPEC §13): simulates T tenants × S streams with W
+// concurrent writers, K push subscriptions, listeners and a continuous
+// outbox whose publisher fails with probability p, through the public API
+// only. Reports throughput, latency and memory, and verifies that nothing
+// was lost. Exit codes: 0 verified, 1 verification failed, 2 bad settings.
+#include "report.hpp"
+#include "scenario.hpp"
+
+#include <sourcery/sourcery.hpp>
+
+#include <boost/describe.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unistd.h>
+
+namespace harness {
+
+// -- the simulated domain ------------------------------------------------------
+
+struct order_placed {
+  std::int64_t seq = 0;
+  std::string payload;
+};
+BOOST_DESCRIBE_STRUCT(order_placed, (), (seq, payload))
+
+struct profile_updated {
+  std::string subject;
+  std::string email;
+  std::string phone;
+  std::string address;
+  std::int64_t seq = 0;
+};
+BOOST_DESCRIBE_STRUCT(profile_updated, (), (subject, email, phone, address, seq))
+
+const std::string masked = "<erased>";
+
+std::string email_of(const std::string& subject) {
+  return subject + "@example.com";
+}
+
+// -- process memory ------------------------------------------------------------
+
+std::size_t status_kib(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field, 0) == 0)
+      return std::stoull(line.substr(std::string(field).size()));
+  return 0;
+}
+std::size_t rss_bytes() { return status_kib("VmRSS:") * 1024; }
+std::size_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
+
+// -- measurements shared by threads ----------------------------------------------
+
+/// Latencies of the whole run plus those of the current interval.
+struct interval_latencies {
+  std::mutex m;
+  latency_histogram total, interval;
+
+  template <class It>
+  void record(It first, It last) {
+    std::lock_guard lock(m);
+    for (; first != last; ++first) {
+      total.record_us(*first);
+      interval.record_us(*first);
+    }
+  }
+  void record(double us) { record(&us, &us + 1); }
+  latency_histogram take_interval() {
+    std::lock_guard lock(m);
+    auto out = interval;
+    interval = {};
+    return out;
+  }
+};
+
+/// One push subscription's verification: every committed event exactly once,
+/// in strictly increasing, gap-free positions.
+struct subscription_check {
+  std::mutex m;
+  std::condition_variable cv;
+  sourcery::position last = 0;
+  std::uint64_t received = 0;
+  std::uint64_t out_of_order = 0;
+  latency_histogram e2e;
+
+  void on_batch(std::span<const sourcery::recorded_event> batch, interval_latencies* live) {
+    std::vector<double> lat;
+    lat.reserve(batch.size());
+    for (const auto& r : batch)
+      lat.push_back(micros_since(r.wrapped.created_at.micros()));
+    std::lock_guard lock(m);
+    for (const auto& r : batch) {
+      out_of_order += r.position != last + 1;
+      last = r.position;
+      ++received;
+    }
+    for (double us : lat)
+      e2e.record_us(us);
+    if (live)
+      live->record(lat.begin(), lat.end());
+    cv.notify_all();
+  }
+
+  bool wait_for(std::uint64_t n, std::chrono::seconds deadline) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, deadline, [&] { return received >= n; });
+  }
+};
+
+/// Which positions the outbox published at least once.
+class publish_marks {
+public:
+  explicit publish_marks(std::size_t capacity)
+    : marks_(static_cast<std::uint8_t*>(std::calloc(capacity + 1, 1))), capacity_(capacity) {}
+  ~publish_marks() { std::free(marks_); }
+  void mark(sourcery::position p) {
+    if (p <= capacity_)
+      std::atomic_ref<std::uint8_t>(marks_[p]).store(1, std::memory_order_relaxed);
+  }
+  bool marked(sourcery::position p) const {
+    return p <= capacity_ && std::atomic_ref<std::uint8_t>(marks_[p]).load();
+  }
+
+private:
+  std::uint8_t* marks_;
+  std::size_t capacity_;
+};
+
+// -- the writers -------------------------------------------------------------------
+
+struct stream_slot {
+  std::size_t tenant;
+  sourcery::stream_id id;
+  std::uint64_t submitted = 0; // events submitted, i.e. the expected final version
+};
+
+struct writer_progress {
+  std::mutex m;
+  std::condition_variable cv;
+  std::int64_t in_flight = 0;
+};
+
+struct run_state {
+  const scenario& sc;
+  std::vector<sourcery::event_store> stores;
+  std::vector<std::vector<stream_slot>> streams_of_writer;
+  std::atomic<std::uint64_t> committed{0}, appends{0}, failed_appends{0}, listened{0};
+  std::atomic<bool> stop{false};
+  std::mutex errors_m;
+  std::vector<std::string> errors;
+  interval_latencies append_latency;
+  interval_latencies e2e_live;
+  std::int64_t shred_count = 0; // subjects 0..shred_count-1 are shredded mid-run
+  std::latch first_half_done;
+  std::chrono::steady_clock::time_point start;
+
+  explicit run_state(const scenario& s)
+    : sc(s), first_half_done(static_cast<std::ptrdiff_t>(s.writers)) {}
+
+  void error(std::string e) {
+    std::lock_guard lock(errors_m);
+    if (errors.size() < 10)
+      errors.push_back(std::move(e));
+  }
+};
+
+std::string padding(std::int64_t payload_bytes) {
+  // {"seq":123456,"payload":"…"} — the JSON around the padding is ~26 bytes.
+  return std::string(static_cast<std::size_t>(std::max<std::int64_t>(1, payload_bytes - 26)), 'x');
+}
+
+void run_writer(run_state& st, std::size_t w, std::int64_t quota) {
+  const auto& sc = st.sc;
+  auto& streams = st.streams_of_writer[w];
+  writer_progress progress;
+  std::mt19937_64 rng(w + 1);
+  std::uniform_real_distribution<double> unit(0, 1);
+  auto pad = padding(sc.payload_bytes);
+  std::int64_t submitted = 0;
+  std::size_t next = 0;
+  bool half_reported = false;
+  auto report_half = [&] {
+    // The first half's appends are all complete: shredding may begin.
+    std::unique_lock lock(progress.m);
+    progress.cv.wait(lock, [&] { return progress.in_flight == 0; });
+    st.first_half_done.count_down();
+    half_reported = true;
+  };
+  auto out_of_time = [&] {
+    return sc.seconds > 0
+           && std::chrono::steady_clock::now() - st.start > std::chrono::duration<double>(sc.seconds);
+  };
+  while ((quota == 0 || submitted < quota) && !st.stop && !out_of_time()) {
+    if (!half_reported && quota > 0 && submitted >= quota / 2)
+      report_half();
+    {
+      std::unique_lock lock(progress.m);
+      progress.cv.wait(lock, [&] { return progress.in_flight < sc.in_flight; });
+      ++progress.in_flight;
+    }
+    auto& slot = streams[next++ % streams.size()];
+    auto n = quota == 0 ? sc.batch : std::min<std::int64_t>(sc.batch, quota - submitted);
+    std::vector<sourcery::wrapped_event<>> events;
+    events.reserve(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      auto seq = static_cast<std::int64_t>(slot.submitted) + i + 1;
+      if (sc.encrypted_share > 0 && unit(rng) < sc.encrypted_share) {
+        // After the first half, subjects to be shredded are no longer used.
+        auto lo = half_reported ? st.shred_count : 0;
+        std::uniform_int_distribution<std::int64_t> pick(lo, std::max(lo, sc.subjects - 1));
+        auto subject = "user-" + std::to_string(pick(rng));
+        events.push_back(sourcery::wrap(
+          profile_updated{subject, email_of(subject), "+1-555-0100", "1 Main St", seq}));
+      } else {
+        events.push_back(sourcery::wrap(order_placed{seq, pad}));
+      }
+    }
+    auto expected = slot.submitted;
+    slot.submitted += static_cast<std::uint64_t>(n);
+    submitted += n;
+    auto t0 = std::chrono::steady_clock::now();
+    st.stores[slot.tenant].append_async(
+      slot.id, std::move(events), expected,
+      [&st, &progress, t0, n](sourcery::result<sourcery::append_receipt> r) {
+        auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                    .count();
+        if (r) {
+          st.append_latency.record(us);
+          st.committed += static_cast<std::uint64_t>(n);
+          ++st.appends;
+        } else {
+          ++st.failed_appends;
+          try {
+            std::rethrow_exception(r.exception());
+          } catch (const std::exception& e) {
+            st.error(std::string("append failed: ") + e.what());
+          }
+        }
+        std::lock_guard lock(progress.m);
+        --progress.in_flight;
+        progress.cv.notify_all();
+      });
+  }
+  std::unique_lock lock(progress.m);
+  progress.cv.wait(lock, [&] { return progress.in_flight == 0; });
+  lock.unlock();
+  if (!half_reported)
+    st.first_half_done.count_down();
+}
+
+// -- verification ------------------------------------------------------------------
+
+check verify_streams(run_state& st, std::size_t& masked_seen, std::size_t& clear_seen) {
+  // Load every stream (asynchronously, many at once) and check versions 1..n.
+  std::mutex m;
+  std::condition_variable cv;
+  std::size_t pending = 0, bad = 0, checked = 0;
+  std::string first_bad;
+  std::vector<const stream_slot*> all;
+  for (const auto& per_writer : st.streams_of_writer)
+    for (const auto& s : per_writer)
+      if (s.submitted > 0)
+        all.push_back(&s);
+  for (const auto* s : all) {
+    {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return pending < 256; });
+      ++pending;
+    }
+    st.stores[s->tenant].load_stream_async(
+      s->id, std::nullopt, std::nullopt,
+      [&, s](sourcery::result<std::vector<sourcery::wrapped_event<>>> r) {
+        std::string problem;
+        std::size_t masked_here = 0, clear_here = 0;
+        if (!r) {
+          try {
+            std::rethrow_exception(r.exception());
+          } catch (const std::exception& e) {
+            problem = e.what();
+          }
+        } else {
+          const auto& events = r.value();
+          if (events.size() != s->submitted)
+            problem = "holds " + std::to_string(events.size()) + " events, expected "
+                      + std::to_string(s->submitted);
+          for (std::size_t i = 0; problem.empty() && i < events.size(); ++i) {
+            if (events[i].version != std::optional<sourcery::version>(i + 1))
+              problem = "hole: event " + std::to_string(i) + " has version "
+                        + (events[i].version ? std::to_string(*events[i].version) : "none");
+            if (const auto* p = events[i].event.get_if<profile_updated>()) {
+              auto k = std::stoll(p->subject.substr(5));
+              bool shredded = k < st.shred_count;
+              if (p->email == masked && p->phone == masked && p->address == masked)
+                ++masked_here;
+              else if (p->email == email_of(p->subject))
+                ++clear_here;
+              if (shredded != (p->email == masked))
+                problem = "subject " + p->subject + (shredded ? " was shredded but its email reads '"
+                                                              : " was not shredded but its email reads '")
+                          + p->email + "'";
+            }
+          }
+        }
+        std::lock_guard lock(m);
+        --pending;
+        ++checked;
+        masked_seen += masked_here;
+        clear_seen += clear_here;
+        if (!problem.empty() && bad++ == 0)
+          first_bad = "stream " + s->id.to_string() + " of tenant '" + st.stores[s->tenant].tenant_id()
+                      + "': " + problem;
+        cv.notify_all();
+      });
+  }
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return pending == 0; });
+  return {"every stream holds versions 1..n without holes", bad == 0,
+          bad == 0 ? std::to_string(checked) + " streams"
+                   : std::to_string(bad) + " of " + std::to_string(checked) + " streams wrong; first: " + first_bad};
+}
+
+// -- the run --------------------------------------------------------------------------
+
+void print_progress(const run_state& st, double elapsed, double rate, bool tty, bool final_line) {
+  const auto& sc = st.sc;
+  auto done = st.committed.load();
+  double left = -1;
+  if (sc.events > 0 && rate > 0)
+    left = static_cast<double>(sc.events - static_cast<std::int64_t>(std::min<std::uint64_t>(done, sc.events))) / rate;
+  else if (sc.seconds > 0)
+    left = std::max(0.0, sc.seconds - elapsed);
+  char line[200];
+  std::snprintf(line, sizeof line, "%10llu events  %9.0f events/s  %6.1f s elapsed  %s",
+                static_cast<unsigned long long>(done), rate, elapsed,
+                left < 0 ? "" : ("~" + std::to_string(static_cast<long>(left + 0.5)) + " s left").c_str());
+  if (tty)
+    std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
+  else
+    std::fprintf(stderr, "%s\n", line);
+}
+
+int run(const scenario& sc) {
+  using clock = std::chrono::steady_clock;
+  auto backend = sourcery::backend::in_memory(sc.runtime);
+  backend.configure(sc.sourcery);
+  backend.registry().add<order_placed>("order_placed");
+  if (sc.encrypted_share > 0) {
+    backend.registry().add<profile_updated>(
+      "profile_updated", sourcery::encryption_spec_for<profile_updated>()
+                           .subject("subject")
+                           .encrypt("email", masked)
+                           .encrypt("phone", masked)
+                           .encrypt("address", masked));
+    backend.with_encryption();
+  }
+  if (sc.outbox)
+    backend.with_outbox();
+
+  run_state st(sc);
+  st.shred_count = static_cast<std::int64_t>(sc.shred_share * static_cast<double>(sc.subjects));
+  auto rss0 = rss_bytes();
+
+  // Phase 1: the tenants (each store's actor spawns on first use).
+  std::cerr << "Spawning " << sc.tenants << " tenants...\n";
+  st.stores.reserve(static_cast<std::size_t>(sc.tenants));
+  for (std::int64_t t = 0; t < sc.tenants; ++t) {
+    auto view = backend.in_tenant_mode("tenant-" + std::to_string(t));
+    st.stores.push_back(view.event_store());
+  }
+  auto rss1 = rss_bytes();
+  if (sc.encrypted_share > 0)
+    for (std::int64_t t = 0; t < sc.tenants; ++t) {
+      auto keys = backend.in_tenant_mode("tenant-" + std::to_string(t)).encryption();
+      for (std::int64_t k = 0; k < sc.subjects; ++k)
+        keys.create_key("user-" + std::to_string(k));
+    }
+  st.streams_of_writer.resize(static_cast<std::size_t>(sc.writers));
+  for (std::int64_t t = 0; t < sc.tenants; ++t)
+    for (std::int64_t s = 0; s < sc.streams_per_tenant; ++s)
+      st.streams_of_writer[static_cast<std::size_t>((t * sc.streams_per_tenant + s) % sc.writers)]
+        .push_back({static_cast<std::size_t>(t),
+                    sourcery::stream_id::named("stream-" + std::to_string(s), "load")});
+  for (auto& w : st.streams_of_writer)
+    if (w.empty())
+      throw setting_error("setting 'harness.writers': more writers (" + std::to_string(sc.writers)
+                          + ") than streams (" + std::to_string(sc.tenants * sc.streams_per_tenant) + ")");
+
+  // Subscriptions, listener, outbox.
+  std::vector<std::unique_ptr<subscription_check>> checks;
+  std::vector<sourcery::push_subscription> subs;
+  for (std::int64_t k = 0; k < sc.subscriptions; ++k) {
+    checks.push_back(std::make_unique<subscription_check>());
+    auto* c = checks.back().get();
+    auto* live = k == 0 ? &st.e2e_live : nullptr;
+    subs.push_back(backend.subscriber().start_from(0).build_push(
+      [c, live](std::span<const sourcery::recorded_event> b) { c->on_batch(b, live); }, 512));
+  }
+  sourcery::listener counter;
+  if (sc.listeners) {
+    counter = sourcery::make_listener([&st](const sourcery::recorded_event&) { ++st.listened; });
+    backend.in_transaction().add_all(counter);
+  }
+  auto capacity = static_cast<std::size_t>(sc.events > 0 ? sc.events : 50'000'000);
+  publish_marks published(capacity);
+  shared_histogram outbox_latency;
+  std::atomic<std::uint64_t> publish_calls{0};
+  if (sc.outbox)
+    backend.outbox().start([&](const sourcery::recorded_event& r) {
+      thread_local std::mt19937_64 rng(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+      thread_local std::uniform_real_distribution<double> unit(0, 1);
+      ++publish_calls;
+      if (unit(rng) < sc.outbox_failure)
+        throw std::runtime_error("simulated broker failure");
+      published.mark(r.position);
+      outbox_latency.record_us(micros_since(r.wrapped.created_at.micros()));
+    });
+
+  // Phase 2: the writers, a progress line, and mid-run shredding.
+  std::cerr << "Running scenario '" << sc.name << "'...\n";
+  st.start = clock::now();
+  std::vector<std::thread> writers;
+  for (std::int64_t w = 0; w < sc.writers; ++w) {
+    auto quota = sc.events / sc.writers + (w < sc.events % sc.writers ? 1 : 0);
+    writers.emplace_back(run_writer, std::ref(st), static_cast<std::size_t>(w), quota);
+  }
+  std::thread shredder;
+  if (st.shred_count > 0)
+    shredder = std::thread([&] {
+      st.first_half_done.wait();
+      for (std::int64_t t = 0; t < sc.tenants; ++t) {
+        auto keys = backend.in_tenant_mode("tenant-" + std::to_string(t)).encryption();
+        for (std::int64_t k = 0; k < st.shred_count; ++k)
+          keys.shred("user-" + std::to_string(k));
+      }
+    });
+
+  // The monitor: a progress line and one sample per interval.
+  std::vector<sample> series;
+  std::mutex done_m;
+  std::condition_variable done_cv;
+  bool writers_done = false;
+  std::thread monitor([&] {
+    bool tty = isatty(STDERR_FILENO);
+    auto interval = std::chrono::duration<double>(sc.progress_interval > 0 ? sc.progress_interval : 1);
+    std::uint64_t last_count = 0;
+    auto last_t = clock::now();
+    std::unique_lock lock(done_m);
+    for (bool last = false; !last;) {
+      last = done_cv.wait_for(lock, interval, [&] { return writers_done; });
+      auto now = clock::now();
+      double dt = std::chrono::duration<double>(now - last_t).count();
+      auto count = st.committed.load();
+      double rate = dt > 0 ? static_cast<double>(count - last_count) / dt : 0;
+      auto a = st.append_latency.take_interval();
+      auto e = st.e2e_live.take_interval();
+      double elapsed = std::chrono::duration<double>(now - st.start).count();
+      series.push_back({elapsed, rate, a.quantile_us(0.5), a.quantile_us(0.99), e.quantile_us(0.5),
+                        e.quantile_us(0.99)});
+      if (sc.progress_interval > 0)
+        print_progress(st, elapsed, rate, tty, last);
+      last_count = count;
+      last_t = now;
+    }
+  });
+
+  for (auto& w : writers)
+    w.join();
+  auto write_end = clock::now();
+  {
+    std::lock_guard lock(done_m);
+    writers_done = true;
+  }
+  done_cv.notify_all();
+  monitor.join();
+  if (shredder.joinable())
+    shredder.join();
+
+  report r;
+  r.settings = &sc;
+  r.seconds = std::chrono::duration<double>(write_end - st.start).count();
+  r.events = st.committed.load();
+  r.appends = st.appends.load();
+  r.series = std::move(series);
+  {
+    std::lock_guard lock(st.append_latency.m);
+    r.append = st.append_latency.total;
+  }
+  auto total = r.events;
+
+  // Wait for the subscriptions and the outbox to catch up, then check.
+  auto catch_up = std::chrono::seconds(120 + static_cast<long>(total / 100'000));
+  std::cerr << "Verifying...\n";
+  r.checks.push_back({"every append succeeded", st.failed_appends == 0 && st.errors.empty(),
+                      st.errors.empty() ? "" : std::to_string(st.failed_appends.load()) + " failed; first: " + st.errors.front()});
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    auto& c = *checks[k];
+    bool arrived = c.wait_for(total, catch_up);
+    std::lock_guard lock(c.m);
+    bool ok = arrived && c.received == total && c.out_of_order == 0 && c.last == total;
+    r.checks.push_back(
+      {"subscription " + std::to_string(k + 1) + " saw every event once, in order", ok,
+       std::to_string(c.received) + " of " + std::to_string(total) + " received, "
+         + std::to_string(c.out_of_order) + " out of order or repeated, last position "
+         + std::to_string(c.last)});
+    r.end_to_end.merge(c.e2e);
+  }
+  for (auto& s : subs)
+    s.stop();
+  if (sc.listeners)
+    r.checks.push_back({"the listener saw every event inside its append", st.listened == total,
+                        std::to_string(st.listened.load()) + " of " + std::to_string(total)});
+  if (sc.outbox) {
+    auto box = backend.outbox();
+    box.wait_until_empty(catch_up);
+    box.stop();
+    auto counts = box.counts();
+    auto dead = box.dead_letters();
+    std::size_t missing = 0;
+    std::vector<bool> is_dead(total + 1, false);
+    for (const auto& d : dead)
+      if (d.event.position <= total)
+        is_dead[d.event.position] = true;
+    sourcery::position first_missing = 0;
+    for (sourcery::position p = 1; p <= total; ++p)
+      if (!published.marked(p) && !is_dead[p] && missing++ == 0)
+        first_missing = p;
+    r.outbox_published = counts.published;
+    r.outbox_dead = counts.dead;
+    r.outbox_failures = counts.failures;
+    r.outbox_publish = outbox_latency.snapshot();
+    r.checks.push_back({"every outbox entry was published or dead-lettered", missing == 0 && counts.pending == 0,
+                        missing == 0 ? std::to_string(counts.published) + " published + " + std::to_string(counts.dead) + " dead = " + std::to_string(total)
+                                     : std::to_string(missing) + " entries lost, first at position " + std::to_string(first_missing)});
+    r.checks.push_back({"outbox counts reconcile", counts.published + counts.dead == total && publish_calls == counts.published + counts.failures,
+                        std::to_string(publish_calls.load()) + " publisher calls = " + std::to_string(counts.published) + " successes + " + std::to_string(counts.failures) + " failures"});
+  }
+  std::size_t masked_seen = 0, clear_seen = 0;
+  r.checks.push_back(verify_streams(st, masked_seen, clear_seen));
+  if (sc.encrypted_share > 0)
+    r.checks.push_back({"shredded subjects read as masks, others in clear",
+                        (st.shred_count == 0 || masked_seen > 0) && clear_seen > 0,
+                        std::to_string(masked_seen) + " masked, " + std::to_string(clear_seen) + " readable encrypted events"});
+
+  auto stats = backend.stats();
+  r.peak_rss = peak_rss_bytes();
+  auto rss2 = rss_bytes();
+  r.bytes_per_tenant = static_cast<double>(rss1 - rss0) / static_cast<double>(sc.tenants);
+  r.bytes_per_event = total ? static_cast<double>(rss2 > rss1 ? rss2 - rss1 : 0) / static_cast<double>(total) : 0;
+  r.log_bytes_per_event = total ? static_cast<double>(stats.log_bytes) / static_cast<double>(total) : 0;
+
+  print_text(r, std::cout);
+  write_json(r, sc.report_json);
+  write_svg(r, sc.report_svg);
+  std::cout << "Report: " << sc.report_json << ", picture: " << sc.report_svg << "\n";
+  return r.ok() ? 0 : 1;
+}
+
+} // namespace harness
+
+int main(int argc, char** argv) {
+  harness::scenario sc;
+  try {
+    sc = harness::load_scenario(argc, argv);
+  } catch (const harness::help_requested& h) {
+    std::cout << h.text;
+    return 0;
+  } catch (const harness::setting_error& e) {
+    std::cerr << "sourcery_load: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    return harness::run(sc);
+  } catch (const harness::setting_error& e) {
+    std::cerr << "sourcery_load: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sourcery_load: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,103 @@
+// Latency histograms (Boost.Histogram, log-spaced bins from 1 µs to 100 s,
+// about 2% wide) and the run's time series.
+#pragma once
+
+#include <boost/histogram.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace harness {
+
+class latency_histogram {
+public:
+  using axis_t = boost::histogram::axis::regular<double, boost::histogram::axis::transform::log>;
+
+  latency_histogram()
+    : h_(boost::histogram::make_histogram(axis_t(1000, 1.0, 1e8, "us"))) {}
+
+  void record_us(double us) {
+    h_(std::max(us, 1.0));
+    max_ = std::max(max_, us);
+    ++count_;
+  }
+
+  void merge(const latency_histogram& other) {
+    h_ += other.h_;
+    max_ = std::max(max_, other.max_);
+    count_ += other.count_;
+  }
+
+  std::uint64_t count() const noexcept { return count_; }
+  double max_us() const noexcept { return max_; }
+
+  /// The q-quantile (0 < q ≤ 1) in µs: the upper edge of the bin holding it,
+  /// capped at the exact maximum.
+  double quantile_us(double q) const {
+    if (count_ == 0)
+      return 0;
+    auto target = static_cast<double>(count_) * q;
+    double seen = 0;
+    for (auto&& bin : boost::histogram::indexed(h_, boost::histogram::coverage::all)) {
+      seen += *bin;
+      if (seen >= target && *bin > 0)
+        return std::min(bin.bin().upper(), max_);
+    }
+    return max_;
+  }
+
+private:
+  decltype(boost::histogram::make_histogram(std::declval<axis_t>())) h_;
+  double max_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+/// A histogram shared by threads.
+class shared_histogram {
+public:
+  void record_us(double us) {
+    std::lock_guard lock(m_);
+    h_.record_us(us);
+  }
+  template <class It>
+  void record_all(It first, It last) {
+    std::lock_guard lock(m_);
+    for (; first != last; ++first)
+      h_.record_us(*first);
+  }
+  latency_histogram snapshot() const {
+    std::lock_guard lock(m_);
+    return h_;
+  }
+  /// Returns the histogram and starts a fresh one.
+  latency_histogram take() {
+    std::lock_guard lock(m_);
+    auto out = h_;
+    h_ = latency_histogram{};
+    return out;
+  }
+
+private:
+  mutable std::mutex m_;
+  latency_histogram h_;
+};
+
+/// One interval of the run, for the picture.
+struct sample {
+  double t = 0;             // seconds since start
+  double events_per_s = 0;  // committed
+  double append_p50 = 0, append_p99 = 0;
+  double e2e_p50 = 0, e2e_p99 = 0;
+};
+
+inline double micros_since(std::int64_t created_us) {
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  return static_cast<double>(now - created_us);
+}
+
+} // namespace harness

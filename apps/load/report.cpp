@@ -1,0 +1,196 @@
+#include "report.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+namespace harness {
+
+namespace {
+
+void ensure_parent(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty())
+    std::filesystem::create_directories(parent);
+}
+
+std::ofstream open_for_writing(const std::string& path) {
+  ensure_parent(path);
+  std::ofstream out(path);
+  if (!out)
+    throw std::runtime_error("cannot write '" + path + "'");
+  return out;
+}
+
+boost::json::object latency_json(const latency_histogram& h) {
+  return {{"count", h.count()},
+          {"p50_us", h.quantile_us(0.5)},
+          {"p90_us", h.quantile_us(0.9)},
+          {"p99_us", h.quantile_us(0.99)},
+          {"p999_us", h.quantile_us(0.999)},
+          {"max_us", h.max_us()}};
+}
+
+std::string fmt_us(double us) {
+  char buf[32];
+  if (us < 1000)
+    std::snprintf(buf, sizeof buf, "%.0f µs", us);
+  else if (us < 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", us / 1e6);
+  return buf;
+}
+
+void latency_line(std::ostream& out, const char* name, const latency_histogram& h) {
+  out << "  " << std::left << std::setw(22) << name;
+  if (h.count() == 0) {
+    out << "(none)\n";
+    return;
+  }
+  out << "p50 " << std::setw(10) << fmt_us(h.quantile_us(0.5)) << " p90 " << std::setw(10)
+      << fmt_us(h.quantile_us(0.9)) << " p99 " << std::setw(10) << fmt_us(h.quantile_us(0.99))
+      << " p99.9 " << std::setw(10) << fmt_us(h.quantile_us(0.999)) << " max "
+      << fmt_us(h.max_us()) << "  (" << h.count() << " samples)\n";
+}
+
+} // namespace
+
+bool report::ok() const {
+  return std::all_of(checks.begin(), checks.end(), [](const check& c) { return c.ok; });
+}
+
+void print_text(const report& r, std::ostream& out) {
+  out << "\n== Sourcery load harness: scenario '" << r.settings->name << "'\n";
+  out << "Settings:\n";
+  for (const auto& [k, v] : r.settings->describe())
+    out << "  " << k << " = " << v << "\n";
+  out << std::fixed << std::setprecision(0);
+  out << "Throughput:\n";
+  out << "  " << r.events << " events in " << r.appends << " appends over " << std::setprecision(2)
+      << r.seconds << " s = " << std::setprecision(0)
+      << (r.seconds > 0 ? r.events / r.seconds : 0) << " events/s, "
+      << (r.seconds > 0 ? r.appends / r.seconds : 0) << " appends/s\n";
+  out << "Latency:\n";
+  latency_line(out, "append", r.append);
+  latency_line(out, "append -> subscriber", r.end_to_end);
+  latency_line(out, "append -> outbox", r.outbox_publish);
+  out << "Memory:\n";
+  out << "  peak RSS " << r.peak_rss / (1024 * 1024) << " MiB; " << r.bytes_per_event
+      << " B per stored event (" << r.log_bytes_per_event << " B of it in the global log); "
+      << r.bytes_per_tenant << " B per tenant\n";
+  if (r.settings->outbox)
+    out << "Outbox:\n  " << r.outbox_published << " published, " << r.outbox_failures
+        << " failed attempts, " << r.outbox_dead << " dead letters\n";
+  out << "Verification:\n";
+  for (const auto& c : r.checks)
+    out << "  [" << (c.ok ? "ok" : "FAILED") << "] " << c.name
+        << (c.detail.empty() ? "" : ": " + c.detail) << "\n";
+  out << (r.ok() ? "PASSED" : "FAILED") << "\n";
+}
+
+void write_json(const report& r, const std::string& path) {
+  boost::json::object settings;
+  for (const auto& [k, v] : r.settings->describe())
+    settings[k] = v;
+  boost::json::array checks;
+  for (const auto& c : r.checks)
+    checks.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+  boost::json::array series;
+  for (const auto& s : r.series)
+    series.push_back({{"t", s.t},
+                      {"events_per_s", s.events_per_s},
+                      {"append_p50_us", s.append_p50},
+                      {"append_p99_us", s.append_p99},
+                      {"e2e_p50_us", s.e2e_p50},
+                      {"e2e_p99_us", s.e2e_p99}});
+  boost::json::object doc{
+    {"settings", settings},
+    {"throughput",
+     {{"events", r.events},
+      {"appends", r.appends},
+      {"seconds", r.seconds},
+      {"events_per_s", r.seconds > 0 ? r.events / r.seconds : 0}}},
+    {"latency",
+     {{"append", latency_json(r.append)},
+      {"append_to_subscriber", latency_json(r.end_to_end)},
+      {"append_to_outbox", latency_json(r.outbox_publish)}}},
+    {"memory",
+     {{"peak_rss_bytes", r.peak_rss},
+      {"bytes_per_event", r.bytes_per_event},
+      {"log_bytes_per_event", r.log_bytes_per_event},
+      {"bytes_per_tenant", r.bytes_per_tenant}}},
+    {"outbox",
+     {{"published", r.outbox_published},
+      {"failed_attempts", r.outbox_failures},
+      {"dead_letters", r.outbox_dead}}},
+    {"verification", {{"passed", r.ok()}, {"checks", checks}}},
+    {"series", series},
+  };
+  auto out = open_for_writing(path);
+  out << boost::json::serialize(doc) << "\n";
+}
+
+void write_svg(const report& r, const std::string& path) {
+  constexpr double w = 900, h = 260, left = 70, right = 20, top = 30, bottom = 40;
+  const double pw = w - left - right, ph = h - top - bottom;
+  double t_max = 1;
+  double rate_max = 1, lat_max = 10;
+  for (const auto& s : r.series) {
+    t_max = std::max(t_max, s.t);
+    rate_max = std::max(rate_max, s.events_per_s);
+    lat_max = std::max({lat_max, s.e2e_p99, s.append_p99});
+  }
+  auto x = [&](double t) { return left + pw * t / t_max; };
+  auto polyline = [&](double y0, auto value, double max, const char* color, bool log) {
+    std::ostringstream o;
+    o << "<polyline fill='none' stroke='" << color << "' stroke-width='2' points='";
+    for (const auto& s : r.series) {
+      double v = value(s);
+      double frac = log ? (v > 1 ? std::log10(v) / std::log10(max) : 0) : v / max;
+      o << x(s.t) << "," << (y0 + ph * (1 - frac)) << " ";
+    }
+    o << "'/>";
+    return o.str();
+  };
+  auto panel = [&](double y0, const std::string& title, const std::string& ymax_label) {
+    std::ostringstream o;
+    o << "<rect x='" << left << "' y='" << y0 << "' width='" << pw << "' height='" << ph
+      << "' fill='#fafafa' stroke='#999'/>";
+    o << "<text x='" << left << "' y='" << y0 - 8 << "' font-size='14'>" << title << "</text>";
+    o << "<text x='" << left - 6 << "' y='" << y0 + 12 << "' font-size='11' text-anchor='end'>"
+      << ymax_label << "</text>";
+    o << "<text x='" << left - 6 << "' y='" << y0 + ph << "' font-size='11' text-anchor='end'>0</text>";
+    o << "<text x='" << left + pw << "' y='" << y0 + ph + 16
+      << "' font-size='11' text-anchor='end'>" << std::fixed << std::setprecision(1) << t_max
+      << " s</text>";
+    return o.str();
+  };
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << 2 * h
+      << "' font-family='sans-serif'>";
+  svg << "<text x='" << left << "' y='18' font-size='15' font-weight='bold'>Sourcery load harness — "
+      << r.settings->name << " (" << (r.ok() ? "verified" : "VERIFICATION FAILED") << ")</text>";
+  double y1 = top + 20;
+  svg << panel(y1, "Committed events per second", std::to_string(static_cast<long>(rate_max)));
+  svg << polyline(y1, [](const sample& s) { return s.events_per_s; }, rate_max, "#1f77b4", false);
+  double y2 = h + top + 10;
+  svg << panel(y2,
+               "Latency per interval, log scale (µs): append p50 (green), append p99 (olive), "
+               "append→subscriber p50 (blue), p99 (red)",
+               std::to_string(static_cast<long>(lat_max)));
+  svg << polyline(y2, [](const sample& s) { return s.append_p50; }, lat_max, "#2ca02c", true);
+  svg << polyline(y2, [](const sample& s) { return s.append_p99; }, lat_max, "#bcbd22", true);
+  svg << polyline(y2, [](const sample& s) { return s.e2e_p50; }, lat_max, "#1f77b4", true);
+  svg << polyline(y2, [](const sample& s) { return s.e2e_p99; }, lat_max, "#d62728", true);
+  svg << "</svg>\n";
+  auto out = open_for_writing(path);
+  out << svg.str();
+}
+
+} // namespace harness

@@ -1,0 +1,42 @@
+// What the harness measured and verified, as text, JSON and an SVG picture.
+#pragma once
+
+#include "metrics.hpp"
+#include "scenario.hpp"
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace harness {
+
+struct check {
+  std::string name;
+  bool ok = false;
+  std::string detail;
+};
+
+struct report {
+  const scenario* settings = nullptr;
+  double seconds = 0;
+  std::uint64_t events = 0;  // committed
+  std::uint64_t appends = 0; // committed appends
+  latency_histogram append, end_to_end, outbox_publish;
+  std::size_t peak_rss = 0;
+  double bytes_per_event = 0;
+  double bytes_per_tenant = 0;
+  double log_bytes_per_event = 0;
+  std::size_t outbox_published = 0, outbox_dead = 0, outbox_failures = 0;
+  std::vector<check> checks;
+  std::vector<sample> series;
+
+  bool ok() const;
+};
+
+void print_text(const report& r, std::ostream& out);
+/// Writes the report as JSON; throws std::runtime_error naming the path.
+void write_json(const report& r, const std::string& path);
+/// Writes throughput and latency over the run as a self-contained SVG.
+void write_svg(const report& r, const std::string& path);
+
+} // namespace harness

@@ -1,0 +1,269 @@
+#include "scenario.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/config_value.hpp>
+#include <caf/settings.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace harness {
+
+namespace {
+
+using setter = std::function<void(scenario&, const std::string& key, const caf::config_value&)>;
+
+struct option {
+  setter set;
+  std::string help;
+};
+
+[[noreturn]] void bad(const std::string& key, const std::string& why) {
+  throw setting_error("setting '" + key + "': " + why);
+}
+
+std::int64_t as_int(const std::string& key, const caf::config_value& v) {
+  if (auto* i = caf::get_if<caf::config_value::integer>(&v))
+    return *i;
+  bad(key, "expected an integer, got " + caf::to_string(v));
+}
+
+double as_real(const std::string& key, const caf::config_value& v) {
+  if (auto* d = caf::get_if<caf::config_value::real>(&v))
+    return *d;
+  if (auto* i = caf::get_if<caf::config_value::integer>(&v))
+    return static_cast<double>(*i);
+  bad(key, "expected a number, got " + caf::to_string(v));
+}
+
+std::string as_string(const std::string& key, const caf::config_value& v) {
+  if (auto* s = caf::get_if<std::string>(&v))
+    return *s;
+  if (auto* a = caf::get_if<caf::atom_value>(&v))
+    return caf::to_string(*a);
+  bad(key, "expected a string, got " + caf::to_string(v));
+}
+
+bool as_bool(const std::string& key, const caf::config_value& v) {
+  if (auto* b = caf::get_if<bool>(&v))
+    return *b;
+  bad(key, "expected true or false, got " + caf::to_string(v));
+}
+
+setter count(std::int64_t scenario::*field, std::int64_t min) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    auto n = as_int(key, v);
+    if (n < min)
+      bad(key, "must be at least " + std::to_string(min) + ", got " + std::to_string(n));
+    s.*field = n;
+  };
+}
+
+setter probability(double scenario::*field) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    auto p = as_real(key, v);
+    if (!(p >= 0 && p <= 1))
+      bad(key, "must be a probability in [0, 1], got " + caf::to_string(v));
+    s.*field = p;
+  };
+}
+
+setter non_negative(double scenario::*field) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    auto x = as_real(key, v);
+    if (!(x >= 0))
+      bad(key, "must not be negative, got " + caf::to_string(v));
+    s.*field = x;
+  };
+}
+
+setter flag(bool scenario::*field) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    s.*field = as_bool(key, v);
+  };
+}
+
+setter text(std::string scenario::*field) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    s.*field = as_string(key, v);
+  };
+}
+
+const std::map<std::string, option>& options() {
+  static const std::map<std::string, option> all{
+    {"harness.events", {count(&scenario::events, 0), "events to append (0 = run for harness.seconds)"}},
+    {"harness.seconds", {non_negative(&scenario::seconds), "stop after this many seconds (0 = after harness.events)"}},
+    {"harness.tenants", {count(&scenario::tenants, 1), "simulated tenants"}},
+    {"harness.streams-per-tenant", {count(&scenario::streams_per_tenant, 1), "streams per tenant"}},
+    {"harness.writers", {count(&scenario::writers, 1), "concurrent writer threads"}},
+    {"harness.batch", {count(&scenario::batch, 1), "events per append"}},
+    {"harness.in-flight", {count(&scenario::in_flight, 1), "asynchronous appends in flight per writer"}},
+    {"harness.payload-bytes", {count(&scenario::payload_bytes, 1), "approximate JSON size of one event"}},
+    {"harness.subscriptions", {count(&scenario::subscriptions, 0), "push subscriptions, each verified"}},
+    {"harness.listeners", {flag(&scenario::listeners), "an in-transaction listener counting events"}},
+    {"harness.outbox", {flag(&scenario::outbox), "continuous outbox with a failing publisher"}},
+    {"harness.outbox-failure", {probability(&scenario::outbox_failure), "probability that one publish attempt fails"}},
+    {"harness.encrypted-share", {probability(&scenario::encrypted_share), "share of events with encrypted fields"}},
+    {"harness.shred-share", {probability(&scenario::shred_share), "share of data subjects shredded mid-run"}},
+    {"harness.subjects", {count(&scenario::subjects, 1), "data subjects per tenant (encrypted events)"}},
+    {"harness.progress-interval", {non_negative(&scenario::progress_interval), "seconds between progress lines"}},
+    {"harness.report-json", {text(&scenario::report_json), "path of the JSON report"}},
+    {"harness.report-svg", {text(&scenario::report_svg), "path of the SVG picture"}},
+    {"scheduler.policy", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto p = as_string(k, v);
+       if (p != "sharing" && p != "stealing")
+         bad(k, "must be 'sharing' or 'stealing', got '" + p + "'");
+       s.runtime.scheduler_policy = p;
+     }, "CAF scheduler policy"}},
+    {"scheduler.max-threads", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto n = as_int(k, v);
+       if (n < 0)
+         bad(k, "must not be negative, got " + std::to_string(n));
+       s.runtime.scheduler_threads = static_cast<std::size_t>(n);
+     }, "worker threads (0 = one per core)"}},
+    {"scheduler.max-throughput", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto n = as_int(k, v);
+       if (n < 0)
+         bad(k, "must not be negative, got " + std::to_string(n));
+       s.runtime.max_throughput = static_cast<std::size_t>(n);
+     }, "messages per actor turn (0 = CAF default)"}},
+    {"sourcery.outbox-attempts", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto n = as_int(k, v);
+       if (n < 1 || n > 1000)
+         bad(k, "must be in [1, 1000], got " + std::to_string(n));
+       s.sourcery.outbox_attempts = static_cast<int>(n);
+     }, "attempts before an outbox entry is dead-lettered"}},
+    {"sourcery.outbox-backoff-base-ms", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto n = as_int(k, v);
+       if (n < 1)
+         bad(k, "must be at least 1, got " + std::to_string(n));
+       s.sourcery.outbox_backoff_base = std::chrono::milliseconds(n);
+     }, "first retry delay of the continuous outbox"}},
+    {"sourcery.outbox-backoff-cap-ms", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto n = as_int(k, v);
+       if (n < 1)
+         bad(k, "must be at least 1, got " + std::to_string(n));
+       s.sourcery.outbox_backoff_cap = std::chrono::milliseconds(n);
+     }, "largest retry delay"}},
+    {"sourcery.subscription-buffer", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       auto n = as_int(k, v);
+       if (n < 1)
+         bad(k, "must be at least 1, got " + std::to_string(n));
+       s.sourcery.subscription_buffer = static_cast<std::size_t>(n);
+     }, "records in flight to a push consumer actor"}},
+  };
+  return all;
+}
+
+/// Applies every entry of a parsed config file.
+void apply_settings(scenario& s, const caf::settings& parsed, const std::string& origin,
+                    const std::string& prefix = "") {
+  for (const auto& [key, value] : parsed) {
+    auto full = prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+    if (auto* group = caf::get_if<caf::settings>(&value)) {
+      apply_settings(s, *group, origin, full);
+      continue;
+    }
+    auto it = options().find(full);
+    if (it == options().end())
+      throw setting_error("unknown setting '" + full + "' in " + origin);
+    it->second.set(s, full, value);
+  }
+}
+
+void apply_file(scenario& s, const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file))
+    throw setting_error("cannot read config file '" + file.string() + "': no such file");
+  auto parsed = caf::actor_system_config::parse_config_file(file.c_str());
+  if (!parsed)
+    throw setting_error("cannot read config file '" + file.string()
+                        + "': " + caf::to_string(parsed.error()));
+  apply_settings(s, *parsed, "'" + file.string() + "'");
+}
+
+std::string help_text() {
+  std::ostringstream out;
+  out << "usage: sourcery_load [--scenario=NAME] [--config=DIR] [--group.key=value ...]\n"
+         "Scenarios: config/scenarios/*.conf (default: quick). Settings:\n";
+  for (const auto& [key, opt] : options())
+    out << "  --" << key << "=...  " << opt.help << "\n";
+  return out.str();
+}
+
+} // namespace
+
+std::vector<std::pair<std::string, std::string>> scenario::describe() const {
+  auto num = [](auto x) {
+    std::ostringstream o;
+    o << x;
+    return o.str();
+  };
+  return {
+    {"scenario", name},
+    {"harness.events", num(events)},
+    {"harness.seconds", num(seconds)},
+    {"harness.tenants", num(tenants)},
+    {"harness.streams-per-tenant", num(streams_per_tenant)},
+    {"harness.writers", num(writers)},
+    {"harness.batch", num(batch)},
+    {"harness.in-flight", num(in_flight)},
+    {"harness.payload-bytes", num(payload_bytes)},
+    {"harness.subscriptions", num(subscriptions)},
+    {"harness.listeners", listeners ? "true" : "false"},
+    {"harness.outbox", outbox ? "true" : "false"},
+    {"harness.outbox-failure", num(outbox_failure)},
+    {"harness.encrypted-share", num(encrypted_share)},
+    {"harness.shred-share", num(shred_share)},
+    {"harness.subjects", num(subjects)},
+    {"scheduler.policy", runtime.scheduler_policy},
+    {"scheduler.max-threads", num(runtime.scheduler_threads)},
+    {"sourcery.outbox-attempts", num(sourcery.outbox_attempts)},
+    {"sourcery.outbox-backoff-base-ms", num(sourcery.outbox_backoff_base.count())},
+    {"sourcery.outbox-backoff-cap-ms", num(sourcery.outbox_backoff_cap.count())},
+    {"sourcery.subscription-buffer", num(sourcery.subscription_buffer)},
+  };
+}
+
+scenario load_scenario(int argc, char** argv) {
+  scenario s;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h")
+      throw help_requested{help_text()};
+    auto eq = arg.find('=');
+    if (arg.rfind("--", 0) != 0 || eq == std::string::npos)
+      throw setting_error("cannot understand argument '" + arg + "': expected --key=value");
+    auto key = arg.substr(2, eq - 2);
+    auto value = arg.substr(eq + 1);
+    if (key == "scenario")
+      s.name = value;
+    else if (key == "config")
+      s.config_dir = value;
+    else
+      overrides.emplace_back(key, value);
+  }
+  std::filesystem::path dir(s.config_dir);
+  apply_file(s, dir / "sourcery.conf");
+  apply_file(s, dir / "scenarios" / (s.name + ".conf"));
+  for (const auto& [key, text] : overrides) {
+    auto it = options().find(key);
+    if (it == options().end())
+      throw setting_error("unknown setting '" + key + "' on the command line (see --help)");
+    auto parsed = caf::config_value::parse(text);
+    // Plain words parse as atoms or fail; treat them as strings.
+    it->second.set(s, key, parsed ? *parsed : caf::config_value{text});
+  }
+  try {
+    s.sourcery.validate();
+  } catch (const std::exception& e) {
+    throw setting_error(e.what());
+  }
+  if (s.events == 0 && s.seconds == 0)
+    throw setting_error("setting 'harness.events': 0 needs harness.seconds > 0");
+  return s;
+}
+
+} // namespace harness

@@ -1,0 +1,152 @@
+// Encryption and crypto-shredding (SPEC §5, R-EN): the replaceable parts.
+//
+// An `encryption_strategy` turns a field's JSON text into ciphertext under a
+// key and back; a `key_storage` keeps one key per data subject and tenant.
+// Shredding a subject deletes its key: every field encrypted under it then
+// reads as its mask value. Both are interfaces, so a service can plug in a KMS
+// or a database; the defaults are libsodium's XChaCha20-Poly1305 and an
+// in-memory map.
+//
+// Keys are created explicitly, never on demand: `encryption_keys::create_key`
+// (typically when a data subject first appears, e.g. a user registers).
+// Appending a field whose subject has no key is `key_not_found`, so a
+// shredded subject stays shredded instead of silently getting a new key.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sourcery {
+
+/// Secret key bytes; their length is the strategy's business.
+using encryption_key = std::vector<std::uint8_t>;
+
+/// What `encryption_strategy::decrypt` found.
+struct decryption {
+  enum outcome_t {
+    ok,        ///< `plaintext` holds the value.
+    other_key, ///< Made under another key (the subject's key was shredded and created anew).
+    failed,    ///< Fails authentication: tampered, truncated or not ciphertext at all.
+  };
+  outcome_t outcome = failed;
+  std::string plaintext;
+};
+
+/// Encrypts and decrypts single values. Implementations must be safe for
+/// concurrent use from many threads.
+class encryption_strategy {
+public:
+  virtual ~encryption_strategy() = default;
+
+  /// A new random key.
+  virtual encryption_key generate_key() const = 0;
+
+  /// `plaintext` encrypted under `key`, as printable text (it is stored as a
+  /// JSON string). Encrypting one value twice gives two different texts.
+  virtual std::string encrypt(std::string_view plaintext, const encryption_key& key) const = 0;
+
+  /// The plaintext of `ciphertext` under `key`. Never returns unauthenticated
+  /// data. A strategy that cannot tell a wrong key from tampering reports
+  /// `failed` for both.
+  virtual decryption decrypt(std::string_view ciphertext, const encryption_key& key) const = 0;
+};
+
+/// The default strategy: libsodium's XChaCha20-Poly1305-IETF (AEAD) with a
+/// fresh random 192-bit nonce per value (operating-system randomness) and
+/// 256-bit secrets. A key is 40 bytes: a random public key id (8) followed by
+/// the secret (32); generate_key makes them. Stored form of a value:
+///
+///   "xchacha1:" base64( key_id[8] ‖ nonce[24] ‖ ciphertext ‖ tag[16] )
+///
+/// (standard base64 with padding; "xchacha1" names cipher and format). The
+/// key id, authenticated as associated data, tells "made under another key"
+/// (`other_key`) apart from tampering (`failed`).
+class xchacha20poly1305_strategy final : public encryption_strategy {
+public:
+  /// Initialises libsodium; throws std::runtime_error if it cannot.
+  xchacha20poly1305_strategy();
+
+  encryption_key generate_key() const override;
+  std::string encrypt(std::string_view plaintext, const encryption_key& key) const override;
+  decryption decrypt(std::string_view ciphertext, const encryption_key& key) const override;
+};
+
+/// Keeps one key per (tenant, data subject). Implementations must be safe for
+/// concurrent use from many threads. Tenants never share keys: the same
+/// subject id in two tenants is two subjects.
+class key_storage {
+public:
+  virtual ~key_storage() = default;
+
+  /// The subject's key, or none (never created, or shredded).
+  virtual std::optional<encryption_key> get(std::string_view tenant,
+                                            std::string_view subject) const = 0;
+
+  /// Stores `key` unless the subject already has one, atomically; returns
+  /// whether it was stored. A key is never replaced: data under the old key
+  /// would become unreadable without anyone deciding so.
+  virtual bool store(std::string_view tenant, std::string_view subject,
+                     const encryption_key& key) = 0;
+
+  /// Deletes the subject's key (the SPEC's `delete`). Not an error if it has
+  /// none.
+  virtual void remove(std::string_view tenant, std::string_view subject) = 0;
+};
+
+/// Keys in memory, guarded by a reader-writer lock. Lost when the process
+/// ends, like the in-memory store.
+class in_memory_key_storage final : public key_storage {
+public:
+  in_memory_key_storage();
+  ~in_memory_key_storage() override;
+
+  std::optional<encryption_key> get(std::string_view tenant,
+                                    std::string_view subject) const override;
+  bool store(std::string_view tenant, std::string_view subject,
+             const encryption_key& key) override;
+  void remove(std::string_view tenant, std::string_view subject) override;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// One tenant's data-subject keys, as `backend::encryption()` hands them out.
+/// A cheap handle; thread-safe as its strategy and key storage are.
+class encryption_keys {
+public:
+  encryption_keys(std::shared_ptr<const encryption_strategy> strategy,
+                  std::shared_ptr<key_storage> keys, std::string tenant);
+
+  /// Generates and stores a key for `subject` unless it has one; returns
+  /// whether a key was created. Safe to call on every sign-up. After a shred
+  /// it creates a new key: new data is readable, the shredded data stays
+  /// masked.
+  bool create_key(std::string_view subject);
+
+  /// Stores a key made elsewhere (e.g. by a KMS) unless the subject has one;
+  /// returns whether it was stored.
+  bool store_key(std::string_view subject, const encryption_key& key);
+
+  bool has_key(std::string_view subject) const;
+  std::optional<encryption_key> key(std::string_view subject) const;
+
+  /// Crypto-shreds `subject`: deletes its key, so each field encrypted under
+  /// it reads as its mask from now on, and appending new data for it fails
+  /// with `key_not_found` until a key is created again. Not an error if the
+  /// subject has no key.
+  void shred(std::string_view subject);
+
+  const std::string& tenant_id() const noexcept { return tenant_; }
+
+private:
+  std::shared_ptr<const encryption_strategy> strategy_;
+  std::shared_ptr<key_storage> keys_;
+  std::string tenant_;
+};
+
+} // namespace sourcery

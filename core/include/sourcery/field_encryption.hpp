@@ -1,0 +1,52 @@
+// Encrypts and decrypts the declared fields of an event's JSON (SPEC §5):
+// the runtime calls it on append (caller's thread) and on every read.
+//
+// Thread-safe: const, and its strategy and key storage are thread-safe.
+#pragma once
+
+#include <sourcery/encryption.hpp>
+#include <sourcery/encryption_spec.hpp>
+#include <sourcery/stream_id.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <string_view>
+
+namespace sourcery {
+
+class field_encryption {
+public:
+  field_encryption(std::shared_ptr<const encryption_strategy> strategy,
+                   std::shared_ptr<key_storage> keys);
+
+  /// Replaces each encrypted field of `data` (the JSON of one event) by the
+  /// ciphertext of its JSON text under its subject's key in `tenant`. Throws
+  /// `no_subject_id_found` naming `stream` when a field has no subject, and
+  /// `key_not_found` naming the subject when it has no key; `data` is then
+  /// partly encrypted and must be dropped.
+  void encrypt(boost::json::object& data, const encryption_spec& spec, const stream_id& stream,
+               std::string_view tenant) const;
+
+  /// Replaces each encrypted field of `data` by its value, or by its mask
+  /// when the subject's key is gone (or was created anew since). Throws
+  /// `decryption_failed` naming the stream, `event_name` and the field when a
+  /// ciphertext fails authentication, and `no_subject_id_found` when the
+  /// subject cannot be determined.
+  void decrypt(boost::json::object& data, const encryption_spec& spec, std::string_view event_name,
+               const stream_id& stream, std::string_view tenant) const;
+
+  const std::shared_ptr<const encryption_strategy>& strategy() const noexcept { return strategy_; }
+  const std::shared_ptr<key_storage>& keys() const noexcept { return keys_; }
+
+  /// The tenant's view of the keys.
+  encryption_keys keys_of(std::string tenant) const {
+    return encryption_keys(strategy_, keys_, std::move(tenant));
+  }
+
+private:
+  std::shared_ptr<const encryption_strategy> strategy_;
+  std::shared_ptr<key_storage> keys_;
+};
+
+} // namespace sourcery

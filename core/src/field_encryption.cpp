@@ -1,0 +1,147 @@
+#include <sourcery/field_encryption.hpp>
+#include <sourcery/serde.hpp>
+
+#include <boost/json/serialize.hpp>
+
+namespace sourcery {
+
+namespace {
+
+/// The value at dotted `path` inside `root`, or nullptr.
+template <class Object>
+auto find_path(Object& root, std::string_view path) -> decltype(root.if_contains(path)) {
+  auto* obj = &root;
+  for (;;) {
+    auto dot = path.find('.');
+    auto* v = obj->if_contains(path.substr(0, dot));
+    if (!v || dot == std::string_view::npos)
+      return v;
+    obj = v->if_object();
+    if (!obj)
+      return nullptr;
+    path.remove_prefix(dot + 1);
+  }
+}
+
+/// The subject id held by the field at `path`; none when the path is empty
+/// or the field holds null or an empty string.
+std::optional<std::string> subject_at(const boost::json::object& data, std::string_view path) {
+  if (path.empty())
+    return std::nullopt;
+  const auto* v = find_path(data, path);
+  if (!v)
+    return std::nullopt;
+  if (const auto* s = v->if_string(); s && !s->empty())
+    return std::string(*s);
+  if (const auto* i = v->if_int64())
+    return std::to_string(*i);
+  if (const auto* u = v->if_uint64())
+    return std::to_string(*u);
+  return std::nullopt;
+}
+
+/// The field's subject: its own subject field, else the event's data
+/// subject, else the stream's name.
+std::optional<std::string> subject_of(const boost::json::object& data, const encryption_spec& spec,
+                                      const encrypted_field& field, const stream_id& stream) {
+  if (auto s = subject_at(data, field.subject))
+    return s;
+  if (auto s = subject_at(data, spec.subject))
+    return s;
+  if (stream.name() && !stream.name()->empty())
+    return stream.name();
+  return std::nullopt;
+}
+
+/// The last subject's key, so an event's fields of one subject cost one
+/// key-storage lookup.
+class key_cache {
+public:
+  key_cache(const key_storage& keys, std::string_view tenant) : keys_(keys), tenant_(tenant) {}
+
+  const std::optional<encryption_key>& get(const std::string& subject) {
+    if (!looked_up_ || subject != subject_) {
+      key_ = keys_.get(tenant_, subject);
+      subject_ = subject;
+      looked_up_ = true;
+    }
+    return key_;
+  }
+
+private:
+  const key_storage& keys_;
+  std::string_view tenant_;
+  bool looked_up_ = false;
+  std::string subject_;
+  std::optional<encryption_key> key_;
+};
+
+} // namespace
+
+field_encryption::field_encryption(std::shared_ptr<const encryption_strategy> strategy,
+                                   std::shared_ptr<key_storage> keys)
+  : strategy_(std::move(strategy)), keys_(std::move(keys)) {
+  if (!strategy_ || !keys_)
+    throw invalid_argument("encryption needs both a strategy and a key storage");
+}
+
+void field_encryption::encrypt(boost::json::object& data, const encryption_spec& spec,
+                               const stream_id& stream, std::string_view tenant) const {
+  key_cache keys(*keys_, tenant);
+  for (const auto& field : spec.fields) {
+    auto* slot = find_path(data, field.path);
+    if (!slot)
+      throw invalid_argument("encrypted field '" + field.path
+                             + "' is missing from the event's data in stream "
+                             + stream.to_string());
+    auto subject = subject_of(data, spec, field, stream);
+    if (!subject)
+      throw no_subject_id_found(stream.to_string());
+    const auto& key = keys.get(*subject);
+    if (!key)
+      throw key_not_found(*subject);
+    *slot = strategy_->encrypt(boost::json::serialize(*slot), *key);
+  }
+}
+
+void field_encryption::decrypt(boost::json::object& data, const encryption_spec& spec,
+                               std::string_view event_name, const stream_id& stream,
+                               std::string_view tenant) const {
+  key_cache keys(*keys_, tenant);
+  auto failed = [&](const encrypted_field& field) {
+    return decryption_failed(stream.to_string(), std::string(event_name), field.path);
+  };
+  for (const auto& field : spec.fields) {
+    auto* slot = find_path(data, field.path);
+    if (!slot)
+      continue; // decoding the event names the missing field
+    auto subject = subject_of(data, spec, field, stream);
+    if (!subject)
+      throw no_subject_id_found(stream.to_string());
+    const auto& key = keys.get(*subject);
+    if (!key) {
+      *slot = field.mask;
+      continue;
+    }
+    const auto* ciphertext = slot->if_string();
+    if (!ciphertext)
+      throw failed(field);
+    auto plain = strategy_->decrypt(*ciphertext, *key);
+    switch (plain.outcome) {
+      case decryption::ok:
+        try {
+          *slot = serde::parse(plain.plaintext);
+        } catch (const serde::decode_failure&) {
+          throw failed(field);
+        }
+        break;
+      case decryption::other_key:
+        *slot = field.mask;
+        break;
+      case decryption::failed:
+        throw failed(field);
+    }
+  }
+}
+
+} // namespace sourcery
