@@ -163,8 +163,10 @@ BOOST_AUTO_TEST_CASE(an_actor_consumer_never_has_more_than_its_credit_in_flight)
   std::mutex m;
   std::condition_variable cv;
   std::size_t received = 0;
+  // Spawned with an argument: CAF 0.17 trips UBSan's null check when a
+  // function-based actor is spawned without one (see NOTES-CAF-BOOST.md).
   auto consumer = backend.actor_system().spawn(
-    [&](caf::stateful_actor<state>* self) -> caf::behavior {
+    [&](caf::stateful_actor<state>* self, std::size_t /*credit*/) -> caf::behavior {
       return {
         [=, &m, &cv, &received](records_atom, const std::vector<recorded_event>& rs) {
           self->state.held.push_back(self->make_response_promise());
@@ -178,7 +180,8 @@ BOOST_AUTO_TEST_CASE(an_actor_consumer_never_has_more_than_its_credit_in_flight)
           self->state.held.clear();
         },
       };
-    });
+    },
+    std::size_t{100});
   auto sub = backend.subscriber().start_from(0).build_push_to(consumer, 10);
   auto s = store();
   for (int i = 0; i < 50; ++i) {

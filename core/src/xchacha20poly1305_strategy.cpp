@@ -144,6 +144,22 @@ bool base64_decode(std::string_view in, std::vector<unsigned char>& out) {
   return true;
 }
 
+/// A buffer on the stack for small values (the usual case), else on the heap.
+class scratch {
+public:
+  explicit scratch(std::size_t n) : size_(n) {
+    if (n > sizeof small_)
+      large_.resize(n);
+  }
+  unsigned char* data() noexcept { return large_.empty() ? small_ : large_.data(); }
+  std::size_t size() const noexcept { return size_; }
+
+private:
+  unsigned char small_[512];
+  std::vector<unsigned char> large_;
+  std::size_t size_;
+};
+
 } // namespace
 
 xchacha20poly1305_strategy::xchacha20poly1305_strategy() {
@@ -166,7 +182,7 @@ encryption_key xchacha20poly1305_strategy::generate_key() const {
 std::string xchacha20poly1305_strategy::encrypt(std::string_view plaintext,
                                                 const encryption_key& key) const {
   check_key(key);
-  std::vector<unsigned char> sealed(header_bytes + plaintext.size() + tag_bytes);
+  scratch sealed(header_bytes + plaintext.size() + tag_bytes);
   auto* id = sealed.data();
   auto* nonce = id + key_id_bytes;
   std::memcpy(id, key_id_of(key), key_id_bytes);
