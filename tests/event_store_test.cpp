@@ -260,6 +260,16 @@ BOOST_AUTO_TEST_CASE(a_versionless_stream_keeps_events_without_versions) { // R-
   BOOST_TEST(events[2].event.as<item_added>().name == "c"); // in append order
 }
 
+BOOST_AUTO_TEST_CASE(a_versionless_append_of_an_event_with_a_version_is_refused) { // R-ES1
+  auto s = store();
+  auto id = stream_id::random();
+  auto e = added("numbered");
+  e.version = 1;
+  BOOST_CHECK_THROW(s.append(id, {added("plain"), e}, no_versioning), versioning_mismatch);
+  BOOST_TEST(s.load_stream(id).empty());
+  BOOST_TEST(!s.position().has_value());
+}
+
 BOOST_AUTO_TEST_CASE(an_expected_version_on_a_versionless_stream_is_refused) { // R-ES1
   auto s = store();
   auto id = stream_id::random();

@@ -2,6 +2,8 @@
 
 #include <sourcery/tenant_id.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
@@ -103,7 +105,10 @@ raw_event runtime::encode(const wrapped_event<>& e, const event_type& type,
   if (!type.encryption)
     return event_registry::to_raw(e, type);
   auto encryption = configured(encryption_.load(), type);
-  auto data = event_registry::encode_value(e, type);
+  // The event's JSON lives only here: allocate it on the stack.
+  unsigned char buffer[4096];
+  boost::json::monotonic_resource arena(buffer, sizeof buffer);
+  auto data = event_registry::encode_value(e, type, &arena);
   auto* fields = data.if_object();
   if (!fields)
     throw invalid_argument("event '" + type.name

@@ -45,6 +45,12 @@ std::vector<std::uint64_t> assign_versions(const tenant_state& st, const stream_
       throw no_expected_version_given_on_versioned_stream(
         "stream " + st.describe(id) + " is versioned (version " + std::to_string(s->current)
         + "); append to it with an expected version");
+    for (std::size_t i = 0; i < versions.size(); ++i)
+      if (job.events[i].version)
+        throw versioning_mismatch("event " + std::to_string(i) + " of the versionless append to stream "
+                                  + st.describe(id) + " carries version "
+                                  + std::to_string(*job.events[i].version)
+                                  + "; events of versionless streams have none");
     return versions;
   }
   if (s && s->versionless)

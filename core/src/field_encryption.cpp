@@ -3,6 +3,9 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <utility>
+#include <vector>
+
 namespace sourcery {
 
 namespace {
@@ -40,40 +43,48 @@ std::optional<std::string> subject_at(const boost::json::object& data, std::stri
   return std::nullopt;
 }
 
-/// The field's subject: its own subject field, else the event's data
-/// subject, else the stream's name.
-std::optional<std::string> subject_of(const boost::json::object& data, const encryption_spec& spec,
-                                      const encrypted_field& field, const stream_id& stream) {
-  if (auto s = subject_at(data, field.subject))
-    return s;
-  if (auto s = subject_at(data, spec.subject))
-    return s;
-  if (stream.name() && !stream.name()->empty())
-    return stream.name();
-  return std::nullopt;
-}
-
-/// The last subject's key, so an event's fields of one subject cost one
-/// key-storage lookup.
-class key_cache {
+/// The subjects of one event's fields and their keys, each looked up once.
+class event_keys {
 public:
-  key_cache(const key_storage& keys, std::string_view tenant) : keys_(keys), tenant_(tenant) {}
+  event_keys(const boost::json::object& data, const encryption_spec& spec, const stream_id& stream,
+             const key_storage& keys, std::string_view tenant)
+    : data_(data), spec_(spec), stream_(stream), keys_(keys), tenant_(tenant) {}
 
-  const std::optional<encryption_key>& get(const std::string& subject) {
-    if (!looked_up_ || subject != subject_) {
-      key_ = keys_.get(tenant_, subject);
-      subject_ = subject;
-      looked_up_ = true;
+  /// The field's subject: its own subject field, else the event's data
+  /// subject, else the stream's name; nullptr when there is none.
+  const std::string* subject(const encrypted_field& field) {
+    if (auto own = subject_at(data_, field.subject)) {
+      field_subject_ = std::move(*own);
+      return &field_subject_;
     }
-    return key_;
+    if (!event_subject_resolved_) {
+      event_subject_ = subject_at(data_, spec_.subject);
+      if (!event_subject_ && stream_.name() && !stream_.name()->empty())
+        event_subject_ = stream_.name();
+      event_subject_resolved_ = true;
+    }
+    return event_subject_ ? &*event_subject_ : nullptr;
+  }
+
+  /// The subject's key; nullptr when it has none.
+  const encryption_key* key(const std::string& subject) {
+    for (const auto& [s, k] : keys_seen_)
+      if (s == subject)
+        return k ? &*k : nullptr;
+    const auto& [s, k] = keys_seen_.emplace_back(subject, keys_.get(tenant_, subject));
+    return k ? &*k : nullptr;
   }
 
 private:
+  const boost::json::object& data_;
+  const encryption_spec& spec_;
+  const stream_id& stream_;
   const key_storage& keys_;
   std::string_view tenant_;
-  bool looked_up_ = false;
-  std::string subject_;
-  std::optional<encryption_key> key_;
+  bool event_subject_resolved_ = false;
+  std::optional<std::string> event_subject_;
+  std::string field_subject_;
+  std::vector<std::pair<std::string, std::optional<encryption_key>>> keys_seen_;
 };
 
 } // namespace
@@ -87,17 +98,17 @@ field_encryption::field_encryption(std::shared_ptr<const encryption_strategy> st
 
 void field_encryption::encrypt(boost::json::object& data, const encryption_spec& spec,
                                const stream_id& stream, std::string_view tenant) const {
-  key_cache keys(*keys_, tenant);
+  event_keys keys(data, spec, stream, *keys_, tenant);
   for (const auto& field : spec.fields) {
     auto* slot = find_path(data, field.path);
     if (!slot)
       throw invalid_argument("encrypted field '" + field.path
                              + "' is missing from the event's data in stream "
                              + stream.to_string());
-    auto subject = subject_of(data, spec, field, stream);
+    const auto* subject = keys.subject(field);
     if (!subject)
       throw no_subject_id_found(stream.to_string());
-    const auto& key = keys.get(*subject);
+    const auto* key = keys.key(*subject);
     if (!key)
       throw key_not_found(*subject);
     *slot = strategy_->encrypt(boost::json::serialize(*slot), *key);
@@ -107,7 +118,7 @@ void field_encryption::encrypt(boost::json::object& data, const encryption_spec&
 void field_encryption::decrypt(boost::json::object& data, const encryption_spec& spec,
                                std::string_view event_name, const stream_id& stream,
                                std::string_view tenant) const {
-  key_cache keys(*keys_, tenant);
+  event_keys keys(data, spec, stream, *keys_, tenant);
   auto failed = [&](const encrypted_field& field) {
     return decryption_failed(stream.to_string(), std::string(event_name), field.path);
   };
@@ -115,10 +126,10 @@ void field_encryption::decrypt(boost::json::object& data, const encryption_spec&
     auto* slot = find_path(data, field.path);
     if (!slot)
       continue; // decoding the event names the missing field
-    auto subject = subject_of(data, spec, field, stream);
+    const auto* subject = keys.subject(field);
     if (!subject)
       throw no_subject_id_found(stream.to_string());
-    const auto& key = keys.get(*subject);
+    const auto* key = keys.key(*subject);
     if (!key) {
       *slot = field.mask;
       continue;

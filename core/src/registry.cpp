@@ -100,11 +100,12 @@ wrapped_event<> event_registry::from_parts(std::string_view name, std::string_vi
   return with_metadata(decode(name, data, stream), context, id, created_at, version, stream);
 }
 
-boost::json::value event_registry::encode_value(const wrapped_event<>& e, const event_type& type) {
+boost::json::value event_registry::encode_value(const wrapped_event<>& e, const event_type& type,
+                                                boost::json::storage_ptr sp) {
   try {
     if (type.encode_value)
-      return type.encode_value(e.event.data());
-    return serde::parse(type.encode(e.event.data()));
+      return type.encode_value(e.event.data(), std::move(sp));
+    return boost::json::value(serde::parse(type.encode(e.event.data())), std::move(sp));
   } catch (const serde::encode_failure& f) {
     throw cannot_store(type, f);
   }

@@ -75,6 +75,24 @@ public:
   decryption decrypt(std::string_view ciphertext, const encryption_key& key) const override;
 };
 
+/// The faster alternative on CPUs with AES-NI and CLMUL (x86-64): libsodium's
+/// AES-256-GCM, about three times faster per value than XChaCha20-Poly1305
+/// there. Its random nonces have 96 bits: NIST allows 2^32 values per key,
+/// and a key here serves one data subject. Keys as for the default strategy;
+/// stored form as above with "aes256gcm1:" and a 12-byte nonce. Values
+/// written by it can only be read on such CPUs.
+class aes256gcm_strategy final : public encryption_strategy {
+public:
+  /// Whether this CPU runs it.
+  static bool available();
+  /// Throws std::runtime_error when !available().
+  aes256gcm_strategy();
+
+  encryption_key generate_key() const override;
+  std::string encrypt(std::string_view plaintext, const encryption_key& key) const override;
+  decryption decrypt(std::string_view ciphertext, const encryption_key& key) const override;
+};
+
 /// Keeps one key per (tenant, data subject). Implementations must be safe for
 /// concurrent use from many threads. Tenants never share keys: the same
 /// subject id in two tenants is two subjects.

@@ -28,7 +28,7 @@ struct event_type {
   std::shared_ptr<const void> (*decode)(std::string_view json);
   /// As encode and decode, on a JSON value (spares a parse where the JSON is
   /// rewritten, as for encrypted fields); null = go through the text forms.
-  boost::json::value (*encode_value)(const void* event) = nullptr;
+  boost::json::value (*encode_value)(const void* event, boost::json::storage_ptr sp) = nullptr;
   std::shared_ptr<const void> (*decode_value)(const boost::json::value& json) = nullptr;
   /// The encrypted fields and data subject (R-EN); null = none.
   std::shared_ptr<const encryption_spec> encryption;
@@ -83,7 +83,8 @@ public:
   static raw_event to_raw(const wrapped_event<>& e, const event_type& type, std::string data);
 
   /// The event's data as a JSON value.
-  static boost::json::value encode_value(const wrapped_event<>& e, const event_type& type);
+  static boost::json::value encode_value(const wrapped_event<>& e, const event_type& type,
+                                         boost::json::storage_ptr sp = {});
 
   /// Decodes a stored event; throws `unknown_event` or `deserialization_error`
   /// naming the event, the stream and the field (R-E3).
@@ -120,10 +121,10 @@ private:
     return std::make_shared<const E>(serde::decode<E>(json));
   }
   template <class E>
-  static boost::json::value encode_value_as(const void* event) {
-    boost::json::value v;
+  static boost::json::value encode_value_as(const void* event, boost::json::storage_ptr sp) {
+    boost::json::value v(sp);
     try {
-      v = boost::json::value_from(*static_cast<const E*>(event));
+      v = boost::json::value_from(*static_cast<const E*>(event), sp);
     } catch (const std::exception& e) {
       throw serde::encode_failure("", serde::detail::describe_exception(e));
     }

@@ -1,11 +1,13 @@
-// The default encryption strategy: libsodium's XChaCha20-Poly1305-IETF.
+// The built-in encryption strategies, on libsodium's AEAD ciphers:
+// XChaCha20-Poly1305-IETF (the default) and AES-256-GCM (hardware only).
 //
 // A key is 40 bytes: a random public key id (8) and the secret (32). A value
 // is stored as
 //
-//   "xchacha1:" base64( key_id[8] ‖ nonce[24] ‖ ciphertext ‖ tag[16] )
+//   "<format>:" base64( key_id[8] ‖ nonce ‖ ciphertext ‖ tag[16] )
 //
-// with the key id as associated data. The id tells a value made under an
+// with format "xchacha1" (24-byte nonce) or "aes256gcm1" (12-byte nonce),
+// and the key id as associated data. The id tells a value made under an
 // earlier key of the subject (shredded, then created anew) from a tampered
 // one without any work on the secret.
 #include <sourcery/encryption.hpp>
@@ -27,17 +29,37 @@ namespace sourcery {
 
 namespace {
 
-constexpr std::string_view format_prefix = "xchacha1:";
 constexpr std::size_t key_id_bytes = 8;
-constexpr std::size_t secret_bytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
+constexpr std::size_t secret_bytes = 32;
 constexpr std::size_t key_bytes = key_id_bytes + secret_bytes;
-constexpr std::size_t nonce_bytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr std::size_t tag_bytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-constexpr std::size_t header_bytes = key_id_bytes + nonce_bytes;
+constexpr std::size_t tag_bytes = 16;
+
+static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == secret_bytes
+              && crypto_aead_aes256gcm_KEYBYTES == secret_bytes
+              && crypto_aead_xchacha20poly1305_ietf_ABYTES == tag_bytes
+              && crypto_aead_aes256gcm_ABYTES == tag_bytes);
+
+/// One libsodium AEAD cipher and its stored format.
+struct aead {
+  std::string_view prefix;
+  std::size_t nonce_bytes;
+  int (*seal)(unsigned char* c, unsigned long long* clen, const unsigned char* m,
+              unsigned long long mlen, const unsigned char* ad, unsigned long long adlen,
+              const unsigned char* nsec, const unsigned char* npub, const unsigned char* k);
+  int (*open)(unsigned char* m, unsigned long long* mlen, unsigned char* nsec,
+              const unsigned char* c, unsigned long long clen, const unsigned char* ad,
+              unsigned long long adlen, const unsigned char* npub, const unsigned char* k);
+};
+
+const aead xchacha20poly1305{"xchacha1:", crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                             &crypto_aead_xchacha20poly1305_ietf_encrypt,
+                             &crypto_aead_xchacha20poly1305_ietf_decrypt};
+const aead aes256gcm{"aes256gcm1:", crypto_aead_aes256gcm_NPUBBYTES, &crypto_aead_aes256gcm_encrypt,
+                     &crypto_aead_aes256gcm_decrypt};
 
 void check_key(const encryption_key& key) {
   if (key.size() != key_bytes)
-    throw invalid_argument("an xchacha20poly1305_strategy key has " + std::to_string(key_bytes)
+    throw invalid_argument("a key of the built-in strategies has " + std::to_string(key_bytes)
                            + " bytes (key id and secret, as generate_key makes them), this one has "
                            + std::to_string(key.size()));
 }
@@ -160,9 +182,7 @@ private:
   std::size_t size_;
 };
 
-} // namespace
-
-xchacha20poly1305_strategy::xchacha20poly1305_strategy() {
+void initialise_sodium() {
   if (sodium_init() < 0)
     throw std::runtime_error("libsodium could not be initialised");
   static std::once_flag once;
@@ -172,37 +192,36 @@ xchacha20poly1305_strategy::xchacha20poly1305_strategy() {
   });
 }
 
-encryption_key xchacha20poly1305_strategy::generate_key() const {
+/// A random key id and secret.
+encryption_key generate() {
   encryption_key key(key_bytes);
-  randombytes_buf(key.data(), key_id_bytes);
-  crypto_aead_xchacha20poly1305_ietf_keygen(key.data() + key_id_bytes);
+  randombytes_buf(key.data(), key.size());
   return key;
 }
 
-std::string xchacha20poly1305_strategy::encrypt(std::string_view plaintext,
-                                                const encryption_key& key) const {
+std::string seal(const aead& cipher, std::string_view plaintext, const encryption_key& key) {
   check_key(key);
-  scratch sealed(header_bytes + plaintext.size() + tag_bytes);
+  scratch sealed(key_id_bytes + cipher.nonce_bytes + plaintext.size() + tag_bytes);
   auto* id = sealed.data();
   auto* nonce = id + key_id_bytes;
   std::memcpy(id, key_id_of(key), key_id_bytes);
-  nonces.fill(nonce, nonce_bytes);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-    nonce + nonce_bytes, nullptr, reinterpret_cast<const unsigned char*>(plaintext.data()),
-    plaintext.size(), id, key_id_bytes, nullptr, nonce, secret_of(key));
+  nonces.fill(nonce, cipher.nonce_bytes);
+  cipher.seal(nonce + cipher.nonce_bytes, nullptr,
+              reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), id,
+              key_id_bytes, nullptr, nonce, secret_of(key));
 
-  std::string out(format_prefix.size() + encoded_size(sealed.size()), '\0');
-  std::memcpy(out.data(), format_prefix.data(), format_prefix.size());
-  base64_encode(sealed.data(), sealed.size(), out.data() + format_prefix.size());
+  std::string out(cipher.prefix.size() + encoded_size(sealed.size()), '\0');
+  std::memcpy(out.data(), cipher.prefix.data(), cipher.prefix.size());
+  base64_encode(sealed.data(), sealed.size(), out.data() + cipher.prefix.size());
   return out;
 }
 
-decryption xchacha20poly1305_strategy::decrypt(std::string_view ciphertext,
-                                               const encryption_key& key) const {
+decryption open(const aead& cipher, std::string_view ciphertext, const encryption_key& key) {
   check_key(key);
+  const auto header_bytes = key_id_bytes + cipher.nonce_bytes;
   std::vector<unsigned char> sealed;
-  if (!ciphertext.starts_with(format_prefix)
-      || !base64_decode(ciphertext.substr(format_prefix.size()), sealed)
+  if (!ciphertext.starts_with(cipher.prefix)
+      || !base64_decode(ciphertext.substr(cipher.prefix.size()), sealed)
       || sealed.size() < header_bytes + tag_bytes)
     return {};
   const auto* id = sealed.data();
@@ -211,13 +230,61 @@ decryption xchacha20poly1305_strategy::decrypt(std::string_view ciphertext,
     return {decryption::other_key, {}};
 
   decryption out{decryption::ok, std::string(sealed.size() - header_bytes - tag_bytes, '\0')};
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-        reinterpret_cast<unsigned char*>(out.plaintext.data()), nullptr, nullptr,
-        nonce + nonce_bytes, sealed.size() - header_bytes, id, key_id_bytes, nonce,
-        secret_of(key))
+  if (cipher.open(reinterpret_cast<unsigned char*>(out.plaintext.data()), nullptr, nullptr,
+                  nonce + cipher.nonce_bytes, sealed.size() - header_bytes, id, key_id_bytes,
+                  nonce, secret_of(key))
       != 0)
     return {};
   return out;
+}
+
+} // namespace
+
+// -- xchacha20poly1305_strategy ----------------------------------------------------------
+
+xchacha20poly1305_strategy::xchacha20poly1305_strategy() {
+  initialise_sodium();
+}
+
+encryption_key xchacha20poly1305_strategy::generate_key() const {
+  return generate();
+}
+
+std::string xchacha20poly1305_strategy::encrypt(std::string_view plaintext,
+                                                const encryption_key& key) const {
+  return seal(xchacha20poly1305, plaintext, key);
+}
+
+decryption xchacha20poly1305_strategy::decrypt(std::string_view ciphertext,
+                                               const encryption_key& key) const {
+  return open(xchacha20poly1305, ciphertext, key);
+}
+
+// -- aes256gcm_strategy ------------------------------------------------------------------
+
+bool aes256gcm_strategy::available() {
+  initialise_sodium();
+  return crypto_aead_aes256gcm_is_available() != 0;
+}
+
+aes256gcm_strategy::aes256gcm_strategy() {
+  if (!available())
+    throw std::runtime_error("AES-256-GCM needs a CPU with AES-NI and CLMUL; "
+                             "use xchacha20poly1305_strategy on this machine");
+}
+
+encryption_key aes256gcm_strategy::generate_key() const {
+  return generate();
+}
+
+std::string aes256gcm_strategy::encrypt(std::string_view plaintext,
+                                        const encryption_key& key) const {
+  return seal(aes256gcm, plaintext, key);
+}
+
+decryption aes256gcm_strategy::decrypt(std::string_view ciphertext,
+                                       const encryption_key& key) const {
+  return open(aes256gcm, ciphertext, key);
 }
 
 } // namespace sourcery
