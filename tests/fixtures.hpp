@@ -87,6 +87,16 @@ struct backend_fixture {
     return out;
   }
 
+  /// Appends `total` events in batches of 100, each batch to a new stream.
+  static void append_many(sourcery::event_store s, std::size_t total) {
+    for (std::size_t i = 0; i < total; i += 100) {
+      std::vector<sourcery::wrapped_event<>> events;
+      for (std::size_t k = i; k < std::min(total, i + 100); ++k)
+        events.push_back(added("e"));
+      s.append(sourcery::stream_id::random(), std::move(events));
+    }
+  }
+
   /// Given a stream with `n` events.
   sourcery::stream_id given_stream_with(int n, sourcery::event_store s) {
     auto id = sourcery::stream_id::random("cart");

@@ -169,12 +169,7 @@ BOOST_AUTO_TEST_CASE(the_outbox_is_off_until_enabled) { // R-OB
 BOOST_AUTO_TEST_CASE(concurrent_runs_never_share_an_entry) { // R-OB
   constexpr int total = 20'000;
   auto s = store();
-  for (int i = 0; i < total / 100; ++i) {
-    std::vector<wrapped_event<>> events;
-    for (int k = 0; k < 100; ++k)
-      events.push_back(added("e"));
-    s.append(stream_id::random(), std::move(events));
-  }
+  append_many(s, total);
   std::mutex m;
   std::set<position> in_flight, seen;
   std::atomic<int> overlaps{0}, duplicates{0};
@@ -222,12 +217,7 @@ BOOST_AUTO_TEST_CASE(continuous_mode_with_30_percent_failures_reconciles) { // R
   auto box = backend.outbox();
   box.start(flaky);
   auto s = store();
-  for (std::size_t i = 0; i < total; i += 100) {
-    std::vector<wrapped_event<>> events;
-    for (int k = 0; k < 100; ++k)
-      events.push_back(added("e"));
-    s.append(stream_id::random(), std::move(events));
-  }
+  append_many(s, total);
   // Wait until every entry is published or dead.
   BOOST_REQUIRE(box.wait_until_empty(300s));
   box.stop();
@@ -260,12 +250,7 @@ BOOST_AUTO_TEST_CASE(stopping_mid_run_loses_nothing) { // R-OB continuous
     }
   });
   auto s = store();
-  for (std::size_t i = 0; i < total; i += 100) {
-    std::vector<wrapped_event<>> events;
-    for (int k = 0; k < 100; ++k)
-      events.push_back(added("e"));
-    s.append(stream_id::random(), std::move(events));
-  }
+  append_many(s, total);
   {
     std::unique_lock l(m);
     cv.wait_for(l, 60s, [&] { return published_count >= 1000; });

@@ -184,12 +184,7 @@ BOOST_AUTO_TEST_CASE(an_actor_consumer_never_has_more_than_its_credit_in_flight)
     std::size_t{100});
   auto sub = backend.subscriber().start_from(0).build_push_to(consumer, 10);
   auto s = store();
-  for (int i = 0; i < 50; ++i) {
-    std::vector<wrapped_event<>> events;
-    for (int k = 0; k < 100; ++k)
-      events.push_back(added("e"));
-    s.append(stream_id::random(), std::move(events));
-  }
+  append_many(s, 5000);
   {
     std::unique_lock l(m);
     BOOST_REQUIRE(cv.wait_for(l, 60s, [&] { return received >= 100; }));

@@ -3,6 +3,7 @@
 #include <sourcery/tenant_id.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
@@ -88,6 +89,21 @@ wrapped_event<> runtime::decode_snapshot(const raw_event& raw, const stream_id& 
 
 namespace {
 
+/// The JSON text of `v`, serialised straight into one growing buffer.
+std::string to_text(const boost::json::value& v) {
+  boost::json::serializer sr;
+  sr.reset(&v);
+  std::string out(512, '\0');
+  std::size_t length = 0;
+  while (!sr.done()) {
+    if (out.size() - length < 128)
+      out.resize(2 * out.size());
+    length += sr.read(out.data() + length, out.size() - length).size();
+  }
+  out.resize(length);
+  return out;
+}
+
 std::shared_ptr<const field_encryption> configured(std::shared_ptr<const field_encryption> e,
                                                    const event_type& type) {
   if (!e)
@@ -114,7 +130,7 @@ raw_event runtime::encode(const wrapped_event<>& e, const event_type& type,
     throw invalid_argument("event '" + type.name
                            + "' has encrypted fields, so its JSON must be an object");
   encryption->encrypt(*fields, *type.encryption, stream, tenant);
-  return event_registry::to_raw(e, type, boost::json::serialize(data));
+  return event_registry::to_raw(e, type, to_text(data));
 }
 
 any_event runtime::decode_encrypted(const event_type& type, std::string_view data,

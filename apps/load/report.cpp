@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -137,57 +138,70 @@ void write_json(const report& r, const std::string& path) {
 }
 
 void write_svg(const report& r, const std::string& path) {
-  constexpr double w = 900, h = 260, left = 70, right = 20, top = 30, bottom = 40;
+  constexpr double w = 900, h = 260, left = 80, right = 20, top = 30, bottom = 40;
   const double pw = w - left - right, ph = h - top - bottom;
-  double t_max = 1;
-  double rate_max = 1, lat_max = 10;
+  double t_max = 1, rate_max = 1, lat_min = 1e12, lat_max = 10;
   for (const auto& s : r.series) {
     t_max = std::max(t_max, s.t);
     rate_max = std::max(rate_max, s.events_per_s);
-    lat_max = std::max({lat_max, s.e2e_p99, s.append_p99});
+    for (double v : {s.append_p50, s.append_p99, s.e2e_p50, s.e2e_p99})
+      if (v > 0) {
+        lat_min = std::min(lat_min, v);
+        lat_max = std::max(lat_max, v);
+      }
   }
+  // Latency axis: whole decades around the data.
+  double lo = std::pow(10.0, std::floor(std::log10(std::min(lat_min, lat_max))));
+  double hi = std::pow(10.0, std::ceil(std::log10(lat_max)));
+  if (hi <= lo)
+    hi = lo * 10;
   auto x = [&](double t) { return left + pw * t / t_max; };
-  auto polyline = [&](double y0, auto value, double max, const char* color, bool log) {
-    std::ostringstream o;
-    o << "<polyline fill='none' stroke='" << color << "' stroke-width='2' points='";
-    for (const auto& s : r.series) {
-      double v = value(s);
-      double frac = log ? (v > 1 ? std::log10(v) / std::log10(max) : 0) : v / max;
-      o << x(s.t) << "," << (y0 + ph * (1 - frac)) << " ";
-    }
-    o << "'/>";
-    return o.str();
-  };
-  auto panel = [&](double y0, const std::string& title, const std::string& ymax_label) {
-    std::ostringstream o;
-    o << "<rect x='" << left << "' y='" << y0 << "' width='" << pw << "' height='" << ph
-      << "' fill='#fafafa' stroke='#999'/>";
-    o << "<text x='" << left << "' y='" << y0 - 8 << "' font-size='14'>" << title << "</text>";
-    o << "<text x='" << left - 6 << "' y='" << y0 + 12 << "' font-size='11' text-anchor='end'>"
-      << ymax_label << "</text>";
-    o << "<text x='" << left - 6 << "' y='" << y0 + ph << "' font-size='11' text-anchor='end'>0</text>";
-    o << "<text x='" << left + pw << "' y='" << y0 + ph + 16
-      << "' font-size='11' text-anchor='end'>" << std::fixed << std::setprecision(1) << t_max
-      << " s</text>";
-    return o.str();
-  };
   std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << 2 * h
-      << "' font-family='sans-serif'>";
-  svg << "<text x='" << left << "' y='18' font-size='15' font-weight='bold'>Sourcery load harness — "
+  svg << std::fixed << std::setprecision(1);
+  auto frame = [&](double y0, const std::string& title) {
+    svg << "<rect x='" << left << "' y='" << y0 << "' width='" << pw << "' height='" << ph
+        << "' fill='#fafafa' stroke='#999'/>"
+        << "<text x='" << left << "' y='" << y0 - 8 << "' font-size='14'>" << title << "</text>"
+        << "<text x='" << left + pw << "' y='" << y0 + ph + 16
+        << "' font-size='11' text-anchor='end'>" << t_max << " s</text>"
+        << "<text x='" << left << "' y='" << y0 + ph + 16 << "' font-size='11'>0 s</text>";
+  };
+  auto gridline = [&](double y, const std::string& label) {
+    svg << "<line x1='" << left << "' x2='" << left + pw << "' y1='" << y << "' y2='" << y
+        << "' stroke='#ddd'/><text x='" << left - 6 << "' y='" << y + 4
+        << "' font-size='11' text-anchor='end'>" << label << "</text>";
+  };
+  auto line = [&](auto y_of, const char* color) {
+    svg << "<polyline fill='none' stroke='" << color << "' stroke-width='2' points='";
+    for (const auto& s : r.series)
+      if (auto y = y_of(s); y >= 0)
+        svg << x(s.t) << "," << y << " ";
+    svg << "'/>";
+  };
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << 2 * h + 10
+      << "' font-family='sans-serif'>"
+      << "<rect width='100%' height='100%' fill='white'/>"
+      << "<text x='" << left << "' y='18' font-size='15' font-weight='bold'>Sourcery load harness: "
       << r.settings->name << " (" << (r.ok() ? "verified" : "VERIFICATION FAILED") << ")</text>";
   double y1 = top + 20;
-  svg << panel(y1, "Committed events per second", std::to_string(static_cast<long>(rate_max)));
-  svg << polyline(y1, [](const sample& s) { return s.events_per_s; }, rate_max, "#1f77b4", false);
-  double y2 = h + top + 10;
-  svg << panel(y2,
-               "Latency per interval, log scale (µs): append p50 (green), append p99 (olive), "
-               "append→subscriber p50 (blue), p99 (red)",
-               std::to_string(static_cast<long>(lat_max)));
-  svg << polyline(y2, [](const sample& s) { return s.append_p50; }, lat_max, "#2ca02c", true);
-  svg << polyline(y2, [](const sample& s) { return s.append_p99; }, lat_max, "#bcbd22", true);
-  svg << polyline(y2, [](const sample& s) { return s.e2e_p50; }, lat_max, "#1f77b4", true);
-  svg << polyline(y2, [](const sample& s) { return s.e2e_p99; }, lat_max, "#d62728", true);
+  frame(y1, "Committed events per second");
+  for (int i = 0; i <= 4; ++i)
+    gridline(y1 + ph * (1 - i / 4.0), std::to_string(static_cast<long>(rate_max * i / 4)));
+  line([&](const sample& s) { return y1 + ph * (1 - s.events_per_s / rate_max); }, "#1f77b4");
+  double y2 = h + top + 20;
+  frame(y2, "Latency per interval (log scale): append p50 green, p99 olive; "
+            "append to subscriber p50 blue, p99 red");
+  auto ly = [&](double v) {
+    return v <= 0 ? -1.0 : y2 + ph * (1 - std::log10(v / lo) / std::log10(hi / lo));
+  };
+  for (double d = lo; d <= hi * 1.001; d *= 10)
+    gridline(ly(d), d < 1000 ? std::to_string(static_cast<long>(d)) + " µs"
+                             : d < 1e6 ? std::to_string(static_cast<long>(d / 1000)) + " ms"
+                                       : std::to_string(static_cast<long>(d / 1e6)) + " s");
+  line([&](const sample& s) { return ly(s.append_p50); }, "#2ca02c");
+  line([&](const sample& s) { return ly(s.append_p99); }, "#bcbd22");
+  line([&](const sample& s) { return ly(s.e2e_p50); }, "#1f77b4");
+  line([&](const sample& s) { return ly(s.e2e_p99); }, "#d62728");
   svg << "</svg>\n";
   auto out = open_for_writing(path);
   out << svg.str();

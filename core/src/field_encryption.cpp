@@ -2,6 +2,7 @@
 #include <sourcery/serde.hpp>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <utility>
 #include <vector>
@@ -41,6 +42,18 @@ std::optional<std::string> subject_at(const boost::json::object& data, std::stri
   if (const auto* u = v->if_uint64())
     return std::to_string(*u);
   return std::nullopt;
+}
+
+/// Encrypts the JSON text of `v`, serialised on the stack when it is short.
+std::string encrypt_json(const encryption_strategy& strategy, const boost::json::value& v,
+                         const encryption_key& key) {
+  char buffer[256];
+  boost::json::serializer sr;
+  sr.reset(&v);
+  auto text = sr.read(buffer, sizeof buffer);
+  if (sr.done())
+    return strategy.encrypt(std::string_view(text.data(), text.size()), key);
+  return strategy.encrypt(boost::json::serialize(v), key);
 }
 
 /// The subjects of one event's fields and their keys, each looked up once.
@@ -111,7 +124,7 @@ void field_encryption::encrypt(boost::json::object& data, const encryption_spec&
     const auto* key = keys.key(*subject);
     if (!key)
       throw key_not_found(*subject);
-    *slot = strategy_->encrypt(boost::json::serialize(*slot), *key);
+    *slot = encrypt_json(*strategy_, *slot, *key);
   }
 }
 
