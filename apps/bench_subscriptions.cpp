@@ -2,7 +2,7 @@
 // subscriptions, beside the raw decode rate measured in the same run (issue 3,
 // item 6).
 //
-//   bench_subscriptions               # the full run (about half a minute)
+//   bench_subscriptions               # the full run (about 20 seconds)
 //   bench_subscriptions --max-rate-ms=300 --latency-ms=300 --catchup-events=20000
 //                       --loads=10 --fanout-subscriptions=10 --fanout-events=5000
 //                                     # (one line) a tiny run, for CI
@@ -13,18 +13,21 @@
 //       window, round robin over --streams streams) for --max-rate-ms;
 //   (1) append→subscriber latency of one push subscription (build_push) while
 //       appends arrive at half that rate, paced by a steady-clock schedule, and
-//       again at --low-rate appends/s. Each event carries the steady-clock
+//       again at --low-rate appends/s (--latency-rate fixes the first rate
+//       instead, for comparable runs). Each event carries the steady-clock
 //       nanosecond at which its append was submitted; the subscriber's callback
 //       subtracts it from its own clock reading on receipt;
-//   (2) catch-up: --catchup-events stored (in --store-batch-event appends), then
+//   (2) catch-up: --catchup-events stored (--store-batch events per append), then
 //       a fresh subscription from position 0 receives all of them, (a) pulled
 //       with build_batch(--pull-batch, 1 s), (b) pushed with build_push;
 //   (3) fan-out: --fanout-subscriptions push subscriptions each receive all of
-//       --fanout-events appended while they run;
+//       --fanout-events appended while they run, once per --fanout-batches
+//       size (events per append: 1 = every event its own commit);
 //   baseline: decoding, load_stream of a --load-size-event stream.
 // Completion is awaited on condition variables signalled by the subscribers'
-// callbacks, never by sleeping. Figures are wall-clock on whatever else the
-// machine is doing; the load average is printed with the table.
+// callbacks, never by sleeping; the only sleep is the pacing driver's wait for
+// its next slot. Figures are wall-clock on whatever else the machine is doing:
+// the table shows the load average and the share of CPU other processes took.
 #include <sourcery/sourcery.hpp>
 
 #include <boost/describe.hpp>
@@ -43,6 +46,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -112,15 +116,16 @@ struct bench_config : caf::actor_system_config {
   std::size_t max_rate_ms = 2'000;
   std::size_t latency_ms = 2'000;
   std::size_t low_rate = 1'000;
+  std::size_t latency_rate = 0;
   std::size_t catchup_events = 1'000'000;
   std::size_t store_batch = 100;
   std::size_t pull_batch = 1'000;
   std::size_t push_batch = 256;
-  std::size_t loads = 200;
+  std::size_t loads = 1'000;
   std::size_t load_size = 1'000;
   std::size_t fanout_subscriptions = 100;
   std::size_t fanout_events = 100'000;
-  std::size_t fanout_batch = 1;
+  std::vector<std::size_t> fanout_batches{1, 100};
   std::string policy = "sharing";
   std::size_t threads = 0;
 
@@ -131,6 +136,8 @@ struct bench_config : caf::actor_system_config {
       .add(max_rate_ms, "max-rate-ms", "(0) how long to measure the maximum append rate")
       .add(latency_ms, "latency-ms", "(1) how long each latency row runs")
       .add(low_rate, "low-rate", "(1) the fixed low rate, appends/s")
+      .add(latency_rate, "latency-rate",
+           "(1) the first row's rate, appends/s; 0 = half the measured maximum")
       .add(catchup_events, "catchup-events",
            "(2) events stored before catching up (rounded up to --pull-batch)")
       .add(store_batch, "store-batch", "(2) events per append when storing")
@@ -140,7 +147,8 @@ struct bench_config : caf::actor_system_config {
       .add(load_size, "load-size", "baseline: events in the loaded stream")
       .add(fanout_subscriptions, "fanout-subscriptions", "(3) concurrent push subscriptions")
       .add(fanout_events, "fanout-events", "(3) events appended while they run")
-      .add(fanout_batch, "fanout-batch", "(3) events per append")
+      .add(fanout_batches, "fanout-batches",
+           "(3) events per append, one fan-out run each, e.g. 1,100")
       .add(policy, "policy", "scheduler policy: sharing or stealing")
       .add(threads, "threads", "scheduler threads; 0 = one per core");
   }
@@ -350,6 +358,59 @@ void record(row r) {
   rows.push_back(std::move(r));
 }
 
+/// CPU time (seconds) the whole machine and this process spent busy so far,
+/// to tell how much of the run other processes took.
+struct cpu_sample {
+  double machine = 0;
+  double self = 0;
+  clock_type::time_point at = clock_type::now();
+};
+
+cpu_sample sample_cpu() {
+  cpu_sample out;
+  auto tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  {
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0,
+                       softirq = 0, steal = 0;
+    in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    out.machine = static_cast<double>(user + nice + system + irq + softirq + steal) / tick;
+  }
+  {
+    std::ifstream in("/proc/self/stat");
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 1; i <= 15 && in >> field; ++i) {
+      if (i == 14)
+        utime = std::stoull(field);
+      if (i == 15)
+        stime = std::stoull(field);
+    }
+    out.self = static_cast<double>(utime + stime) / tick;
+  }
+  return out;
+}
+
+/// "others used N% of the machine's CPU during the run".
+std::string others_cpu(const cpu_sample& start) {
+  auto now = sample_cpu();
+  auto wall = std::chrono::duration<double>(now.at - start.at).count();
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  auto others = std::max(0.0, (now.machine - start.machine) - (now.self - start.self));
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "other processes used %.0f%% of the %u cores' time during the run",
+                wall > 0 ? 100.0 * others / (wall * cores) : 0.0, cores);
+  return buf;
+}
+
+/// Cores this process kept busy on average since `start`.
+double cores_used(const cpu_sample& start) {
+  auto now = sample_cpu();
+  auto wall = std::chrono::duration<double>(now.at - start.at).count();
+  return wall > 0 ? (now.self - start.self) / wall : 0;
+}
+
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   double a = 0, b = 0, c = 0;
@@ -359,14 +420,16 @@ std::string load_average() {
   return buf;
 }
 
-void print_table(const bench_config& cfg, const std::string& load_before) {
+void print_table(const bench_config& cfg, const std::string& load_before,
+                 const cpu_sample& cpu_start) {
   std::printf("\nSourcery subscriptions benchmark (scheduler: %s, %zu threads, %u cores)\n",
               cfg.policy.c_str(),
               cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency()),
               std::thread::hardware_concurrency());
-  std::printf("event payload: %zu bytes of JSON; load average before: %s, after: %s\n\n",
+  std::printf("event payload: %zu bytes of JSON; load average before: %s, after: %s;\n",
               sourcery::serde::encode(make_event(123456)).size(), load_before.c_str(),
               load_average().c_str());
+  std::printf("%s\n\n", others_cpu(cpu_start).c_str());
   std::printf("| %-62s | %12s | %-13s | %10s | %4s | %-44s |\n", "measurement", "value", "unit",
               "target", "met", "note");
   std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(64, '-').c_str(),
@@ -423,6 +486,7 @@ double max_append_rate(const bench_config& cfg) {
     app.append(wrapped(i)); // warm-up: spawns the tenant, first log chunk
   app.drain("warm-up");
   auto duration = std::chrono::milliseconds(cfg.max_rate_ms);
+  auto cpu = sample_cpu();
   auto start = clock_type::now();
   std::size_t n = 0;
   for (;;) {
@@ -432,10 +496,12 @@ double max_append_rate(const bench_config& cfg) {
   }
   app.drain("max rate");
   auto s = seconds_since(start);
+  auto busy = cores_used(cpu);
   auto rate = n / s;
   record({"(0) max rate: pipelined single-event appends, " + with_commas(cfg.streams) + " str.",
           rate, "events/s", 0, false,
-          with_commas(n) + " in " + number(s) + " s, " + with_commas(cfg.window) + " in flight"});
+          with_commas(n) + " in " + number(s) + " s, " + with_commas(cfg.window)
+            + " in flight; CPU " + number(busy) + " cores"});
   return rate;
 }
 
@@ -444,8 +510,10 @@ double max_append_rate(const bench_config& cfg) {
 struct latency_figures {
   double p50_us = 0;
   double p99_us = 0;
+  double p999_us = 0;
   double max_us = 0;
   double achieved_rate = 0;
+  double cores = 0; // CPU this process used while appending and delivering
   std::size_t samples = 0;
 };
 
@@ -480,6 +548,7 @@ latency_figures latency_at(const bench_config& cfg, double rate) {
 
   // Open-loop pacing: append i is issued when its slot start + i/rate comes.
   auto interval = std::chrono::duration<double>(1.0 / rate);
+  auto cpu = sample_cpu();
   auto start = clock_type::now() + std::chrono::milliseconds(1);
   for (std::size_t i = 0; i < count; ++i) {
     auto slot = start + std::chrono::duration_cast<clock_type::duration>(interval * i);
@@ -492,6 +561,7 @@ latency_figures latency_at(const bench_config& cfg, double rate) {
   if (!arrived.wait_for(warm_up + count))
     std::fprintf(stderr, "  !! subscriber received %zu of %zu\n", arrived.count() - warm_up,
                  count);
+  auto busy = cores_used(cpu);
   sub.stop();
   if (auto e = sub.error()) {
     try {
@@ -504,6 +574,7 @@ latency_figures latency_at(const bench_config& cfg, double rate) {
   latency_figures f;
   f.samples = samples.size();
   f.achieved_rate = count / issued;
+  f.cores = busy;
   if (samples.empty())
     return f;
   std::sort(samples.begin(), samples.end());
@@ -513,16 +584,18 @@ latency_figures latency_at(const bench_config& cfg, double rate) {
   };
   f.p50_us = at(0.50);
   f.p99_us = at(0.99);
+  f.p999_us = at(0.999);
   f.max_us = samples.back() / 1000.0;
   return f;
 }
 
 void latency_rows(const bench_config& cfg, double rate, const std::string& label) {
   auto f = latency_at(cfg, rate);
-  auto note = with_commas(f.samples) + " samples at " + with_commas(f.achieved_rate)
-              + "/s; max " + number(f.max_us) + " us";
-  record({"(1) append->push subscriber latency p50, " + label, f.p50_us, "us", 100, true, note});
-  record({"(1) append->push subscriber latency p99, " + label, f.p99_us, "us", 1000, true, ""});
+  record({"(1) append->push subscriber latency p50, " + label, f.p50_us, "us", 100, true,
+          with_commas(f.samples) + " samples at " + with_commas(f.achieved_rate)
+            + "/s; CPU " + number(f.cores) + " cores"});
+  record({"(1) append->push subscriber latency p99, " + label, f.p99_us, "us", 1000, true,
+          "p99.9 " + number(f.p999_us) + " us, max " + number(f.max_us) + " us"});
 }
 
 // -- (2) catch-up -------------------------------------------------------------------------------
@@ -587,7 +660,7 @@ void catch_up(const bench_config& cfg, double decode_rate) {
 
 // -- (3) fan-out -----------------------------------------------------------------------------------
 
-void fan_out(const bench_config& cfg) {
+void fan_out(const bench_config& cfg, std::size_t append_batch) {
   auto backend = make_backend(cfg);
   auto n = cfg.fanout_events;
   auto subs_n = cfg.fanout_subscriptions;
@@ -620,8 +693,8 @@ void fan_out(const bench_config& cfg) {
 
   appender app(backend.event_store(), cfg.streams, cfg.window);
   auto start = clock_type::now();
-  for (std::size_t i = 0; i < n; i += cfg.fanout_batch) {
-    auto m = std::min(cfg.fanout_batch, n - i);
+  for (std::size_t i = 0; i < n; i += append_batch) {
+    auto m = std::min(append_batch, n - i);
     if (m == 1) {
       app.append(wrapped(i));
     } else {
@@ -647,7 +720,8 @@ void fan_out(const bench_config& cfg) {
   if (!all || violations)
     std::fprintf(stderr, "  !! fan-out: %zu of %zu subscriptions complete, %zu order violations\n",
                  done, subs_n, violations);
-  auto label = with_commas(subs_n) + " push subs x " + with_commas(n) + " events";
+  auto label = with_commas(subs_n) + " subs x " + with_commas(n) + ", "
+               + with_commas(append_batch) + "-event appends";
   record({"(3) fan-out, " + label + ": total time", s * 1000, "ms", 0, false,
           "first append to last sub complete; appends " + number(appended * 1000) + " ms"});
   record({"(3) fan-out, " + label + ": deliveries", subs_n * n / s, "events/s", 0, false,
@@ -665,25 +739,33 @@ int main(int argc, char** argv) {
   if (cfg.cli_helptext_printed)
     return 0;
   if (cfg.streams == 0 || cfg.window == 0 || cfg.store_batch == 0 || cfg.pull_batch == 0
-      || cfg.push_batch == 0 || cfg.fanout_batch == 0 || cfg.low_rate == 0
-      || cfg.load_size == 0 || cfg.loads == 0) {
+      || cfg.push_batch == 0 || cfg.low_rate == 0
+      || cfg.load_size == 0 || cfg.loads == 0
+      || std::find(cfg.fanout_batches.begin(), cfg.fanout_batches.end(), 0u)
+           != cfg.fanout_batches.end()) {
     std::cerr << "bench_subscriptions: sizes, rates and batches must be at least 1\n";
     return 2;
   }
 
   auto load_before = load_average();
+  auto cpu_start = sample_cpu();
   event_pool();
   std::fprintf(stderr, "measuring …\n");
   auto decode_rate = decode_baseline(cfg);
   auto max_rate = max_append_rate(cfg);
-  latency_rows(cfg, max_rate / 2, "half max rate");
+  if (cfg.latency_rate > 0)
+    latency_rows(cfg, static_cast<double>(cfg.latency_rate),
+                 with_commas(cfg.latency_rate) + "/s (set)");
+  else
+    latency_rows(cfg, max_rate / 2, "half max rate");
   latency_rows(cfg, static_cast<double>(cfg.low_rate), with_commas(cfg.low_rate) + "/s");
   catch_up(cfg, decode_rate);
-  fan_out(cfg);
+  for (auto b : cfg.fanout_batches)
+    fan_out(cfg, b);
   record({"original design: catch-up (10 ms sleep per record)", 97, "events/s", 0, false,
           "quoted from issue 3, not measured", true});
   record({"original design: append->subscriber latency", 10'800, "us", 0, true,
           "quoted from issue 3, not measured", true});
-  print_table(cfg, load_before);
+  print_table(cfg, load_before, cpu_start);
   return 0;
 }

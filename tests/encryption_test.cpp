@@ -246,6 +246,21 @@ BOOST_AUTO_TEST_CASE(encrypted_fields_of_every_kind_load_back_unchanged) { // R-
   check_same(only<profile_updated>(store().load_stream(id)), profile_of("ann"));
 }
 
+BOOST_AUTO_TEST_CASE(the_default_cipher_is_aes_gcm_with_aes_instructions_else_xchacha) { // R-EN
+  auto plain = backend::in_memory();
+  register_events(plain.registry());
+  plain.with_encryption();
+  plain.encryption().create_key("ann");
+  std::string seen;
+  plain.with_outbox([&](const outbox_candidate& c) {
+    seen = std::string(c.data);
+    return false;
+  });
+  plain.event_store().append(stream_id::random("profile"), {wrap(profile_of("ann"))});
+  auto email = serde::parse(seen).as_object().at("email").as_string();
+  BOOST_TEST(email.starts_with(aes256gcm_strategy::available() ? "aes256gcm1:" : "xchacha1:"));
+}
+
 BOOST_AUTO_TEST_CASE(the_stored_data_holds_ciphertext_not_the_plain_values) { // R-EN
   given_subjects({"ann"});
   auto id = stream_id::random("profile");
@@ -258,9 +273,11 @@ BOOST_AUTO_TEST_CASE(the_stored_data_holds_ciphertext_not_the_plain_values) { //
                                   "1970-01-02"})
     BOOST_TEST(stored[0].find(plain) == std::string::npos, plain << " is stored in plain text");
   auto json = serde::parse(stored[0]).as_object();
-  BOOST_TEST(json.at("email").as_string().starts_with("xchacha1:"));
-  BOOST_TEST(json.at("home").as_string().starts_with("xchacha1:"));
-  BOOST_TEST(json.at("work").at("office").at("street").as_string().starts_with("xchacha1:"));
+  // The fixture's strategy wraps XChaCha20-Poly1305 (to tamper on demand).
+  const std::string prefix = "xchacha1:";
+  BOOST_TEST(json.at("email").as_string().starts_with(prefix));
+  BOOST_TEST(json.at("home").as_string().starts_with(prefix));
+  BOOST_TEST(json.at("work").at("office").at("street").as_string().starts_with(prefix));
   // Subject and plain fields stay readable.
   BOOST_TEST(json.at("user_id").as_string() == "ann");
   BOOST_TEST(json.at("note").as_string() == "plain note");
@@ -438,6 +455,29 @@ BOOST_AUTO_TEST_CASE(snapshots_are_encrypted_and_shredded_too) { // R-EN, R-ES3
   BOOST_TEST(masked.updates == 1);
 }
 
+BOOST_AUTO_TEST_CASE(the_outbox_filter_sees_ciphertext_and_publishes_decrypted_or_masked) {
+  // R-EN, R-OB
+  given_subjects({"ann", "bob"});
+  std::vector<std::string> filtered;
+  b.with_outbox([&](const outbox_candidate& c) {
+    filtered.emplace_back(c.data);
+    return true;
+  });
+  auto id = stream_id::random("profile");
+  store().append(id, {wrap(profile_of("ann")), wrap(profile_of("bob"))});
+  BOOST_REQUIRE_EQUAL(filtered.size(), 2u);
+  BOOST_TEST(filtered[0].find("ann@example.org") == std::string::npos);
+
+  b.encryption().shred("bob");
+
+  std::vector<std::string> published;
+  b.outbox().run([&](const recorded_event& r) {
+    published.push_back(r.event().as<profile_updated>().email);
+  });
+  BOOST_TEST(published == (std::vector<std::string>{"ann@example.org", erased}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(listeners_and_subscriptions_see_decrypted_events) { // R-EN, R-L, R-SUB
   given_subjects({"ann"});
   std::vector<std::string> heard;
@@ -472,26 +512,60 @@ BOOST_AUTO_TEST_CASE(tampered_ciphertext_is_an_error_naming_stream_event_and_fie
                         });
 }
 
-BOOST_AUTO_TEST_CASE(the_default_strategy_never_returns_unauthenticated_plaintext) {
-  xchacha20poly1305_strategy s;
+/// The built-in strategy `s`, whose values start with `prefix`, never
+/// returns unauthenticated plaintext.
+void check_authenticated(const encryption_strategy& s, std::string_view prefix) {
   auto key = s.generate_key();
   auto c = s.encrypt(R"("ann@example.org")", key);
-  BOOST_TEST(c.starts_with("xchacha1:"));
+  BOOST_TEST(c.starts_with(prefix));
+  BOOST_TEST(c != s.encrypt(R"("ann@example.org")", key)); // a fresh nonce each time
   auto ok = s.decrypt(c, key);
   BOOST_TEST(ok.outcome == decryption::ok);
   BOOST_TEST(ok.plaintext == R"("ann@example.org")");
+  BOOST_TEST(s.decrypt(s.encrypt("", key), key).outcome == decryption::ok);
 
   // Any altered character after the key id: authentication fails.
-  const std::size_t key_id_chars = std::string_view("xchacha1:").size() + 11;
+  const std::size_t key_id_chars = prefix.size() + 11;
   for (std::size_t i = key_id_chars; i < c.size(); ++i) {
     auto altered = c;
     tampering_strategy::flip(altered, i);
     BOOST_TEST(s.decrypt(altered, key).outcome == decryption::failed, "position " << i);
   }
-  BOOST_TEST(s.decrypt(c.substr(0, c.size() - 8), key).outcome == decryption::failed);
+  BOOST_TEST(s.decrypt(c.substr(0, c.size() - 4), key).outcome == decryption::failed);
+  BOOST_TEST(s.decrypt(c + "AAAA", key).outcome == decryption::failed);
+  BOOST_TEST(s.decrypt(c.substr(0, prefix.size() + 8), key).outcome == decryption::failed);
   BOOST_TEST(s.decrypt("ann@example.org", key).outcome == decryption::failed);
   // Another key: recognised as such by the key id, not as tampering.
   BOOST_TEST(s.decrypt(c, s.generate_key()).outcome == decryption::other_key);
+  BOOST_CHECK_THROW(s.encrypt("x", encryption_key(32)), invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(the_default_strategy_never_returns_unauthenticated_plaintext) {
+  check_authenticated(xchacha20poly1305_strategy(), "xchacha1:");
+}
+
+BOOST_AUTO_TEST_CASE(the_aes_strategy_never_returns_unauthenticated_plaintext) {
+  if (!aes256gcm_strategy::available()) {
+    BOOST_TEST_MESSAGE("skipped: this CPU has no AES-NI");
+    return;
+  }
+  check_authenticated(aes256gcm_strategy(), "aes256gcm1:");
+}
+
+BOOST_AUTO_TEST_CASE(the_aes_strategy_runs_the_whole_store) {
+  if (!aes256gcm_strategy::available())
+    return;
+  auto aes = backend::in_memory();
+  aes.with_encryption(std::make_shared<aes256gcm_strategy>(),
+                      std::make_shared<in_memory_key_storage>());
+  register_events(aes.registry());
+  given_subjects({"ann", "bob"}, aes);
+  auto id = stream_id::random("profile");
+  aes.event_store().append(id, {wrap(profile_of("ann")), wrap(profile_of("bob"))});
+  aes.encryption().shred("bob");
+  auto events = aes.event_store().load_stream(id);
+  check_same(only<profile_updated>(events, 0), profile_of("ann"));
+  check_same(only<profile_updated>(events, 1), masked_profile_of(profile_of("bob")));
 }
 
 // -- declaring -------------------------------------------------------------------------------

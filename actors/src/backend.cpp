@@ -64,8 +64,15 @@ backend& backend::with_encryption(std::shared_ptr<encryption_strategy> strategy,
 }
 
 backend& backend::with_encryption() {
-  return with_encryption(std::make_shared<xchacha20poly1305_strategy>(),
-                         std::make_shared<in_memory_key_storage>());
+  // AES-256-GCM where the CPU has AES instructions (about 3x faster per value
+  // here, which the 50%-of-plain-append target needs), XChaCha20-Poly1305
+  // elsewhere; both libsodium AEADs with fresh random nonces.
+  std::shared_ptr<encryption_strategy> strategy;
+  if (aes256gcm_strategy::available())
+    strategy = std::make_shared<aes256gcm_strategy>();
+  else
+    strategy = std::make_shared<xchacha20poly1305_strategy>();
+  return with_encryption(std::move(strategy), std::make_shared<in_memory_key_storage>());
 }
 
 const std::string& backend::tenant_id() {

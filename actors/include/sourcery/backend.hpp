@@ -60,10 +60,12 @@ public:
   /// keys in `keys`; for the whole runtime, every tenant's view included.
   /// Until called, appending an event type with encrypted fields fails with
   /// `encryption_not_configured`. Calling it again replaces both parts: data
-  /// whose keys the new storage lacks then reads as masked.
+  /// whose keys the new storage lacks then reads as masked, and values in
+  /// another strategy's format fail with `decryption_failed`.
   backend& with_encryption(std::shared_ptr<encryption_strategy> strategy,
                            std::shared_ptr<key_storage> keys);
-  /// As above with the defaults: libsodium XChaCha20-Poly1305, keys in memory.
+  /// As above with the defaults: libsodium AES-256-GCM on CPUs with AES
+  /// instructions, else XChaCha20-Poly1305; keys in memory.
   backend& with_encryption();
 
   const std::string& tenant_id();

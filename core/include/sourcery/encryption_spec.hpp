@@ -11,7 +11,10 @@
 // else of the event's data-subject field, else the stream's name; an empty
 // string or null counts as absent and falls through to the next. Subject
 // fields hold strings, integers or UUIDs and are never encrypted themselves.
-// Paths are dotted member names through described structs.
+// Reads resolve the subject the same way, from the stream id the stream was
+// created with: to rely on the stream's name, give it from the first append.
+// Paths are dotted member names through described structs (not through
+// optionals, vectors or maps).
 #pragma once
 
 #include <sourcery/errors.hpp>
