@@ -5,7 +5,9 @@
 // blocking form, which throws the typed errors of <sourcery/errors.hpp>, and
 // an asynchronous form, which returns at once and later calls its callback
 // with a `result` on a runtime thread (keep callbacks short; never call the
-// blocking API from one).
+// blocking API from one). Input refused before anything is sent (an
+// unregistered type, unencodable data) completes the callback at once, on the
+// calling thread.
 #pragma once
 
 #include <sourcery/events.hpp>
