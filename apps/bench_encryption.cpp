@@ -10,24 +10,26 @@
 //
 //   bench_encryption                                  # about half a minute
 //   bench_encryption --events=20000 --batches=200 --loads=20 --rounds=1   # quick
+//   bench_encryption --help                           # every option
 //
-// Target: encrypted appends at ≥ 50% of the plain-append throughput.
-#include <sourcery/sourcery.hpp>
-
-#include <boost/describe.hpp>
+// Target: encrypted appends at ≥ 50% of the plain-append throughput. Exit code
+// 0 whether or not it is met ("MISSED" in the table), 1 when an append failed
+// ("!!" on stderr), 2 for bad options.
+#include "bench_common.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <semaphore>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace {
+
+using bench::clock_type;
+using bench::seconds_since;
 
 // -- the events: one shape, two registrations --------------------------------------
 
@@ -66,10 +68,32 @@ const std::vector<sourcery::wrapped_event<>>& event_pool() {
   return pool;
 }
 
+// -- options -------------------------------------------------------------------------
+
+struct bench_config : bench::config {
+  std::size_t events = 300'000;
+  std::size_t batches = 3'000;
+  std::size_t loads = 300;
+  std::size_t rounds = 3;
+
+  bench_config() {
+    add_scheduler_options(
+      opt_group{custom_options_, "global"}
+        .add(events, "events", "pipelined single-event appends per run")
+        .add(batches, "batches", "pipelined 100-event batch appends per run")
+        .add(loads, "loads", "loads of a 1,000-event stream per run")
+        .add(rounds, "rounds", "runs of each variant; the best counts"));
+  }
+};
+
+// -- the backends ----------------------------------------------------------------------
+
 enum class variant { plain, xchacha, aesgcm };
 
-sourcery::backend make_backend(variant v) {
-  auto b = sourcery::backend::in_memory();
+/// A fresh in-memory backend encrypting with `v`'s strategy (plain events
+/// are registered without encrypted fields, so the strategy never runs).
+sourcery::backend make_backend(const bench_config& cfg, variant v) {
+  auto b = sourcery::backend::in_memory(cfg.runtime());
   if (v == variant::aesgcm)
     b.with_encryption(std::make_shared<sourcery::aes256gcm_strategy>(),
                       std::make_shared<sourcery::in_memory_key_storage>());
@@ -89,141 +113,79 @@ sourcery::backend make_backend(variant v) {
   return b;
 }
 
-std::vector<sourcery::stream_id> make_streams(std::size_t n) {
-  std::vector<sourcery::stream_id> out;
-  for (std::size_t i = 0; i < n; ++i)
-    out.push_back(sourcery::stream_id::random("customers"));
-  return out;
-}
-
 // -- measuring -------------------------------------------------------------------------
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-/// Pipelines appends: at most `window` in flight; waits for all at the end.
-class pipeline {
+/// At most `limit` appends in flight, each slot refilled as soon as its append
+/// completes (a counting semaphore, no hysteresis) — for bench::appender.
+class semaphore_window {
 public:
-  explicit pipeline(std::ptrdiff_t window) : window_(window), slots_(window) {}
+  explicit semaphore_window(std::size_t limit)
+    : limit_(static_cast<std::ptrdiff_t>(limit)), slots_(limit_) {}
 
-  void append(sourcery::event_store& store, const sourcery::stream_id& stream,
-              std::vector<sourcery::wrapped_event<>> events, std::uint64_t expected) {
-    slots_.acquire();
-    store.append_async(stream, std::move(events), expected,
-                       [this](sourcery::result<sourcery::append_receipt> r) {
-                         if (!r.ok())
-                           failed_ = true;
-                         slots_.release();
-                       });
+  void acquire() { slots_.acquire(); }
+
+  void release(bool ok) {
+    failures_ += ok ? 0 : 1;
+    slots_.release();
   }
 
-  void drain() {
-    for (std::ptrdiff_t i = 0; i < window_; ++i)
+  /// Blocks until every append completed; returns the number that failed.
+  std::size_t drain() {
+    for (std::ptrdiff_t i = 0; i < limit_; ++i)
       slots_.acquire();
-    if (failed_) {
-      std::fprintf(stderr, "an append failed\n");
-      std::exit(1);
-    }
+    return failures_;
   }
 
 private:
-  std::ptrdiff_t window_;
+  std::ptrdiff_t limit_;
   std::counting_semaphore<> slots_;
-  std::atomic<bool> failed_{false};
+  std::atomic<std::size_t> failures_{0};
 };
 
-/// Events per second of `events` pipelined single-event appends.
+using pipeline = bench::appender<semaphore_window>;
+
+/// Events per second of --events pipelined single-event appends, 1,000 in flight.
 template <class E>
-double single_appends(variant v, std::size_t events) {
-  auto backend = make_backend(v);
-  auto store = backend.event_store();
-  auto streams = make_streams(1000);
-  std::vector<std::uint64_t> versions(streams.size(), 0);
+double single_appends(const bench_config& cfg, variant v) {
+  auto backend = make_backend(cfg, v);
   const auto& pool = event_pool<E>();
-  pipeline p(1000);
+  pipeline p(backend.event_store(), 1000, 1000, "customers");
   auto start = clock_type::now();
-  for (std::size_t i = 0; i < events; ++i) {
-    auto k = i % streams.size();
-    p.append(store, streams[k], {pool[i % pool.size()]}, versions[k]++);
-  }
-  p.drain();
-  return events / seconds_since(start);
+  for (std::size_t i = 0; i < cfg.events; ++i)
+    p.append(pool[i % pool.size()]);
+  p.drain("single appends");
+  return cfg.events / seconds_since(start);
 }
 
-/// Events per second of `batches` pipelined 100-event appends, 8 in flight.
+/// Events per second of --batches pipelined 100-event appends, 8 in flight.
 template <class E>
-double batch_appends(variant v, std::size_t batches) {
+double batch_appends(const bench_config& cfg, variant v) {
   constexpr std::size_t batch_size = 100;
-  auto backend = make_backend(v);
-  auto store = backend.event_store();
-  auto streams = make_streams(100);
-  std::vector<std::uint64_t> versions(streams.size(), 0);
+  auto backend = make_backend(cfg, v);
   const auto& pool = event_pool<E>();
-  pipeline p(8);
+  pipeline p(backend.event_store(), 100, 8, "customers");
   auto start = clock_type::now();
-  for (std::size_t b = 0; b < batches; ++b) {
-    std::vector<sourcery::wrapped_event<>> batch(pool.begin() + (b * batch_size) % 4000,
-                                                 pool.begin() + (b * batch_size) % 4000
-                                                   + batch_size);
-    auto k = b % streams.size();
-    p.append(store, streams[k], std::move(batch), versions[k]);
-    versions[k] += batch_size;
+  for (std::size_t b = 0; b < cfg.batches; ++b) {
+    auto first = pool.begin() + (b * batch_size) % 4000;
+    p.append_batch({first, first + batch_size});
   }
-  p.drain();
-  return batches * batch_size / seconds_since(start);
+  p.drain("batch appends");
+  return cfg.batches * batch_size / seconds_since(start);
 }
 
-/// Events per second decoded by `loads` loads of one 1,000-event stream.
+/// Events per second decoded by --loads loads of one 1,000-event stream.
 template <class E>
-double loads(variant v, std::size_t loads) {
-  auto backend = make_backend(v);
+double loads(const bench_config& cfg, variant v) {
+  auto backend = make_backend(cfg, v);
   auto store = backend.event_store();
   auto stream = sourcery::stream_id::random("customers");
   const auto& pool = event_pool<E>();
   store.append(stream, {pool.begin(), pool.begin() + 1000});
   auto start = clock_type::now();
   std::size_t seen = 0;
-  for (std::size_t i = 0; i < loads; ++i)
+  for (std::size_t i = 0; i < cfg.loads; ++i)
     seen += store.load_stream(stream).size();
   return seen / seconds_since(start);
-}
-
-struct options {
-  std::size_t events = 300'000;
-  std::size_t batches = 3'000;
-  std::size_t loads = 300;
-  std::size_t rounds = 3;
-};
-
-options parse(int argc, char** argv) {
-  options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto eq = arg.find('=');
-    auto name = arg.substr(0, eq);
-    auto value = eq == std::string_view::npos ? 0 : std::strtoull(argv[i] + eq + 1, nullptr, 10);
-    if (name == "--events")
-      o.events = value;
-    else if (name == "--batches")
-      o.batches = value;
-    else if (name == "--loads")
-      o.loads = value;
-    else if (name == "--rounds")
-      o.rounds = value;
-    else {
-      std::fprintf(stderr,
-                   "usage: bench_encryption [--events=N] [--batches=N] [--loads=N] [--rounds=N]\n");
-      std::exit(arg == "--help" ? 0 : 2);
-    }
-  }
-  if (o.events == 0 || o.batches == 0 || o.loads == 0 || o.rounds == 0) {
-    std::fprintf(stderr, "every count must be at least 1\n");
-    std::exit(2);
-  }
-  return o;
 }
 
 /// Best of `rounds` runs of each variant, interleaved; prints a row with
@@ -252,30 +214,36 @@ void compare(const char* what, std::size_t rounds, double target, bool with_aesg
 } // namespace
 
 int main(int argc, char** argv) {
-  auto o = parse(argc, argv);
+  bench_config cfg;
+  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_encryption"))
+    return *done;
+  if (!bench::all_positive({cfg.events, cfg.batches, cfg.loads, cfg.rounds}))
+    return bench::usage_error("bench_encryption", "every count must be at least 1");
+
   bool with_aesgcm = sourcery::aes256gcm_strategy::available();
   std::printf("bench_encryption: %zu single appends, %zu batches of 100, %zu loads of 1,000 "
               "events; best of %zu rounds\n"
               "encrypted event: 3 of its 6 fields, %zu data subjects; one writer thread\n"
               "target: encrypted appends at >= 50%% of plain appends\n\n",
-              o.events, o.batches, o.loads, o.rounds, subjects);
+              cfg.events, cfg.batches, cfg.loads, cfg.rounds, subjects);
   std::printf("%-46s %10s %10s %14s", "events/s", "plain", "xchacha", "ratio");
   if (with_aesgcm)
     std::printf(" %10s %7s", "aes256gcm", "ratio");
   std::printf("\n");
-  compare("pipelined single-event appends, 1,000 in flight", o.rounds, 0.5, with_aesgcm,
-                [&](variant v) {
-                  return v == variant::plain ? single_appends<customer_registered>(v, o.events)
-                                             : single_appends<secret_customer_registered>(v, o.events);
-                });
-  compare("pipelined 100-event batch appends, 8 in flight", o.rounds, 0.5, with_aesgcm,
-                [&](variant v) {
-                  return v == variant::plain ? batch_appends<customer_registered>(v, o.batches)
-                                             : batch_appends<secret_customer_registered>(v, o.batches);
-                });
-  compare("loads of a 1,000-event stream (information)", o.rounds, 0, with_aesgcm, [&](variant v) {
-    return v == variant::plain ? loads<customer_registered>(v, o.loads)
-                               : loads<secret_customer_registered>(v, o.loads);
-  });
-  return 0;
+  compare("pipelined single-event appends, 1,000 in flight", cfg.rounds, 0.5, with_aesgcm,
+          [&](variant v) {
+            return v == variant::plain ? single_appends<customer_registered>(cfg, v)
+                                       : single_appends<secret_customer_registered>(cfg, v);
+          });
+  compare("pipelined 100-event batch appends, 8 in flight", cfg.rounds, 0.5, with_aesgcm,
+          [&](variant v) {
+            return v == variant::plain ? batch_appends<customer_registered>(cfg, v)
+                                       : batch_appends<secret_customer_registered>(cfg, v);
+          });
+  compare("loads of a 1,000-event stream (information)", cfg.rounds, 0, with_aesgcm,
+          [&](variant v) {
+            return v == variant::plain ? loads<customer_registered>(cfg, v)
+                                       : loads<secret_customer_registered>(cfg, v);
+          });
+  return bench::exit_code("bench_encryption");
 }

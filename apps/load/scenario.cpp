@@ -52,6 +52,17 @@ bool as_bool(const std::string& key, const caf::config_value& v) {
   bad(key, "expected true or false, got " + caf::to_string(v));
 }
 
+/// An integer setting in [min, max], applied by `apply`.
+setter ranged(std::int64_t min, std::int64_t max, void (*apply)(scenario&, std::int64_t)) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    auto n = as_int(key, v);
+    if (n < min || n > max)
+      bad(key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got "
+                 + std::to_string(n));
+    apply(s, n);
+  };
+}
+
 setter count(std::int64_t scenario::*field, std::int64_t min) {
   return [=](scenario& s, const std::string& key, const caf::config_value& v) {
     auto n = as_int(key, v);
@@ -117,42 +128,24 @@ const std::map<std::string, option>& options() {
          bad(k, "must be 'sharing' or 'stealing', got '" + p + "'");
        s.runtime.scheduler_policy = p;
      }, "CAF scheduler policy"}},
-    {"scheduler.max-threads", {[](scenario& s, const std::string& k, const caf::config_value& v) {
-       auto n = as_int(k, v);
-       if (n < 0)
-         bad(k, "must not be negative, got " + std::to_string(n));
+    {"scheduler.max-threads", {ranged(0, 1024, [](scenario& s, std::int64_t n) {
        s.runtime.scheduler_threads = static_cast<std::size_t>(n);
-     }, "worker threads (0 = one per core)"}},
-    {"scheduler.max-throughput", {[](scenario& s, const std::string& k, const caf::config_value& v) {
-       auto n = as_int(k, v);
-       if (n < 0)
-         bad(k, "must not be negative, got " + std::to_string(n));
+     }), "worker threads (0 = one per core)"}},
+    {"scheduler.max-throughput", {ranged(0, 1'000'000, [](scenario& s, std::int64_t n) {
        s.runtime.max_throughput = static_cast<std::size_t>(n);
-     }, "messages per actor turn (0 = CAF default)"}},
-    {"sourcery.outbox-attempts", {[](scenario& s, const std::string& k, const caf::config_value& v) {
-       auto n = as_int(k, v);
-       if (n < 1 || n > 1000)
-         bad(k, "must be in [1, 1000], got " + std::to_string(n));
+     }), "messages per actor turn (0 = CAF default)"}},
+    {"sourcery.outbox-attempts", {ranged(1, 1000, [](scenario& s, std::int64_t n) {
        s.sourcery.outbox_attempts = static_cast<int>(n);
-     }, "attempts before an outbox entry is dead-lettered"}},
-    {"sourcery.outbox-backoff-base-ms", {[](scenario& s, const std::string& k, const caf::config_value& v) {
-       auto n = as_int(k, v);
-       if (n < 1)
-         bad(k, "must be at least 1, got " + std::to_string(n));
+     }), "attempts before an outbox entry is dead-lettered"}},
+    {"sourcery.outbox-backoff-base-ms", {ranged(1, 3'600'000, [](scenario& s, std::int64_t n) {
        s.sourcery.outbox_backoff_base = std::chrono::milliseconds(n);
-     }, "first retry delay of the continuous outbox"}},
-    {"sourcery.outbox-backoff-cap-ms", {[](scenario& s, const std::string& k, const caf::config_value& v) {
-       auto n = as_int(k, v);
-       if (n < 1)
-         bad(k, "must be at least 1, got " + std::to_string(n));
+     }), "first retry delay of the continuous outbox"}},
+    {"sourcery.outbox-backoff-cap-ms", {ranged(1, 3'600'000, [](scenario& s, std::int64_t n) {
        s.sourcery.outbox_backoff_cap = std::chrono::milliseconds(n);
-     }, "largest retry delay"}},
-    {"sourcery.subscription-buffer", {[](scenario& s, const std::string& k, const caf::config_value& v) {
-       auto n = as_int(k, v);
-       if (n < 1)
-         bad(k, "must be at least 1, got " + std::to_string(n));
+     }), "largest retry delay"}},
+    {"sourcery.subscription-buffer", {ranged(1, 1'000'000, [](scenario& s, std::int64_t n) {
        s.sourcery.subscription_buffer = static_cast<std::size_t>(n);
-     }, "records in flight to a push consumer actor"}},
+     }), "records in flight to a push consumer actor"}},
   };
   return all;
 }
