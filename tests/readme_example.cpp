@@ -1,19 +1,11 @@
-// The README's embedding example; built and run as a test so it cannot rot.
+// The README's embedding example, verbatim; built and run as a test so it cannot rot.
 #include <sourcery/sourcery.hpp>
-
 #include <boost/describe.hpp>
-
 #include <iostream>
-#include <string>
 
-struct account_opened {
-  std::string owner;
-};
+struct account_opened { std::string owner; };
 BOOST_DESCRIBE_STRUCT(account_opened, (), (owner))
-
-struct money_deposited {
-  long long cents = 0;
-};
+struct money_deposited { long long cents = 0; };
 BOOST_DESCRIBE_STRUCT(money_deposited, (), (cents))
 
 int main() {
