@@ -86,18 +86,18 @@ void event_store::append_async(const stream_id& stream, std::vector<wrapped_even
 void event_store::load_stream_async(const stream_id& stream, std::optional<version> start,
                                     std::optional<version> stop,
                                     callback<std::vector<wrapped_event<>>> done) {
-  auto rt = rt_;
+  // A raw pointer: the runtime outlives its actors (its destructor awaits
+  // them), and a shared_ptr released here could destroy it on an actor thread.
+  const runtime* rt = rt_.get();
   const auto* tenant = tenant_->id;
   callback<stream_slice> decode = [rt, tenant, done = std::move(done)](result<stream_slice> r) {
-    if (!r) {
-      done(r.exception());
-      return;
-    }
+    std::optional<result<std::vector<wrapped_event<>>>> out;
     try {
-      done(decode_slice(*rt, r.value(), *tenant));
+      out.emplace(decode_slice(*rt, r.value(), *tenant));
     } catch (...) {
-      done(std::current_exception());
+      out.emplace(std::current_exception());
     }
+    done(std::move(*out)); // exactly once
   };
   caf::anon_send(tenant_->actor, load_atom::value,
                  load_job{stream, start, stop, std::move(decode)});

@@ -53,32 +53,31 @@ std::vector<const log_record*> global_log::commit(const std::string* tenant,
     auto saved_end = block_end_;
     auto saved_blocks = blocks_.size();
     auto saved_bytes = arena_bytes_.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      auto* rec = slot(first + i);
-      auto data_len = e.raw->data.size();
-      auto ctx_len = e.raw->context.size();
-      if (data_len > UINT32_MAX || ctx_len > UINT32_MAX)
-        throw invalid_argument("event larger than 4 GiB");
-      auto* payload = allocate(data_len + ctx_len);
-      std::memcpy(payload, e.raw->data.data(), data_len);
-      std::memcpy(payload + data_len, e.raw->context.data(), ctx_len);
-      *rec = log_record{first + i, tenant, stream, e.raw->id, e.raw->created_at.micros(),
-                        e.version, e.type, payload, static_cast<std::uint32_t>(data_len),
-                        static_cast<std::uint32_t>(ctx_len)};
-      records.push_back(rec);
-    }
-    if (hook) {
-      try {
-        hook(records);
-      } catch (...) {
-        // Roll back: give the payload space back; the slots stay unpublished.
-        cursor_ = saved_cursor;
-        block_end_ = saved_end;
-        blocks_.resize(saved_blocks);
-        arena_bytes_.store(saved_bytes, std::memory_order_relaxed);
-        throw;
+    try {
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        auto* rec = slot(first + i);
+        auto data_len = e.raw->data.size();
+        auto ctx_len = e.raw->context.size();
+        if (data_len > UINT32_MAX || ctx_len > UINT32_MAX)
+          throw invalid_argument("event larger than 4 GiB");
+        auto* payload = allocate(data_len + ctx_len);
+        std::memcpy(payload, e.raw->data.data(), data_len);
+        std::memcpy(payload + data_len, e.raw->context.data(), ctx_len);
+        *rec = log_record{first + i, tenant, stream, e.raw->id, e.raw->created_at.micros(),
+                          e.version, e.type, payload, static_cast<std::uint32_t>(data_len),
+                          static_cast<std::uint32_t>(ctx_len)};
+        records.push_back(rec);
       }
+      if (hook)
+        hook(records);
+    } catch (...) {
+      // Roll back: give the payload space back; the slots stay unpublished.
+      cursor_ = saved_cursor;
+      block_end_ = saved_end;
+      blocks_.resize(saved_blocks);
+      arena_bytes_.store(saved_bytes, std::memory_order_relaxed);
+      throw;
     }
     last_.store(first + events.size() - 1, std::memory_order_seq_cst);
   }

@@ -12,15 +12,20 @@ std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
   auto& store = rt_->outbox_entries();
   auto attempts = rt_->current_settings().outbox_attempts;
   auto claims = store.claim_all(limit);
+  bool failed = false;
   for (const auto& c : claims) {
     std::exception_ptr failure;
     try {
+      publisher_scope scope;
       publisher(rt_->decode(*c.entry->rec));
     } catch (...) {
       failure = std::current_exception();
+      failed = true;
     }
     store.report(c, failure, attempts, false);
   }
+  if (failed) // the failed entries are pending again: continuous mode takes them
+    rt_->kick_idle_dispatchers();
   return claims.size();
 }
 
@@ -40,7 +45,10 @@ std::vector<dead_letter> outbox::dead_letters() const {
 }
 
 std::size_t outbox::requeue(std::optional<position> at) {
-  return rt_->outbox_entries().requeue(at);
+  auto moved = rt_->outbox_entries().requeue(at);
+  if (moved)
+    rt_->kick_idle_dispatchers();
+  return moved;
 }
 
 std::size_t outbox::purge(std::optional<position> at) {

@@ -18,10 +18,13 @@ struct dispatcher_state {
 
 using self_ptr = outbox_dispatcher_actor::stateful_pointer<dispatcher_state>;
 
+thread_local int publisher_depth = 0;
+
 void publish(self_ptr self, const outbox_claim& c) {
   auto& st = self->state;
   std::exception_ptr failure;
   try {
+    publisher_scope scope;
     st.config.publisher(st.rt->decode(*c.entry->rec));
   } catch (...) {
     failure = std::current_exception();
@@ -50,6 +53,18 @@ void drain(self_ptr self) {
 }
 
 } // namespace
+
+bool in_outbox_publisher() noexcept {
+  return publisher_depth > 0;
+}
+
+publisher_scope::publisher_scope() {
+  ++publisher_depth;
+}
+
+publisher_scope::~publisher_scope() {
+  --publisher_depth;
+}
 
 std::chrono::milliseconds retry_delay(const dispatcher_config& c, std::uint32_t attempt) {
   auto delay = c.backoff_base;

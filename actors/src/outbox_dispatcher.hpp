@@ -42,6 +42,15 @@ struct dispatcher_config {
   std::chrono::milliseconds backoff_cap{1000};
 };
 
+/// True while this thread runs an outbox publisher (dispatcher or run()).
+bool in_outbox_publisher() noexcept;
+
+/// Marks the current thread as running a publisher while alive.
+struct publisher_scope {
+  publisher_scope();
+  ~publisher_scope();
+};
+
 /// The delay before the retry that follows failed attempt `attempt` (1-based).
 std::chrono::milliseconds retry_delay(const dispatcher_config& c, std::uint32_t attempt);
 

@@ -65,22 +65,25 @@ void outbox_store::add(std::span<const log_record* const> records,
                        const std::function<void(std::size_t)>& on_new) {
   if (records.empty())
     return;
+  // The filter is user code and may throw (rolling the commit back): run it
+  // before anything changes, and outside the shard's lock.
+  std::vector<const log_record*> accepted;
+  accepted.reserve(records.size());
+  for (const auto* r : records)
+    if (!filter_ || filter_(outbox_candidate{r->type->name, *r->stream, *r->tenant, r->data()}))
+      accepted.push_back(r);
+  if (accepted.empty())
+    return;
   // One append is one stream of one tenant: all records go to one shard.
-  const auto* first = records.front();
-  auto index = shard_of(*first->tenant);
+  auto index = shard_of(*accepted.front()->tenant);
   auto& s = *shards_[index];
-  std::size_t added = 0;
   {
     std::lock_guard lock(s.mutex);
-    for (const auto* r : records) {
-      if (filter_ && !filter_(outbox_candidate{r->type->name, *r->stream, *r->tenant, r->data()}))
-        continue;
-      s.entries.push_back(outbox_entry{r});
-      ++s.pending;
-      ++added;
-    }
+    for (const auto* r : accepted)
+      s.entries.emplace_back(r);
+    s.pending += accepted.size();
   }
-  if (added && on_new)
+  if (on_new)
     on_new(index);
 }
 

@@ -40,16 +40,22 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<event_registry>
 }
 
 runtime::~runtime() {
+  // Publishers first, then wake-ups, then the tenants; the tenants' streams
+  // (which records point at) are freed only once no actor runs any more.
+  halt_dispatchers();
+  log_.clear_waiters();
+  std::vector<tenant_storage_actor> actors;
   {
     std::lock_guard lock(tenants_mutex_);
     for (auto& [id, slot] : tenants_)
-      caf::anon_send_exit(slot.actor, caf::exit_reason::user_shutdown);
-    tenants_.clear();
+      actors.push_back(slot.actor);
   }
-  stop_dispatchers();
-  log_.clear_waiters();
+  for (auto& a : actors)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  actors.clear();
   system_->await_all_actors_done();
   system_.reset();
+  tenants_.clear();
 }
 
 tenant_slot& runtime::tenant(const std::string& id) {
@@ -59,7 +65,7 @@ tenant_slot& runtime::tenant(const std::string& id) {
   validate_tenant_id(id);
   auto& slot = tenants_[id];
   slot.id = &tenants_.find(id)->first;
-  slot.actor = spawn_tenant_storage(*this, slot.id);
+  spawn_tenant_storage(*this, slot);
   return slot;
 }
 
@@ -161,19 +167,42 @@ std::vector<const log_record*> runtime::commit(const std::string* tenant, const 
   auto hook = [this](std::span<const log_record* const> recs) {
     if (!listeners_->empty())
       listeners_->dispatch(recs, [this](const log_record& r) { return decode(r); });
-    if (outbox_) // last: nothing after this may roll the commit back
+    if (outbox_) // last: its filter may still throw, but changes nothing before it
       outbox_->add(recs, [this](std::size_t shard) {
-        if (!dispatching_.load(std::memory_order_acquire))
-          return;
-        auto& slot = *dispatchers_[shard];
-        if (slot.idle.exchange(false, std::memory_order_seq_cst))
-          caf::anon_send(slot.actor, kick_atom::value);
+        if (dispatching_.load(std::memory_order_acquire))
+          kick_if_idle(*dispatchers_[shard]);
       });
   };
   return log_.commit(tenant, stream, events, hook);
 }
 
+void runtime::kick_if_idle(dispatcher_slot& slot) {
+  if (slot.idle.exchange(false, std::memory_order_seq_cst))
+    caf::anon_send(slot.actor, kick_atom::value);
+}
+
+void runtime::kick_idle_dispatchers() {
+  std::lock_guard lock(dispatchers_mutex_);
+  if (dispatching_)
+    for (auto& slot : dispatchers_)
+      kick_if_idle(*slot);
+}
+
+namespace {
+
+/// Starting, stopping or enabling the outbox from a listener (which holds the
+/// commit lock) or from the outbox's own publisher would deadlock.
+void check_not_reentrant(const char* what) {
+  if (in_listener() || in_outbox_publisher())
+    throw reentrant_call(std::string(what)
+                         + " was called from a listener or an outbox publisher; this would "
+                           "deadlock the runtime");
+}
+
+} // namespace
+
 void runtime::enable_outbox(outbox_filter filter) {
+  check_not_reentrant("with_outbox");
   log_.under_commit_lock([&] {
     if (outbox_)
       throw invalid_argument("the outbox is already on");
@@ -195,6 +224,7 @@ void runtime::start_dispatchers(outbox_publisher publisher, const continuous_opt
     throw invalid_argument("outbox start needs a publisher");
   if (options.batch == 0)
     throw invalid_argument("continuous_options.batch must be at least 1");
+  check_not_reentrant("outbox().start");
   auto& store = outbox_entries();
   std::lock_guard lock(dispatchers_mutex_);
   if (dispatching_)
@@ -214,6 +244,11 @@ void runtime::start_dispatchers(outbox_publisher publisher, const continuous_opt
 }
 
 void runtime::stop_dispatchers() {
+  check_not_reentrant("outbox().stop");
+  halt_dispatchers();
+}
+
+void runtime::halt_dispatchers() {
   std::lock_guard lock(dispatchers_mutex_);
   if (!dispatching_)
     return;

@@ -23,10 +23,12 @@
 
 namespace sourcery::detail {
 
-/// A tenant's storage actor with its interned id.
+/// A tenant's storage actor with its interned id and its streams, which the
+/// runtime owns so that they outlive the actor (records point at them).
 struct tenant_slot {
   const std::string* id = nullptr;
   tenant_storage_actor actor;
+  std::shared_ptr<void> storage;
 };
 
 class runtime {
@@ -83,9 +85,16 @@ public:
   /// Starts one dispatcher per shard; throws invalid_argument if running.
   void start_dispatchers(outbox_publisher publisher, const continuous_options& options);
   /// Stops the dispatchers after their in-flight publishes; idempotent.
+  /// Throws reentrant_call from a listener or an outbox publisher.
   void stop_dispatchers();
+  /// Wakes idle dispatchers (entries became pending outside a commit:
+  /// re-queued dead letters, failures of run()).
+  void kick_idle_dispatchers();
 
 private:
+  static void kick_if_idle(dispatcher_slot& slot);
+  void halt_dispatchers();
+
   std::shared_ptr<event_registry> registry_;
   caf::actor_system_config config_;
   std::unique_ptr<caf::actor_system> system_;
@@ -110,7 +119,7 @@ private:
   std::atomic<bool> dispatching_{false};
 };
 
-/// Spawns the storage actor of `tenant`.
-tenant_storage_actor spawn_tenant_storage(runtime& rt, const std::string* tenant);
+/// Spawns the storage actor of the tenant in `slot` (sets its actor and storage).
+void spawn_tenant_storage(runtime& rt, tenant_slot& slot);
 
 } // namespace sourcery::detail

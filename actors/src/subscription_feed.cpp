@@ -105,11 +105,17 @@ std::vector<recorded_event> decode_all(const runtime& rt,
   return out;
 }
 
+/// Stops the feed with `e`. @pre the caller holds progress->delivering.
 void fail(self_ptr self, std::exception_ptr e) {
   auto& p = *self->state.progress;
   p.error = std::move(e);
   p.stopped = true;
   self->quit(caf::exit_reason::user_shutdown);
+}
+
+void fail_unlocked(self_ptr self, std::exception_ptr e) {
+  std::lock_guard lock(self->state.progress->delivering);
+  fail(self, std::move(e));
 }
 
 /// Callback consumer: one batch per message, so exit messages get through.
@@ -124,13 +130,16 @@ void deliver_to_callback(self_ptr self) {
   std::lock_guard lock(st.progress->delivering);
   if (st.progress->stopped)
     return;
+  st.progress->delivering_thread = std::this_thread::get_id();
   try {
     auto batch = decode_all(*st.rt, recs);
     st.target.handler(batch);
   } catch (...) {
+    st.progress->delivering_thread = std::thread::id{};
     fail(self, std::current_exception());
     return;
   }
+  st.progress->delivering_thread = std::thread::id{};
   st.progress->delivered.store(recs.back()->pos, std::memory_order_release);
   self->send(self, pump_atom::value);
 }
@@ -149,7 +158,7 @@ void deliver_to_actor(self_ptr self) {
     try {
       batch = decode_all(*st.rt, recs);
     } catch (...) {
-      fail(self, std::current_exception());
+      fail_unlocked(self, std::current_exception());
       return;
     }
     auto n = recs.size();
@@ -164,7 +173,7 @@ void deliver_to_actor(self_ptr self) {
           deliver_to_actor(self);
         },
         [self](caf::error& err) {
-          fail(self, std::make_exception_ptr(listener_failed(
+          fail_unlocked(self, std::make_exception_ptr(listener_failed(
                        "push consumer actor failed: " + self->system().render(err))));
         });
   }
@@ -187,7 +196,9 @@ void feed::stop() {
   if (progress) {
     progress->stopped = true;
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
-    std::lock_guard wait_for_batch(progress->delivering);
+    // Wait for a batch in progress, unless this is its handler stopping it.
+    if (progress->delivering_thread.load() != std::this_thread::get_id())
+      std::lock_guard wait_for_batch(progress->delivering);
   } else {
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   }
@@ -218,8 +229,10 @@ feed_actor spawn_pull_feed(runtime& rt, subscription_filter filter, position sta
       },
       [self](timeout_atom, std::uint64_t id) {
         auto& st = self->state;
-        if (st.pending && id == st.fetch_seq)
+        if (st.pending && id == st.fetch_seq) {
+          st.scan(st.got, st.pending->max); // what was published before the deadline
           complete_fetch(self);
+        }
       },
       [](pump_atom) {},
     };

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 namespace sourcery::detail {
 
@@ -49,6 +50,7 @@ using feed_actor =
 /// A push feed's progress, shared by its handle and its actor.
 struct push_progress {
   std::mutex delivering; // held while the consumer runs
+  std::atomic<std::thread::id> delivering_thread{}; // who holds `delivering`
   std::atomic<bool> stopped{false};
   std::atomic<position> delivered{0};
   std::exception_ptr error; // guarded by `delivering`

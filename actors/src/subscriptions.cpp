@@ -20,37 +20,52 @@ std::chrono::steady_clock::duration checked_timelimit(std::chrono::duration<doub
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(t);
 }
 
-/// Pulls up to `max` records from the feed, decoded on this thread.
-std::vector<recorded_event> pull(feed& f, std::size_t max, bool wait_for_all) {
+/// Fetches up to `max` more records from the feed into `fetched`.
+void pull(feed& f, std::size_t max, bool wait_for_all, std::deque<const log_record*>& fetched) {
   auto deadline = std::chrono::steady_clock::now() + f.timelimit;
   auto records = wait_for<std::vector<const log_record*>>(
     [&](callback<std::vector<const log_record*>> done) {
       caf::anon_send(f.actor, fetch_atom::value,
                      fetch_job{max, wait_for_all, deadline, std::move(done)});
     });
-  std::vector<recorded_event> out;
-  out.reserve(records.size());
-  for (const auto* r : records)
-    out.push_back(f.rt->decode(*r));
-  return out;
+  fetched.insert(fetched.end(), records.begin(), records.end());
+}
+
+/// Decodes the first fetched record and drops it, also when decoding throws.
+recorded_event take_first(feed& f, std::deque<const log_record*>& fetched) {
+  const auto* rec = fetched.front();
+  fetched.pop_front();
+  return f.rt->decode(*rec);
 }
 
 } // namespace
 
 std::optional<recorded_event> iter_subscription::next() {
-  if (buffered_.empty()) {
-    auto more = pull(*feed_, 256, false);
-    if (more.empty())
-      return std::nullopt;
-    buffered_.assign(std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-  }
-  auto r = std::move(buffered_.front());
-  buffered_.pop_front();
-  return r;
+  if (fetched_.empty())
+    pull(*feed_, 256, false, fetched_);
+  if (fetched_.empty())
+    return std::nullopt;
+  return take_first(*feed_, fetched_);
 }
 
 std::vector<recorded_event> batch_subscription::next() {
-  return pull(*feed_, size_, true);
+  if (fetched_.empty()) // else: the rest of a batch cut short by an undecodable record
+    pull(*feed_, size_, true, fetched_);
+  std::vector<recorded_event> out;
+  out.reserve(std::min(size_, fetched_.size()));
+  while (out.size() < size_ && !fetched_.empty()) {
+    if (out.empty()) {
+      out.push_back(take_first(*feed_, fetched_)); // throws for a bad first record
+      continue;
+    }
+    try {
+      out.push_back(feed_->rt->decode(*fetched_.front()));
+      fetched_.pop_front();
+    } catch (...) {
+      break; // deliver what decoded; the bad record throws on the next call
+    }
+  }
+  return out;
 }
 
 void push_subscription::stop() {

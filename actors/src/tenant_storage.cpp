@@ -4,7 +4,6 @@
 #include "protocol.hpp"
 #include "runtime.hpp"
 
-#include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <unordered_map>
@@ -20,6 +19,9 @@ struct stream_state {
   std::vector<const log_record*> events; // after the snapshot
 };
 
+// A tenant's streams. Owned by the runtime's tenant slot, not by the actor:
+// records in the global log point at stream keys, which must outlive the
+// actor (it exits before the runtime's other parts are torn down).
 struct tenant_state {
   runtime* rt = nullptr;
   const std::string* tenant = nullptr;
@@ -153,7 +155,9 @@ void tenant_state::remove(const stream_id& id) {
   retired.push_back(std::move(node));
 }
 
-/// Runs `body` and completes the job with its value or its exception.
+/// Runs `body` and completes the job with its value or its exception. A
+/// callback that throws must not take the tenant's actor down: its exception
+/// is dropped (the caller's code owns it).
 template <class T, class Job, class F>
 void complete(Job& job, F&& body) {
   std::optional<result<T>> r;
@@ -162,39 +166,43 @@ void complete(Job& job, F&& body) {
   } catch (...) {
     r.emplace(std::current_exception());
   }
-  job.done(std::move(*r));
+  try {
+    job.done(std::move(*r));
+  } catch (...) {
+    // Nothing sensible to do on the actor's thread; the store stays usable.
+  }
 }
 
 } // namespace
 
-tenant_storage_actor spawn_tenant_storage(runtime& rt, const std::string* tenant) {
-  auto behavior = [](tenant_storage_actor::stateful_pointer<tenant_state> self, runtime* rt,
-                     const std::string* tenant) -> tenant_storage_actor::behavior_type {
-    self->state.rt = rt;
-    self->state.tenant = tenant;
-    auto& st = self->state;
+void spawn_tenant_storage(runtime& rt, tenant_slot& slot) {
+  auto state = std::make_shared<tenant_state>();
+  state->rt = &rt;
+  state->tenant = slot.id;
+  slot.storage = state;
+  auto behavior = [](tenant_storage_actor::pointer, tenant_state* st) -> tenant_storage_actor::behavior_type {
     return {
-      [&st](append_atom, append_job& job) {
-        complete<append_receipt>(job, [&] { return st.append(job); });
+      [st](append_atom, append_job& job) {
+        complete<append_receipt>(job, [&] { return st->append(job); });
       },
-      [&st](load_atom, load_job& job) {
-        complete<stream_slice>(job, [&] { return st.load(job); });
+      [st](load_atom, load_job& job) {
+        complete<stream_slice>(job, [&] { return st->load(job); });
       },
-      [&st](snapshot_atom, snapshot_job& job) {
+      [st](snapshot_atom, snapshot_job& job) {
         complete<done_t>(job, [&] {
-          st.save_snapshot(job);
+          st->save_snapshot(job);
           return done_t{};
         });
       },
-      [&st](delete_atom, delete_job& job) {
+      [st](delete_atom, delete_job& job) {
         complete<done_t>(job, [&] {
-          st.remove(job.stream);
+          st->remove(job.stream);
           return done_t{};
         });
       },
     };
   };
-  return rt.system().spawn(behavior, &rt, tenant);
+  slot.actor = rt.system().spawn(behavior, state.get());
 }
 
 } // namespace sourcery::detail

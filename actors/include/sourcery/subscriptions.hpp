@@ -36,6 +36,7 @@ namespace sourcery {
 namespace detail {
 class runtime;
 struct feed;
+struct log_record;
 } // namespace detail
 
 /// Which records a subscription receives.
@@ -46,7 +47,9 @@ struct subscription_filter {
 };
 
 /// Pull: each next() yields the next record, or none when the time limit
-/// passes first.
+/// passes first. A record that cannot be decoded (unknown event, tampered
+/// ciphertext) throws from the next() that would yield it; the following
+/// next() continues after it, so no other record is lost.
 class iter_subscription {
 public:
   explicit iter_subscription(std::shared_ptr<detail::feed> feed) : feed_(std::move(feed)) {}
@@ -54,11 +57,12 @@ public:
 
 private:
   std::shared_ptr<detail::feed> feed_;
-  std::deque<recorded_event> buffered_; // read ahead, in order
+  std::deque<const detail::log_record*> fetched_; // read ahead, in order
 };
 
 /// Pull: each next() yields up to `size` records; fewer (possibly none) when
-/// the time limit passes.
+/// the time limit passes. A batch ends before a record that cannot be
+/// decoded; the next() after throws for that record alone.
 class batch_subscription {
 public:
   batch_subscription(std::shared_ptr<detail::feed> feed, std::size_t size)
@@ -68,13 +72,17 @@ public:
 private:
   std::shared_ptr<detail::feed> feed_;
   std::size_t size_;
+  std::deque<const detail::log_record*> fetched_; // fetched, not yet delivered
 };
 
 /// Push: delivers batches until destroyed or stopped.
 class push_subscription {
 public:
   explicit push_subscription(std::shared_ptr<detail::feed> feed) : feed_(std::move(feed)) {}
-  /// Stops delivery; returns after an in-progress batch finished. Idempotent.
+  /// Stops delivery; idempotent. For a callback consumer it returns after an
+  /// in-progress batch finished (also when called from the handler itself).
+  /// For an actor consumer, batches already sent (at most the subscription
+  /// buffer) may still be processed by that actor after it returns.
   void stop();
   /// The exception thrown by the consumer, which stopped the subscription;
   /// nullptr while it runs.
