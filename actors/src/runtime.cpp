@@ -79,9 +79,10 @@ wrapped_event<> runtime::decode_wrapped(const log_record& rec) const {
     return event_registry::with_metadata(
       decode_encrypted(*rec.type, rec.data(), *rec.stream, *rec.tenant), rec.context(), rec.id,
       timestamp::from_micros(rec.created_us), rec.opt_version(), *rec.stream);
-  return registry_->from_parts(rec.type->name, rec.data(), rec.context(), rec.id,
-                               timestamp::from_micros(rec.created_us), rec.opt_version(),
-                               *rec.stream);
+  // The record knows its type: no registry lookup on the delivery path.
+  return event_registry::with_metadata(
+    event_registry::decode(*rec.type, rec.data(), *rec.stream), rec.context(), rec.id,
+    timestamp::from_micros(rec.created_us), rec.opt_version(), *rec.stream);
 }
 
 wrapped_event<> runtime::decode_snapshot(const raw_event& raw, const stream_id& stream,

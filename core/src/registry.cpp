@@ -85,7 +85,11 @@ raw_event event_registry::to_raw(const wrapped_event<>& e, const event_type& typ
 
 any_event event_registry::decode(std::string_view name, std::string_view data,
                                  const stream_id& stream) const {
-  const auto& type = get(name);
+  return decode(get(name), data, stream);
+}
+
+any_event event_registry::decode(const event_type& type, std::string_view data,
+                                 const stream_id& stream) {
   try {
     return any_event(type.type, type.decode(data), type.name);
   } catch (const serde::decode_failure& f) {

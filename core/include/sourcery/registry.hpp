@@ -101,6 +101,10 @@ public:
   any_event decode(std::string_view name, std::string_view data,
                    const stream_id& stream) const;
 
+  /// Decodes JSON text of a registered `type`, without looking it up again.
+  static any_event decode(const event_type& type, std::string_view data,
+                          const stream_id& stream);
+
   /// Decodes parsed data of `type` (as from_raw).
   static any_event decode(const event_type& type, const boost::json::value& data,
                           const stream_id& stream);
