@@ -2,8 +2,6 @@
 #include "fixtures.hpp"
 
 // Internal: to read the stream exactly as stored (raw ciphertext).
-#include "../actors/src/protocol.hpp"
-#include "../actors/src/runtime.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -164,21 +162,14 @@ bool mentions(const std::exception& e, const std::string& text) {
 }
 
 /// The stream exactly as stored: its snapshot's data (if any), then each
-/// record's data, read from the tenant's storage actor without decoding.
+/// record's data, read from the storage engine without decoding.
 std::vector<std::string> stored_data(backend& b, const stream_id& id) {
-  auto rt = b.services().get<detail::runtime>();
-  std::promise<result<detail::stream_slice>> loaded;
-  caf::anon_send(rt->tenant(b.tenant_id()).actor, detail::load_atom::value,
-                 detail::load_job{id, std::nullopt, std::nullopt,
-                                  [&](result<detail::stream_slice> r) {
-                                    loaded.set_value(std::move(r));
-                                  }});
-  auto slice = loaded.get_future().get().value();
+  auto read = b.engine()->streams(b.tenant_id())->read(id, std::nullopt, std::nullopt);
   std::vector<std::string> out;
-  if (slice.snapshot)
-    out.push_back(slice.snapshot->data);
-  for (const auto* rec : slice.events)
-    out.emplace_back(rec->data());
+  if (read.snapshot)
+    out.push_back(read.snapshot->data);
+  for (const auto& rec : read.events.records)
+    out.emplace_back(rec.data);
   return out;
 }
 

@@ -1,78 +1,146 @@
+// The backend: the container that provides every part, and the one place
+// that spawns and wires the runtime's actors (SPEC §9, §10).
 #include <sourcery/backend.hpp>
+#include <sourcery/storage/in_memory.hpp>
 #include <sourcery/tenant_id.hpp>
 
+#include "outbox_dispatcher.hpp"
 #include "runtime.hpp"
+#include "subscription_feed.hpp"
+#include "tenant_storage.hpp"
 
 namespace sourcery {
 
 using detail::runtime;
 
+namespace {
+
+/// Who spawns what, handed exactly what it needs.
+detail::wiring wiring() {
+  return detail::wiring{
+    [](runtime& rt, const std::string& tenant) {
+      return detail::spawn_tenant_storage(rt.system(), rt.engine().streams(tenant), rt.commits());
+    },
+    [](runtime& rt, std::size_t shard, detail::dispatcher_slot* slot,
+       detail::dispatcher_config config) {
+      return detail::spawn_outbox_dispatcher(rt.system(), rt.engine(), rt.codec(), shard, slot,
+                                             std::move(config));
+    },
+    [](runtime& rt, subscription_filter filter, position start,
+       std::optional<detail::push_target> target,
+       std::shared_ptr<detail::push_progress> progress) {
+      detail::feed_source source{&rt.engine(), &rt.codec()};
+      if (target)
+        return detail::spawn_push_feed(rt.system(), source, std::move(filter), start,
+                                       std::move(*target), std::move(progress));
+      return detail::spawn_pull_feed(rt.system(), source, std::move(filter), start);
+    },
+  };
+}
+
+const std::string no_encryption =
+  "no encryption is configured: call backend.with_encryption(strategy, key_storage)";
+
+/// The encryption the container provides, or null when none is configured.
+std::shared_ptr<const field_encryption> provided_encryption(container& c) {
+  std::shared_ptr<encryption_strategy> strategy;
+  std::shared_ptr<key_storage> keys;
+  try {
+    strategy = c.get<encryption_strategy>();
+    keys = c.get<key_storage>();
+  } catch (const no_provider_configured&) {
+    return nullptr;
+  }
+  return std::make_shared<const field_encryption>(std::move(strategy), std::move(keys));
+}
+
+std::shared_ptr<runtime> start_runtime(container& c) {
+  auto rt = runtime::make(*c.get<runtime_options>(), c.get<storage::engine>(),
+                          c.get<event_registry>(), wiring());
+  rt->codec().set_encryption(provided_encryption(c));
+  const std::string running = "the runtime already runs with it; provide it before the "
+                              "backend's first use";
+  c.seal<event_registry>(running + " (register types on backend.registry() instead)");
+  c.seal<storage::engine>(running);
+  c.seal<runtime_options>(running);
+  c.seal<encryption_strategy>("the runtime already runs; call backend.with_encryption(...)");
+  c.seal<key_storage>("the runtime already runs; call backend.with_encryption(...)");
+  return rt;
+}
+
+} // namespace
+
 backend backend::in_memory(runtime_options options) {
+  return on(storage::make_in_memory_engine(), std::move(options));
+}
+
+backend backend::on(std::shared_ptr<storage::engine> engine, runtime_options options) {
+  if (!engine)
+    throw invalid_argument("backend::on needs a storage engine");
   auto c = std::make_shared<container>();
   c->provide<tenant_binding>(tenant_binding{default_tenant});
   c->provide<runtime_options>(std::move(options));
+  c->provide<storage::engine>(std::move(engine));
   c->provide<event_registry>(singleton([](container&) { return std::make_shared<event_registry>(); }));
-  c->provide<runtime>(singleton([](container& c) {
-    return std::make_shared<runtime>(*c.get<runtime_options>(), c.get<event_registry>());
-  }));
+  c->provide<runtime>(singleton([](container& c) { return start_runtime(c); }));
   c->provide<sourcery::event_store>(factory([](container& c) {
     auto rt = c.get<runtime>();
-    auto* slot = &rt->tenant(c.get<tenant_binding>()->id);
-    return sourcery::event_store(std::move(rt), slot);
+    auto slot = rt->tenants().get(c.get<tenant_binding>()->id);
+    return sourcery::event_store(std::move(rt), std::move(slot));
   }));
   c->provide<listeners>(factory([](container& c) { return listeners(c.get<runtime>()->listeners()); }));
-  // No encryption until with_encryption(); the keys come from the runtime, so
-  // tenant views copied before it see it too.
-  const std::string no_encryption =
-    "no encryption is configured: call backend.with_encryption(strategy, key_storage)";
+  // No encryption until with_encryption() (or both providers below replaced
+  // before the first use).
   c->provide<encryption_strategy>(not_configured{no_encryption});
   c->provide<key_storage>(not_configured{no_encryption});
-  c->provide<encryption_keys>(factory([no_encryption](container& c) {
-    auto encryption = c.get<runtime>()->encryption();
+  c->provide<encryption_keys>(factory([](container& c) {
+    auto encryption = c.get<runtime>()->codec().encryption();
     if (!encryption)
       throw encryption_not_configured(no_encryption);
     return encryption->keys_of(c.get<tenant_binding>()->id);
   }));
-  // Build the runtime now, so copies (tenant views) share it.
-  c->get<runtime>();
   return backend(std::move(c));
 }
 
 backend backend::in_tenant_mode(const std::string& tenant) const {
   validate_tenant_id(tenant);
+  services_->get<runtime>(); // start it, so that the copy shares it
   auto c = std::make_shared<container>(services_->copy());
   c->provide<tenant_binding>(tenant_binding{tenant});
   return backend(std::move(c));
 }
 
 backend& backend::configure(const settings& s) {
-  services_->get<runtime>()->configure(s);
+  services_->get<runtime>()->settings().set(s);
   return *this;
 }
 
 settings backend::current_settings() {
-  return services_->get<runtime>()->current_settings();
+  return services_->get<runtime>()->settings().get();
 }
 
 backend& backend::with_encryption(std::shared_ptr<encryption_strategy> strategy,
                                   std::shared_ptr<key_storage> keys) {
-  auto encryption = std::make_shared<const field_encryption>(strategy, keys);
-  services_->provide<encryption_strategy>(std::move(strategy));
-  services_->provide<key_storage>(std::move(keys));
-  services_->get<runtime>()->set_encryption(std::move(encryption));
+  if (!strategy || !keys)
+    throw invalid_argument("with_encryption needs a strategy and a key storage");
+  auto rt = services_->get<runtime>();
+  services_->replace_sealed<encryption_strategy>(strategy);
+  services_->replace_sealed<key_storage>(keys);
+  rt->codec().set_encryption(std::make_shared<const field_encryption>(strategy, keys));
   return *this;
 }
 
 backend& backend::with_encryption() {
   // AES-256-GCM where the CPU has AES instructions (about 3x faster per value
   // here, which the 50%-of-plain-append target needs), XChaCha20-Poly1305
-  // elsewhere; both libsodium AEADs with fresh random nonces.
+  // elsewhere; both libsodium AEADs with fresh random nonces. Keys live in
+  // the storage engine (durable engines keep them across restarts).
   std::shared_ptr<encryption_strategy> strategy;
   if (aes256gcm_strategy::available())
     strategy = std::make_shared<aes256gcm_strategy>();
   else
     strategy = std::make_shared<xchacha20poly1305_strategy>();
-  return with_encryption(std::move(strategy), std::make_shared<in_memory_key_storage>());
+  return with_encryption(std::move(strategy), services_->get<runtime>()->engine().keys());
 }
 
 const std::string& backend::tenant_id() {
@@ -96,7 +164,7 @@ encryption_keys backend::encryption() {
 }
 
 backend& backend::with_outbox(outbox_filter filter) {
-  services_->get<runtime>()->enable_outbox(std::move(filter));
+  services_->get<runtime>()->outbox().enable(std::move(filter));
   return *this;
 }
 
@@ -118,7 +186,12 @@ caf::actor_system& backend::actor_system() {
 
 runtime_stats backend::stats() {
   auto rt = services_->get<runtime>();
-  return runtime_stats{rt->tenant_count(), rt->log().last(), rt->log().memory_bytes()};
+  return runtime_stats{rt->tenants().size(), rt->engine().last_position(),
+                       rt->engine().memory_bytes()};
+}
+
+std::shared_ptr<storage::engine> backend::engine() {
+  return services_->get<runtime>()->engine_ptr();
 }
 
 } // namespace sourcery

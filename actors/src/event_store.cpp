@@ -11,24 +11,24 @@ using namespace detail;
 
 namespace {
 
-std::vector<wrapped_event<>> decode_slice(const runtime& rt, const stream_slice& slice,
-                                          const std::string& tenant) {
+std::vector<wrapped_event<>> decode_read(const codec& c, const storage::stream_read& read,
+                                         const stream_id& stream, const std::string& tenant) {
   std::vector<wrapped_event<>> out;
-  out.reserve(slice.events.size() + (slice.snapshot ? 1 : 0));
-  if (slice.snapshot)
-    out.push_back(rt.decode_snapshot(*slice.snapshot, *slice.stream, tenant));
-  for (const auto* rec : slice.events)
-    out.push_back(rt.decode_wrapped(*rec));
+  out.reserve(read.events.records.size() + (read.snapshot ? 1 : 0));
+  if (read.snapshot)
+    out.push_back(c.decode_snapshot(*read.snapshot, stream, tenant));
+  for (const auto& rec : read.events.records)
+    out.push_back(c.decode_wrapped(rec));
   return out;
 }
 
 } // namespace
 
-event_store::event_store(std::shared_ptr<runtime> rt, tenant_slot* tenant)
-  : rt_(std::move(rt)), tenant_(tenant) {}
+event_store::event_store(std::shared_ptr<runtime> rt, std::shared_ptr<const tenant_slot> tenant)
+  : rt_(std::move(rt)), tenant_(std::move(tenant)) {}
 
 const std::string& event_store::tenant_id() const noexcept {
-  return *tenant_->id;
+  return tenant_->id;
 }
 
 append_receipt event_store::append(const stream_id& stream, std::vector<wrapped_event<>> events,
@@ -42,11 +42,11 @@ std::vector<wrapped_event<>> event_store::load_stream(const stream_id& stream,
                                                       std::optional<version> start,
                                                       std::optional<version> stop) {
   // Decode on the caller's thread, not on the tenant's actor.
-  auto slice = wait_for<stream_slice>([&](callback<stream_slice> done) {
+  auto read = wait_for<storage::stream_read>([&](callback<storage::stream_read> done) {
     caf::anon_send(tenant_->actor, load_atom::value,
-                   load_job{stream, start, stop, std::move(done)});
+                   load_job{stream, start, stop, completion<storage::stream_read>(std::move(done))});
   });
-  return decode_slice(*rt_, slice, tenant_id());
+  return decode_read(rt_->codec(), read, stream, tenant_id());
 }
 
 void event_store::save_snapshot(const stream_id& stream, wrapped_event<> snapshot) {
@@ -61,21 +61,17 @@ void event_store::delete_stream(const stream_id& stream) {
 }
 
 std::optional<position> event_store::position() const {
-  auto last = rt_->log().last();
+  auto last = rt_->engine().last_position();
   return last == 0 ? std::nullopt : std::optional<sourcery::position>(last);
 }
 
 void event_store::append_async(const stream_id& stream, std::vector<wrapped_event<>> events,
                                expected_version expected, callback<append_receipt> done) {
-  append_job job{stream, {}, {}, expected, std::move(done)};
+  append_job job{stream, {}, expected, completion<append_receipt>(std::move(done))};
   try {
     job.events.reserve(events.size());
-    job.types.reserve(events.size());
-    for (const auto& e : events) {
-      const auto& type = rt_->registry().get(e.event.type());
-      job.types.push_back(&type);
-      job.events.push_back(rt_->encode(e, type, stream, tenant_id()));
-    }
+    for (const auto& e : events)
+      job.events.push_back(rt_->codec().encode(e, stream, tenant_id()));
   } catch (...) {
     job.done(std::current_exception());
     return;
@@ -88,36 +84,38 @@ void event_store::load_stream_async(const stream_id& stream, std::optional<versi
                                     callback<std::vector<wrapped_event<>>> done) {
   // A raw pointer: the runtime outlives its actors (its destructor awaits
   // them), and a shared_ptr released here could destroy it on an actor thread.
-  const runtime* rt = rt_.get();
-  const auto* tenant = tenant_->id;
-  callback<stream_slice> decode = [rt, tenant, done = std::move(done)](result<stream_slice> r) {
+  const codec* c = &rt_->codec();
+  auto tenant = tenant_;
+  callback<storage::stream_read> decode = [c, tenant, stream,
+                                           done = std::move(done)](result<storage::stream_read> r) {
     std::optional<result<std::vector<wrapped_event<>>>> out;
     try {
-      out.emplace(decode_slice(*rt, r.value(), *tenant));
+      out.emplace(decode_read(*c, r.value(), stream, tenant->id));
     } catch (...) {
       out.emplace(std::current_exception());
     }
     done(std::move(*out)); // exactly once
   };
   caf::anon_send(tenant_->actor, load_atom::value,
-                 load_job{stream, start, stop, std::move(decode)});
+                 load_job{stream, start, stop, completion<storage::stream_read>(std::move(decode))});
 }
 
 void event_store::save_snapshot_async(const stream_id& stream, wrapped_event<> snapshot,
                                       callback<done_t> done) {
   raw_event raw;
   try {
-    raw = rt_->encode(snapshot, rt_->registry().get(snapshot.event.type()), stream, tenant_id());
+    raw = rt_->codec().encode(snapshot, stream, tenant_id());
   } catch (...) {
     done(std::current_exception());
     return;
   }
   caf::anon_send(tenant_->actor, snapshot_atom::value,
-                 snapshot_job{stream, std::move(raw), std::move(done)});
+                 snapshot_job{stream, std::move(raw), completion<done_t>(std::move(done))});
 }
 
 void event_store::delete_stream_async(const stream_id& stream, callback<done_t> done) {
-  caf::anon_send(tenant_->actor, delete_atom::value, delete_job{stream, std::move(done)});
+  caf::anon_send(tenant_->actor, delete_atom::value,
+                 delete_job{stream, completion<done_t>(std::move(done))});
 }
 
 } // namespace sourcery

@@ -4,7 +4,7 @@
 #include <sourcery/listeners.hpp>
 #include <sourcery/registry.hpp>
 
-#include "global_log.hpp"
+#include <sourcery/storage/engine.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -30,9 +30,10 @@ public:
   bool empty() const noexcept { return empty_.load(std::memory_order_acquire); }
 
   /// Calls the matching listeners for each record, in order; exceptions
-  /// propagate. `decode` turns a record into a recorded event.
-  void dispatch(std::span<const log_record* const> records,
-                const std::function<recorded_event(const log_record&)>& decode) const;
+  /// propagate. `registry` gives each record's type, `decode` turns a record
+  /// into a recorded event.
+  void dispatch(std::span<const storage::record> records, const event_registry& registry,
+                const std::function<recorded_event(const storage::record&)>& decode) const;
 
 private:
   mutable std::mutex mutex_;

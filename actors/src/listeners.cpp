@@ -40,8 +40,8 @@ void listener_registry::remove(const listener& l) {
 }
 
 void listener_registry::dispatch(
-  std::span<const log_record* const> records,
-  const std::function<recorded_event(const log_record&)>& decode) const {
+  std::span<const storage::record> records, const event_registry& registry,
+  const std::function<recorded_event(const storage::record&)>& decode) const {
   std::shared_ptr<const std::vector<registration>> regs;
   {
     std::lock_guard lock(mutex_);
@@ -50,11 +50,12 @@ void listener_registry::dispatch(
   if (regs->empty())
     return;
   std::vector<const listener*> targets;
-  for (const auto* rec : records) {
+  for (const auto& rec : records) {
     targets.clear();
+    const auto* type = registry.find(rec.type);
     for (const auto& r : *regs) {
-      bool match = r.type ? *r.type == rec->type->type
-                   : r.category ? rec->stream->category() == r.category
+      bool match = r.type ? type && *r.type == type->type
+                   : r.category ? rec.stream->category() == r.category
                                 : true;
       if (match && std::none_of(targets.begin(), targets.end(),
                                 [&](const listener* t) { return *t == r.target; }))
@@ -62,7 +63,7 @@ void listener_registry::dispatch(
     }
     if (targets.empty())
       continue;
-    auto event = decode(*rec);
+    auto event = decode(rec);
     listener_scope scope;
     for (const auto* t : targets)
       (**t)(event);

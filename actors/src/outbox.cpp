@@ -6,61 +6,69 @@ namespace sourcery {
 
 using namespace detail;
 
+namespace {
+
+dispatcher_config config_of(const settings& s) {
+  return dispatcher_config{{}, 256, s.outbox_attempts, s.outbox_backoff_base, s.outbox_backoff_cap};
+}
+
+} // namespace
+
 std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
   if (!publisher)
     throw invalid_argument("outbox run needs a publisher");
-  auto& store = rt_->outbox_entries();
-  auto attempts = rt_->current_settings().outbox_attempts;
-  auto claims = store.claim_all(limit);
+  rt_->outbox().require_enabled();
+  auto& engine = rt_->engine();
+  auto attempts = rt_->settings().get().outbox_attempts;
+  auto claims = engine.outbox_take_all(limit);
   bool failed = false;
   for (const auto& c : claims) {
-    std::exception_ptr failure;
-    try {
-      publisher_scope scope;
-      publisher(rt_->decode(*c.entry->rec));
-    } catch (...) {
-      failure = std::current_exception();
-      failed = true;
-    }
-    store.report(c, failure, attempts, false);
+    auto failure = publish_one(publisher, rt_->codec(), c);
+    failed = failed || failure.has_value();
+    engine.outbox_report(c, failure ? &*failure : nullptr, attempts, false);
   }
   if (failed) // the failed entries are pending again: continuous mode takes them
-    rt_->kick_idle_dispatchers();
+    rt_->outbox().kick_idle();
   return claims.size();
 }
 
 void outbox::start(outbox_publisher publisher, continuous_options options) {
-  rt_->start_dispatchers(std::move(publisher), options);
+  rt_->outbox().start(std::move(publisher), options, config_of(rt_->settings().get()));
 }
 
 void outbox::stop() {
-  rt_->stop_dispatchers();
+  rt_->outbox().stop();
 }
 
 std::vector<dead_letter> outbox::dead_letters() const {
+  rt_->outbox().require_enabled();
   std::vector<dead_letter> out;
-  for (auto& [rec, info] : rt_->outbox_entries().dead_letters())
-    out.push_back(dead_letter{rt_->decode(*rec), info.first, info.second});
+  for (auto& d : rt_->engine().outbox_dead_letters())
+    out.push_back(dead_letter{rt_->codec().decode(d.record), d.attempts, d.last_error});
   return out;
 }
 
 std::size_t outbox::requeue(std::optional<position> at) {
-  auto moved = rt_->outbox_entries().requeue(at);
+  rt_->outbox().require_enabled();
+  auto moved = rt_->engine().outbox_requeue(at);
   if (moved)
-    rt_->kick_idle_dispatchers();
+    rt_->outbox().kick_idle();
   return moved;
 }
 
 std::size_t outbox::purge(std::optional<position> at) {
-  return rt_->outbox_entries().purge(at);
+  rt_->outbox().require_enabled();
+  return rt_->engine().outbox_purge(at);
 }
 
 bool outbox::wait_until_empty(std::chrono::milliseconds timeout) const {
-  return rt_->outbox_entries().wait_until_empty(timeout);
+  rt_->outbox().require_enabled();
+  return rt_->engine().outbox_wait_until_empty(timeout);
 }
 
 outbox_counts outbox::counts() const {
-  return rt_->outbox_entries().counts();
+  rt_->outbox().require_enabled();
+  return rt_->engine().outbox_count();
 }
 
 } // namespace sourcery

@@ -1,7 +1,7 @@
 #include "outbox_dispatcher.hpp"
 
-#include "runtime.hpp"
-
+#include <caf/actor_system.hpp>
+#include <caf/spawn_options.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -10,7 +10,8 @@ namespace sourcery::detail {
 namespace {
 
 struct dispatcher_state {
-  runtime* rt = nullptr;
+  storage::engine* engine = nullptr;
+  const codec* decoder = nullptr;
   std::size_t shard = 0;
   dispatcher_slot* slot = nullptr;
   dispatcher_config config;
@@ -20,29 +21,24 @@ using self_ptr = outbox_dispatcher_actor::stateful_pointer<dispatcher_state>;
 
 thread_local int publisher_depth = 0;
 
-void publish(self_ptr self, const outbox_claim& c) {
+void publish(self_ptr self, const storage::outbox_claim& c) {
   auto& st = self->state;
-  std::exception_ptr failure;
-  try {
-    publisher_scope scope;
-    st.config.publisher(st.rt->decode(*c.entry->rec));
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  auto pos = c.entry->rec->pos;
-  if (st.rt->outbox()->report(c, failure, st.config.attempts, true) == outcome::retry)
-    self->delayed_send(self, retry_delay(st.config, c.entry->attempts), retry_atom::value, pos);
+  auto failure = publish_one(st.config.publisher, *st.decoder, c);
+  auto outcome = st.engine->outbox_report(c, failure ? &*failure : nullptr, st.config.attempts,
+                                          true);
+  if (outcome == storage::outbox_outcome::retry)
+    self->delayed_send(self, retry_delay(st.config, c.attempts + 1), retry_atom::value,
+                       c.record.position);
 }
 
 void drain(self_ptr self) {
   auto& st = self->state;
-  auto& store = *st.rt->outbox();
-  auto claims = store.claim(st.shard, st.config.batch);
+  auto claims = st.engine->outbox_take(st.shard, st.config.batch);
   if (claims.empty()) {
     // Go idle, then look once more: an entry added in between either sees
     // `idle` and kicks us, or is found here.
     st.slot->idle.store(true, std::memory_order_seq_cst);
-    claims = store.claim(st.shard, st.config.batch);
+    claims = st.engine->outbox_take(st.shard, st.config.batch);
     if (claims.empty())
       return;
     st.slot->idle.store(false, std::memory_order_seq_cst);
@@ -73,20 +69,38 @@ std::chrono::milliseconds retry_delay(const dispatcher_config& c, std::uint32_t 
   return std::min(delay, c.backoff_cap);
 }
 
-outbox_dispatcher_actor spawn_outbox_dispatcher(runtime& rt, std::size_t shard,
-                                                dispatcher_slot* slot, dispatcher_config config) {
-  auto behavior = [](self_ptr self, runtime* rt, std::size_t shard, dispatcher_slot* slot,
+std::optional<std::string> publish_one(const outbox_publisher& publisher, const codec& decoder,
+                                       const storage::outbox_claim& c) {
+  try {
+    auto event = decoder.decode(c.record);
+    publisher_scope scope;
+    publisher(event);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  } catch (...) {
+    return std::string("unknown exception");
+  }
+}
+
+outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
+                                                storage::engine& engine, const codec& decoder,
+                                                std::size_t shard, dispatcher_slot* slot,
+                                                dispatcher_config config) {
+  auto behavior = [](self_ptr self, storage::engine* engine, const codec* decoder,
+                     std::size_t shard, dispatcher_slot* slot,
                      dispatcher_config config) -> outbox_dispatcher_actor::behavior_type {
-    self->state = dispatcher_state{rt, shard, slot, std::move(config)};
+    self->state = dispatcher_state{engine, decoder, shard, slot, std::move(config)};
     return {
       [self](kick_atom) { drain(self); },
       [self](retry_atom, position pos) {
-        if (auto c = self->state.rt->outbox()->claim_retry(self->state.shard, pos))
+        auto& st = self->state;
+        if (auto c = st.engine->outbox_take_retry(st.shard, pos))
           publish(self, *c);
       },
     };
   };
-  return rt.system().spawn(behavior, &rt, shard, slot, std::move(config));
+  return system.spawn<caf::detached>(behavior, &engine, &decoder, shard, slot, std::move(config));
 }
 
 } // namespace sourcery::detail

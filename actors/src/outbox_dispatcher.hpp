@@ -4,23 +4,27 @@
 // up to `batch` entries per message (so stop requests get through), and
 // schedules each failed entry's retry as a delayed message, with exponential
 // backoff from `base` to `cap`. With only retries pending it is idle
-// between them: no sleeping, no polling.
+// between them: no sleeping, no polling. The publisher is user code, so each
+// dispatcher runs on a thread of its own: a slow publisher blocks only its
+// shard, never the runtime's workers.
 #pragma once
 
+#include <sourcery/codec.hpp>
 #include <sourcery/outbox.hpp>
-#include <sourcery/settings.hpp>
-
-#include "outbox_store.hpp"
+#include <sourcery/storage/engine.hpp>
 
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <atomic>
+#include <mutex>
+
+namespace caf {
+class actor_system;
+}
 
 namespace sourcery::detail {
-
-class runtime;
 
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
@@ -31,7 +35,8 @@ using outbox_dispatcher_actor =
 /// One shard's dispatcher slot; `idle` tells committers to kick it.
 struct dispatcher_slot {
   std::atomic<bool> idle{false};
-  outbox_dispatcher_actor actor;
+  std::mutex mutex;              // guards `actor` (replaced on each start)
+  outbox_dispatcher_actor actor; // GUARDED_BY(mutex)
 };
 
 struct dispatcher_config {
@@ -54,7 +59,13 @@ struct publisher_scope {
 /// The delay before the retry that follows failed attempt `attempt` (1-based).
 std::chrono::milliseconds retry_delay(const dispatcher_config& c, std::uint32_t attempt);
 
-outbox_dispatcher_actor spawn_outbox_dispatcher(runtime& rt, std::size_t shard,
-                                                dispatcher_slot* slot, dispatcher_config config);
+/// Publishes `c` with `publisher`; returns the failure's message, or none.
+std::optional<std::string> publish_one(const outbox_publisher& publisher, const codec& decoder,
+                                       const storage::outbox_claim& c);
+
+outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
+                                                storage::engine& engine, const codec& decoder,
+                                                std::size_t shard, dispatcher_slot* slot,
+                                                dispatcher_config config);
 
 } // namespace sourcery::detail

@@ -1,125 +1,104 @@
-// The shared runtime behind every backend view: the actor system, the
-// global log, the tenants' storage actors and the listeners.
+// The runtime behind every backend view: it owns the actor system and the
+// parts the actors are handed (engine, codec, listeners, commit path, tenant
+// directory, outbox lifecycle, settings), and stops everything in order.
+// It spawns nothing itself: the backend's wiring (backend.cpp) does.
 #pragma once
 
-#include <sourcery/field_encryption.hpp>
-#include <sourcery/registry.hpp>
+#include <sourcery/codec.hpp>
 #include <sourcery/settings.hpp>
+#include <sourcery/storage/engine.hpp>
 
-#include "global_log.hpp"
+#include "commit_path.hpp"
 #include "listener_registry.hpp"
-#include "outbox_dispatcher.hpp"
-#include "outbox_store.hpp"
-#include "protocol.hpp"
+#include "outbox_lifecycle.hpp"
+#include "subscription_feed.hpp"
+#include "tenant_directory.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
-#include <string>
-#include <unordered_map>
+#include <optional>
 
 namespace sourcery::detail {
 
-/// A tenant's storage actor with its interned id and its streams, which the
-/// runtime owns so that they outlive the actor (records point at them).
-struct tenant_slot {
-  const std::string* id = nullptr;
-  tenant_storage_actor actor;
-  std::shared_ptr<void> storage;
+class runtime;
+
+/// How the runtime's actors are spawned; filled in by the backend, the one
+/// place that spawns and wires actors (SPEC §9).
+struct wiring {
+  std::function<tenant_storage_actor(runtime&, const std::string& tenant)> tenant;
+  std::function<outbox_dispatcher_actor(runtime&, std::size_t shard, dispatcher_slot*,
+                                        dispatcher_config)>
+    dispatcher;
+  /// A pull feed when `target` is none, else a push feed.
+  std::function<feed_actor(runtime&, subscription_filter, position, std::optional<push_target>,
+                           std::shared_ptr<push_progress>)>
+    feed;
+};
+
+/// The settings, read by every part that needs them.
+class settings_cell {
+public:
+  settings get() const {
+    std::lock_guard lock(mutex_);
+    return value_;
+  }
+  void set(const settings& s) {
+    s.validate();
+    std::lock_guard lock(mutex_);
+    value_ = s;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  settings value_; // GUARDED_BY(mutex_)
 };
 
 class runtime {
 public:
-  runtime(const runtime_options& options, std::shared_ptr<event_registry> registry);
+  runtime(const runtime_options& options, std::shared_ptr<storage::engine> engine,
+          std::shared_ptr<event_registry> registry, wiring wires);
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 
+  /// A shared_ptr whose last release stops the runtime — on a thread of its
+  /// own when released on one of the runtime's threads (which could not wait
+  /// for itself).
+  static std::shared_ptr<runtime> make(const runtime_options& options,
+                                       std::shared_ptr<storage::engine> engine,
+                                       std::shared_ptr<event_registry> registry, wiring wires);
+
   caf::actor_system& system() noexcept { return *system_; }
-  global_log& log() noexcept { return log_; }
-  event_registry& registry() const noexcept { return *registry_; }
+  storage::engine& engine() noexcept { return *engine_; }
+  const std::shared_ptr<storage::engine>& engine_ptr() const noexcept { return engine_; }
+  sourcery::codec& codec() noexcept { return codec_; }
   const std::shared_ptr<listener_registry>& listeners() noexcept { return listeners_; }
+  const commit_path& commits() const noexcept { return commits_; }
+  tenant_directory& tenants() noexcept { return tenants_; }
+  outbox_lifecycle& outbox() noexcept { return outbox_; }
+  settings_cell& settings() noexcept { return settings_; }
+  const wiring& wires() const noexcept { return wires_; }
 
-  /// The tenant's storage, spawned on first use; throws illegal_tenant_id.
-  tenant_slot& tenant(const std::string& id);
-  std::size_t tenant_count() const;
-
-  /// Decodes a committed record (for listeners, subscriptions, the outbox).
-  recorded_event decode(const log_record& rec) const;
-  /// Decodes a record into a wrapped event (for load_stream). Every read
-  /// path decodes here, decrypting encrypted fields (R-EN).
-  wrapped_event<> decode_wrapped(const log_record& rec) const;
-
-  /// The stored form of `e`, of registered `type`, for `stream` of `tenant`,
-  /// its encrypted fields encrypted. Throws `encryption_not_configured`,
-  /// `no_subject_id_found`, `key_not_found`.
-  raw_event encode(const wrapped_event<>& e, const event_type& type, const stream_id& stream,
-                   const std::string& tenant) const;
-  /// Decodes a stored snapshot of `stream` of `tenant`.
-  wrapped_event<> decode_snapshot(const raw_event& raw, const stream_id& stream,
-                                  const std::string& tenant) const;
-
-  /// The encryption of fields for all tenants; null until configured.
-  void set_encryption(std::shared_ptr<const field_encryption> encryption);
-  std::shared_ptr<const field_encryption> encryption() const { return encryption_.load(); }
-
-  settings current_settings() const;
-  void configure(const settings& s);
-
-  /// Commits one append through the global log: listeners run and outbox
-  /// entries are added inside the commit (R-L, R-OB).
-  std::vector<const log_record*> commit(const std::string* tenant, const stream_id* stream,
-                                        std::span<const pending_event> events);
-
-  // -- outbox -----------------------------------------------------------------
-
-  /// Turns the outbox on for commits from now on; throws invalid_argument if
-  /// it is on already.
-  void enable_outbox(outbox_filter filter);
-  /// The outbox's entries; throws invalid_argument when the outbox is off.
-  outbox_store& outbox_entries();
-  outbox_store* outbox() noexcept { return outbox_ptr_.load(std::memory_order_acquire); }
-  /// Starts one dispatcher per shard; throws invalid_argument if running.
-  void start_dispatchers(outbox_publisher publisher, const continuous_options& options);
-  /// Stops the dispatchers after their in-flight publishes; idempotent.
-  /// Throws reentrant_call from a listener or an outbox publisher.
-  void stop_dispatchers();
-  /// Wakes idle dispatchers (entries became pending outside a commit:
-  /// re-queued dead letters, failures of run()).
-  void kick_idle_dispatchers();
+  feed_actor spawn_feed(subscription_filter filter, position start,
+                        std::optional<push_target> target,
+                        std::shared_ptr<push_progress> progress) {
+    return wires_.feed(*this, std::move(filter), start, std::move(target), std::move(progress));
+  }
 
 private:
-  static void kick_if_idle(dispatcher_slot& slot);
-  void halt_dispatchers();
-
-  std::shared_ptr<event_registry> registry_;
+  wiring wires_;
+  std::shared_ptr<storage::engine> engine_;
+  sourcery::codec codec_;
+  std::shared_ptr<listener_registry> listeners_ = std::make_shared<listener_registry>();
+  commit_path commits_;
+  settings_cell settings_;
+  tenant_directory tenants_;
+  outbox_lifecycle outbox_;
   caf::actor_system_config config_;
   std::unique_ptr<caf::actor_system> system_;
-  global_log log_;
-  std::shared_ptr<listener_registry> listeners_ = std::make_shared<listener_registry>();
-  std::atomic<std::shared_ptr<const field_encryption>> encryption_;
-
-  /// The event in `data`, its encrypted fields decrypted or masked.
-  any_event decode_encrypted(const event_type& type, std::string_view data,
-                             const stream_id& stream, const std::string& tenant) const;
-
-  mutable std::mutex tenants_mutex_;
-  std::unordered_map<std::string, tenant_slot> tenants_;
-
-  mutable std::mutex settings_mutex_;
-  settings settings_;
-
-  std::unique_ptr<outbox_store> outbox_; // set once, under the commit lock
-  std::atomic<outbox_store*> outbox_ptr_{nullptr};
-  std::mutex dispatchers_mutex_;         // start/stop
-  std::vector<std::unique_ptr<dispatcher_slot>> dispatchers_;
-  std::atomic<bool> dispatching_{false};
 };
-
-/// Spawns the storage actor of the tenant in `slot` (sets its actor and storage).
-void spawn_tenant_storage(runtime& rt, tenant_slot& slot);
 
 } // namespace sourcery::detail

@@ -1,8 +1,7 @@
 #include "subscription_feed.hpp"
 
-#include "runtime.hpp"
-
 #include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/spawn_options.hpp>
@@ -16,14 +15,14 @@ namespace sourcery::detail {
 namespace {
 
 struct feed_state {
-  runtime* rt = nullptr;
+  feed_source source{};
   subscription_filter filter;
-  position cursor = 0; // last position read
-  bool armed = false;  // a wake-up is registered with the log
+  position cursor = 0;        // last position read
+  std::uint64_t waiter = 0;   // the registered wake-up, 0 = none
 
   // Pull.
   std::optional<fetch_job> pending;
-  std::vector<const log_record*> got;
+  storage::record_batch got;
   std::uint64_t fetch_seq = 0;
 
   // Push.
@@ -31,42 +30,59 @@ struct feed_state {
   std::shared_ptr<push_progress> progress;
   std::size_t in_flight = 0;
 
-  bool matches(const log_record& r) const {
-    if (filter.tenant && *r.tenant != *filter.tenant)
+  feed_state() = default;
+  feed_state(const feed_state&) = delete;
+  ~feed_state() {
+    // A stopped feed leaves no wake-up behind in the engine.
+    if (waiter != 0)
+      source.engine->cancel(waiter);
+  }
+
+  bool matches(const storage::record& r) const {
+    if (filter.tenant && r.tenant != *filter.tenant)
       return false;
     if (filter.category && r.stream->category() != filter.category)
       return false;
-    return filter.event_types.empty()
-           || std::find(filter.event_types.begin(), filter.event_types.end(), r.type->type)
+    if (filter.event_types.empty())
+      return true;
+    const auto* type = source.decoder->registry().find(r.type);
+    return type
+           && std::find(filter.event_types.begin(), filter.event_types.end(), type->type)
                 != filter.event_types.end();
   }
 
-  /// Reads published records after the cursor into `out`, keeping matches,
+  /// Reads committed records after the cursor into `out`, keeping matches,
   /// until `out` holds `max` or the log's end is reached.
-  void scan(std::vector<const log_record*>& out, std::size_t max) {
-    auto& log = rt->log();
-    auto last = log.last();
-    while (out.size() < max && cursor < last) {
-      const auto& r = log.at(++cursor);
-      if (matches(r))
-        out.push_back(&r);
+  void scan(storage::record_batch& out, std::size_t max) {
+    storage::record_batch chunk;
+    while (out.records.size() < max && cursor < source.engine->last_position()) {
+      chunk.records.clear();
+      source.engine->read(cursor, std::max<std::size_t>(max - out.records.size(), 256), chunk);
+      if (chunk.records.empty())
+        return;
+      for (const auto& r : chunk.records) {
+        if (out.records.size() >= max)
+          return;
+        cursor = r.position;
+        if (matches(r))
+          out.records.push_back(r);
+      }
+      if (chunk.owner)
+        out.owner = chunk.owner; // durable engines: keep the batch's memory
     }
   }
-
-  bool caught_up() const { return cursor >= rt->log().last(); }
 };
 
 using self_ptr = feed_actor::stateful_pointer<feed_state>;
 
-/// Asks the log for one wake-up message once it publishes past the cursor.
+/// Asks the engine for one wake-up message once it commits past the cursor.
 void arm(self_ptr self) {
   auto& st = self->state;
-  if (st.armed)
+  if (st.waiter != 0)
     return;
-  st.armed = true;
   // A weak reference: a waiting wake-up must not keep a stopped feed alive.
   auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
-  st.rt->log().notify_after(st.cursor, [me] {
+  st.waiter = st.source.engine->notify_after(st.cursor, [me] {
     if (auto strong = me.lock())
       caf::anon_send(caf::actor_cast<feed_actor>(std::move(strong)), wake_atom::value);
   });
@@ -79,7 +95,7 @@ void complete_fetch(self_ptr self) {
   auto done = std::move(st.pending->done);
   st.pending.reset();
   auto records = std::move(st.got);
-  st.got.clear();
+  st.got = {};
   done(std::move(records));
 }
 
@@ -88,7 +104,8 @@ void fill(self_ptr self) {
   if (!st.pending)
     return;
   st.scan(st.got, st.pending->max);
-  if (st.got.size() >= st.pending->max || (!st.pending->wait_for_all && !st.got.empty()))
+  if (st.got.records.size() >= st.pending->max
+      || (!st.pending->wait_for_all && !st.got.records.empty()))
     complete_fetch(self);
   else
     arm(self);
@@ -96,12 +113,22 @@ void fill(self_ptr self) {
 
 // -- push ---------------------------------------------------------------------
 
-std::vector<recorded_event> decode_all(const runtime& rt,
-                                       const std::vector<const log_record*>& recs) {
+/// Decodes what it can; a record that cannot be decoded is skipped and
+/// reported in `progress.undecodable` (R-E3: it never hides the others).
+std::vector<recorded_event> decode_all(const feed_state& st,
+                                       const std::vector<storage::record>& recs) {
   std::vector<recorded_event> out;
   out.reserve(recs.size());
-  for (const auto* r : recs)
-    out.push_back(rt.decode(*r));
+  for (const auto& r : recs) {
+    try {
+      out.push_back(st.source.decoder->decode(r));
+    } catch (...) {
+      auto& bad = st.progress->undecodable;
+      if (bad.size() >= 64)
+        bad.erase(bad.begin());
+      bad.emplace_back(r.position, std::current_exception());
+    }
+  }
   return out;
 }
 
@@ -121,9 +148,9 @@ void fail_unlocked(self_ptr self, std::exception_ptr e) {
 /// Callback consumer: one batch per message, so exit messages get through.
 void deliver_to_callback(self_ptr self) {
   auto& st = self->state;
-  std::vector<const log_record*> recs;
+  storage::record_batch recs;
   st.scan(recs, st.target.max_batch);
-  if (recs.empty()) {
+  if (recs.records.empty()) {
     arm(self);
     return;
   }
@@ -132,15 +159,16 @@ void deliver_to_callback(self_ptr self) {
     return;
   st.progress->delivering_thread = std::this_thread::get_id();
   try {
-    auto batch = decode_all(*st.rt, recs);
-    st.target.handler(batch);
+    auto batch = decode_all(st, recs.records);
+    if (!batch.empty())
+      st.target.handler(batch);
   } catch (...) {
     st.progress->delivering_thread = std::thread::id{};
     fail(self, std::current_exception());
     return;
   }
   st.progress->delivering_thread = std::thread::id{};
-  st.progress->delivered.store(recs.back()->pos, std::memory_order_release);
+  st.progress->delivered.store(recs.records.back().position, std::memory_order_release);
   self->send(self, pump_atom::value);
 }
 
@@ -148,21 +176,23 @@ void deliver_to_callback(self_ptr self) {
 void deliver_to_actor(self_ptr self) {
   auto& st = self->state;
   while (st.in_flight < st.target.buffer) {
-    std::vector<const log_record*> recs;
+    storage::record_batch recs;
     st.scan(recs, std::min(st.target.max_batch, st.target.buffer - st.in_flight));
-    if (recs.empty()) {
+    if (recs.records.empty()) {
       arm(self);
       return;
     }
     std::vector<recorded_event> batch;
-    try {
-      batch = decode_all(*st.rt, recs);
-    } catch (...) {
-      fail_unlocked(self, std::current_exception());
-      return;
+    {
+      std::lock_guard lock(st.progress->delivering);
+      batch = decode_all(st, recs.records);
     }
-    auto n = recs.size();
-    auto last = recs.back()->pos;
+    auto last = recs.records.back().position;
+    if (batch.empty()) {
+      st.progress->delivered.store(std::max(st.progress->delivered.load(), last));
+      continue;
+    }
+    auto n = batch.size();
     st.in_flight += n;
     self->request(st.target.consumer, caf::infinite, records_atom::value, std::move(batch))
       .then(
@@ -174,7 +204,7 @@ void deliver_to_actor(self_ptr self) {
         },
         [self](caf::error& err) {
           fail_unlocked(self, std::make_exception_ptr(listener_failed(
-                       "push consumer actor failed: " + self->system().render(err))));
+                                "push consumer actor failed: " + self->system().render(err))));
         });
   }
 }
@@ -204,11 +234,12 @@ void feed::stop() {
   }
 }
 
-feed_actor spawn_pull_feed(runtime& rt, subscription_filter filter, position start) {
-  auto behavior = [](self_ptr self, runtime* rt, subscription_filter filter,
+feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
+                           subscription_filter filter, position start) {
+  auto behavior = [](self_ptr self, feed_source source, subscription_filter filter,
                      position start) -> feed_actor::behavior_type {
     auto& st = self->state;
-    st.rt = rt;
+    st.source = source;
     st.filter = std::move(filter);
     st.cursor = start;
     return {
@@ -224,29 +255,30 @@ feed_actor spawn_pull_feed(runtime& rt, subscription_filter filter, position sta
         }
       },
       [self](wake_atom) {
-        self->state.armed = false;
+        self->state.waiter = 0;
         fill(self);
       },
       [self](timeout_atom, std::uint64_t id) {
         auto& st = self->state;
         if (st.pending && id == st.fetch_seq) {
-          st.scan(st.got, st.pending->max); // what was published before the deadline
+          st.scan(st.got, st.pending->max); // what was committed before the deadline
           complete_fetch(self);
         }
       },
       [](pump_atom) {},
     };
   };
-  return rt.system().spawn(behavior, &rt, std::move(filter), start);
+  return system.spawn(behavior, source, std::move(filter), start);
 }
 
-feed_actor spawn_push_feed(runtime& rt, subscription_filter filter, position start,
-                           push_target target, std::shared_ptr<push_progress> progress) {
-  auto behavior = [](self_ptr self, runtime* rt, subscription_filter filter, position start,
-                     push_target target,
+feed_actor spawn_push_feed(caf::actor_system& system, feed_source source,
+                           subscription_filter filter, position start, push_target target,
+                           std::shared_ptr<push_progress> progress) {
+  auto behavior = [](self_ptr self, feed_source source, subscription_filter filter,
+                     position start, push_target target,
                      std::shared_ptr<push_progress> progress) -> feed_actor::behavior_type {
     auto& st = self->state;
-    st.rt = rt;
+    st.source = source;
     st.filter = std::move(filter);
     st.cursor = start;
     st.target = std::move(target);
@@ -257,18 +289,20 @@ feed_actor spawn_push_feed(runtime& rt, subscription_filter filter, position sta
         job.done(std::make_exception_ptr(invalid_argument("a push subscription cannot be pulled")));
       },
       [self](wake_atom) {
-        self->state.armed = false;
+        self->state.waiter = 0;
         pump(self);
       },
       [](timeout_atom, std::uint64_t) {},
       [self](pump_atom) { pump(self); },
     };
   };
+  // A callback consumer is user code: it runs on the feed's own thread, so a
+  // slow one blocks only its own feed, never the runtime's workers.
   if (target.handler)
-    return rt.system().spawn<caf::detached>(behavior, &rt, std::move(filter), start,
-                                            std::move(target), std::move(progress));
-  return rt.system().spawn(behavior, &rt, std::move(filter), start, std::move(target),
-                           std::move(progress));
+    return system.spawn<caf::detached>(behavior, source, std::move(filter), start,
+                                       std::move(target), std::move(progress));
+  return system.spawn(behavior, source, std::move(filter), start, std::move(target),
+                      std::move(progress));
 }
 
 } // namespace sourcery::detail

@@ -10,9 +10,12 @@
 
 #include <sourcery/push_protocol.hpp>
 #include <sourcery/result.hpp>
-#include <sourcery/subscriptions.hpp>
+#include <sourcery/filters.hpp>
 
-#include "global_log.hpp"
+#include <sourcery/codec.hpp>
+#include <sourcery/storage/engine.hpp>
+
+#include "completion.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -27,7 +30,6 @@
 
 namespace sourcery::detail {
 
-class runtime;
 
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -40,7 +42,7 @@ struct fetch_job {
   std::size_t max;
   bool wait_for_all;
   std::chrono::steady_clock::time_point deadline;
-  callback<std::vector<const log_record*>> done;
+  completion<storage::record_batch> done;
 };
 
 using feed_actor =
@@ -54,11 +56,14 @@ struct push_progress {
   std::atomic<bool> stopped{false};
   std::atomic<position> delivered{0};
   std::exception_ptr error; // guarded by `delivering`
+  /// Records that could not be decoded and were skipped (the latest 64).
+  std::vector<std::pair<position, std::exception_ptr>> undecodable; // guarded by `delivering`
 };
 
 /// A subscription handle's view of its feed; stops the feed when destroyed.
 struct feed {
-  std::shared_ptr<runtime> rt;
+  std::shared_ptr<void> keep_alive; // the runtime, which outlives its actors
+  const codec* decoder = nullptr;
   feed_actor actor;
   std::chrono::steady_clock::duration timelimit{};
   std::shared_ptr<push_progress> progress; // push feeds only
@@ -74,13 +79,22 @@ struct push_target {
   std::size_t buffer = 1024;
 };
 
+/// What a feed reads from: the engine's log and the codec. Both outlive it.
+struct feed_source {
+  storage::engine* engine;
+  const codec* decoder;
+};
+
 /// Spawns a pull feed.
-feed_actor spawn_pull_feed(runtime& rt, subscription_filter filter, position start);
+feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
+                           subscription_filter filter, position start);
 
 /// Spawns a push feed delivering to `target`, reporting to `progress`.
-feed_actor spawn_push_feed(runtime& rt, subscription_filter filter, position start,
-                           push_target target, std::shared_ptr<push_progress> progress);
+feed_actor spawn_push_feed(caf::actor_system& system, feed_source source,
+                           subscription_filter filter, position start, push_target target,
+                           std::shared_ptr<push_progress> progress);
 
 } // namespace sourcery::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::fetch_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::storage::record_batch)

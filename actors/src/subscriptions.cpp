@@ -7,6 +7,8 @@
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
+#include <cmath>
+
 namespace sourcery {
 
 using namespace detail;
@@ -17,25 +19,29 @@ std::chrono::steady_clock::duration checked_timelimit(std::chrono::duration<doub
   if (!(t.count() >= 0.1))
     throw invalid_argument("subscription time limit must be at least 0.1 s, got "
                            + std::to_string(t.count()) + " s");
+  // Longer limits would overflow the clock's arithmetic (about 292 years).
+  if (!(t.count() <= 366.0 * 24 * 3600))
+    throw invalid_argument("subscription time limit must be at most a year, got "
+                           + std::to_string(t.count()) + " s");
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(t);
 }
 
 /// Fetches up to `max` more records from the feed into `fetched`.
-void pull(feed& f, std::size_t max, bool wait_for_all, std::deque<const log_record*>& fetched) {
+void pull(feed& f, std::size_t max, bool wait_for_all, fetched_records& fetched) {
   auto deadline = std::chrono::steady_clock::now() + f.timelimit;
-  auto records = wait_for<std::vector<const log_record*>>(
-    [&](callback<std::vector<const log_record*>> done) {
-      caf::anon_send(f.actor, fetch_atom::value,
-                     fetch_job{max, wait_for_all, deadline, std::move(done)});
-    });
-  fetched.insert(fetched.end(), records.begin(), records.end());
+  auto batch = wait_for<storage::record_batch>([&](callback<storage::record_batch> done) {
+    caf::anon_send(f.actor, fetch_atom::value,
+                   fetch_job{max, wait_for_all, deadline,
+                             completion<storage::record_batch>(std::move(done))});
+  });
+  fetched.batch = std::move(batch);
+  fetched.next = 0;
 }
 
-/// Decodes the first fetched record and drops it, also when decoding throws.
-recorded_event take_first(feed& f, std::deque<const log_record*>& fetched) {
-  const auto* rec = fetched.front();
-  fetched.pop_front();
-  return f.rt->decode(*rec);
+/// Decodes the next fetched record and drops it, also when decoding throws.
+recorded_event take_next(feed& f, fetched_records& fetched) {
+  const auto& rec = fetched.batch.records[fetched.next++];
+  return f.decoder->decode(rec);
 }
 
 } // namespace
@@ -45,22 +51,22 @@ std::optional<recorded_event> iter_subscription::next() {
     pull(*feed_, 256, false, fetched_);
   if (fetched_.empty())
     return std::nullopt;
-  return take_first(*feed_, fetched_);
+  return take_next(*feed_, fetched_);
 }
 
 std::vector<recorded_event> batch_subscription::next() {
   if (fetched_.empty()) // else: the rest of a batch cut short by an undecodable record
     pull(*feed_, size_, true, fetched_);
   std::vector<recorded_event> out;
-  out.reserve(std::min(size_, fetched_.size()));
+  out.reserve(std::min(size_, fetched_.batch.records.size() - fetched_.next));
   while (out.size() < size_ && !fetched_.empty()) {
     if (out.empty()) {
-      out.push_back(take_first(*feed_, fetched_)); // throws for a bad first record
+      out.push_back(take_next(*feed_, fetched_)); // throws for a bad first record
       continue;
     }
     try {
-      out.push_back(feed_->rt->decode(*fetched_.front()));
-      fetched_.pop_front();
+      out.push_back(feed_->decoder->decode(fetched_.batch.records[fetched_.next]));
+      ++fetched_.next;
     } catch (...) {
       break; // deliver what decoded; the bad record throws on the next call
     }
@@ -77,15 +83,30 @@ std::exception_ptr push_subscription::error() const {
   return feed_->progress->error;
 }
 
+std::vector<std::pair<position, std::exception_ptr>> push_subscription::undecodable() const {
+  std::lock_guard lock(feed_->progress->delivering);
+  return feed_->progress->undecodable;
+}
+
 position push_subscription::delivered() const {
   return feed_->progress->delivered.load(std::memory_order_acquire);
 }
 
-iter_subscription subscription_builder::build_iter(std::chrono::duration<double> timelimit) {
+namespace {
+
+std::shared_ptr<feed> new_feed(const std::shared_ptr<runtime>& rt) {
   auto f = std::make_shared<feed>();
+  f->keep_alive = rt;
+  f->decoder = &rt->codec();
+  return f;
+}
+
+} // namespace
+
+iter_subscription subscription_builder::build_iter(std::chrono::duration<double> timelimit) {
+  auto f = new_feed(rt_);
   f->timelimit = checked_timelimit(timelimit);
-  f->rt = rt_;
-  f->actor = spawn_pull_feed(*rt_, filter_, start_);
+  f->actor = rt_->spawn_feed(filter_, start_, std::nullopt, nullptr);
   return iter_subscription(std::move(f));
 }
 
@@ -93,10 +114,9 @@ batch_subscription subscription_builder::build_batch(std::size_t size,
                                                      std::chrono::duration<double> timelimit) {
   if (size == 0)
     throw invalid_argument("subscription batch size must be at least 1");
-  auto f = std::make_shared<feed>();
+  auto f = new_feed(rt_);
   f->timelimit = checked_timelimit(timelimit);
-  f->rt = rt_;
-  f->actor = spawn_pull_feed(*rt_, filter_, start_);
+  f->actor = rt_->spawn_feed(filter_, start_, std::nullopt, nullptr);
   return batch_subscription(std::move(f), size);
 }
 
@@ -105,11 +125,10 @@ push_subscription start_push(const std::shared_ptr<runtime>& rt, const subscript
                              position start, push_target target) {
   if (target.max_batch == 0)
     throw invalid_argument("push subscription batch size must be at least 1");
-  target.buffer = std::max(rt->current_settings().subscription_buffer, target.max_batch);
-  auto f = std::make_shared<feed>();
-  f->rt = rt;
+  target.buffer = std::max(rt->settings().get().subscription_buffer, target.max_batch);
+  auto f = new_feed(rt);
   f->progress = std::make_shared<push_progress>();
-  f->actor = spawn_push_feed(*rt, filter, start, std::move(target), f->progress);
+  f->actor = rt->spawn_feed(filter, start, std::move(target), f->progress);
   return push_subscription(std::move(f));
 }
 } // namespace

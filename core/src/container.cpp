@@ -5,6 +5,9 @@
 namespace sourcery {
 
 container& container::set(std::type_index type, std::shared_ptr<entry> e) {
+  if (auto it = sealed_.find(type); it != sealed_.end())
+    throw invalid_argument("cannot provide " + boost::core::demangle(type.name()) + ": "
+                           + it->second);
   entries_[type] = std::move(e);
   return *this;
 }
@@ -23,6 +26,7 @@ container container::copy() const {
   container out;
   for (const auto& [type, e] : entries_)
     out.entries_.emplace(type, e->for_copy(e));
+  out.sealed_ = sealed_;
   return out;
 }
 

@@ -5,7 +5,7 @@
 namespace sourcery {
 
 std::string_view to_string(errc code) noexcept {
-  static constexpr std::array<std::string_view, 21> names{
+  static constexpr std::array<std::string_view, 22> names{
     "none",
     "illegal_tenant_id",
     "incompatible_uuid_and_name",
@@ -27,6 +27,7 @@ std::string_view to_string(errc code) noexcept {
     "reentrant_call",
     "listener_failed",
     "runtime_stopped",
+    "storage_full",
   };
   auto i = static_cast<std::size_t>(code);
   return i < names.size() ? names[i] : "unknown_error_code";

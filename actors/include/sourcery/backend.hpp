@@ -17,6 +17,7 @@
 #include <sourcery/outbox.hpp>
 #include <sourcery/registry.hpp>
 #include <sourcery/settings.hpp>
+#include <sourcery/storage/engine.hpp>
 #include <sourcery/subscriptions.hpp>
 
 #include <memory>
@@ -37,7 +38,7 @@ struct tenant_binding {
 struct runtime_stats {
   std::size_t tenants = 0;
   position last_position = 0;
-  /// Bytes held by the global log's records and payloads.
+  /// Bytes the storage engine holds in memory (records, payloads, indexes).
   std::size_t log_bytes = 0;
 };
 
@@ -46,6 +47,14 @@ public:
   /// The in-memory backend: nothing to install or start; spawns its own actor
   /// system with `options`.
   static backend in_memory(runtime_options options = {});
+  /// A backend over `engine` (R-ST2).
+  static backend on(std::shared_ptr<storage::engine> engine, runtime_options options = {});
+
+  // The runtime starts on the first call that needs it (event_store(),
+  // subscriber(), in_tenant_mode(), …). Until then the providers in
+  // services() — event_registry, storage::engine, encryption_strategy with
+  // key_storage, runtime_options — may be replaced and take effect; once it
+  // runs, replacing them throws invalid_argument saying what to do instead.
 
   /// A view of the same runtime scoped to `tenant` (R-MT); throws
   /// `illegal_tenant_id` for an invalid id.
@@ -88,6 +97,8 @@ public:
   /// The runtime's CAF actor system (to spawn push consumers).
   caf::actor_system& actor_system();
   runtime_stats stats();
+  /// The storage engine the runtime runs on.
+  std::shared_ptr<storage::engine> engine();
 
   /// The container itself, to add or override providers.
   container& services() noexcept { return *services_; }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <sourcery/events.hpp>
+#include <sourcery/filters.hpp>
 #include <sourcery/result.hpp>
 #include <sourcery/values.hpp>
 
@@ -26,18 +27,9 @@ class runtime;
 struct tenant_slot;
 } // namespace detail
 
-/// What a successful append committed.
-struct append_receipt {
-  /// Positions of the first and last appended event (consecutive).
-  position first_position = 0;
-  position last_position = 0;
-  /// The stream's version afterwards; none for a versionless stream.
-  std::optional<sourcery::version> version;
-};
-
 class event_store {
 public:
-  event_store(std::shared_ptr<detail::runtime> rt, detail::tenant_slot* tenant);
+  event_store(std::shared_ptr<detail::runtime> rt, std::shared_ptr<const detail::tenant_slot> tenant);
 
   /// The tenant this store belongs to ("" = default tenant).
   const std::string& tenant_id() const noexcept;
@@ -67,7 +59,8 @@ public:
   void delete_stream(const stream_id& stream);
 
   /// The last committed position of the whole runtime; none before the
-  /// first commit (R-ES5).
+  /// first commit (R-ES5). `subscriber().start_from(store.position())`
+  /// follows what is committed from now on.
   std::optional<sourcery::position> position() const;
 
   // -- asynchronous -------------------------------------------------------------
@@ -83,7 +76,7 @@ public:
 
 private:
   std::shared_ptr<detail::runtime> rt_;
-  detail::tenant_slot* tenant_;
+  std::shared_ptr<const detail::tenant_slot> tenant_;
 };
 
 } // namespace sourcery

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <sourcery/events.hpp>
+#include <sourcery/filters.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -30,17 +31,6 @@ namespace detail {
 class runtime;
 } // namespace detail
 
-/// What the outbox filter sees of a committed event.
-struct outbox_candidate {
-  std::string_view name;
-  const stream_id& stream;
-  std::string_view tenant;
-  /// The stored JSON (encrypted fields encrypted).
-  std::string_view data;
-};
-
-using outbox_filter = std::function<bool(const outbox_candidate&)>;
-
 /// Publishes one event; returning normally means done, throwing means failed.
 using outbox_publisher = std::function<void(const recorded_event&)>;
 
@@ -49,14 +39,6 @@ struct dead_letter {
   recorded_event event;
   int attempts = 0;
   std::string last_error;
-};
-
-/// Figures of the outbox.
-struct outbox_counts {
-  std::size_t pending = 0;      // waiting to be published (including retries)
-  std::size_t dead = 0;         // in the dead letters
-  std::size_t published = 0;    // finished for good since the start
-  std::size_t failures = 0;     // failed attempts since the start
 };
 
 struct continuous_options {

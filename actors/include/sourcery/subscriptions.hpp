@@ -15,6 +15,8 @@
 #pragma once
 
 #include <sourcery/events.hpp>
+#include <sourcery/filters.hpp>
+#include <sourcery/storage/engine.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -24,6 +26,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <typeindex>
 #include <vector>
 
@@ -36,14 +39,13 @@ namespace sourcery {
 namespace detail {
 class runtime;
 struct feed;
-struct log_record;
 } // namespace detail
 
-/// Which records a subscription receives.
-struct subscription_filter {
-  std::optional<std::string> category;
-  std::vector<std::type_index> event_types; // empty = all types
-  std::optional<std::string> tenant;        // none = all tenants
+/// Records fetched from a feed ahead of delivery, in order.
+struct fetched_records {
+  storage::record_batch batch;
+  std::size_t next = 0;
+  bool empty() const noexcept { return next >= batch.records.size(); }
 };
 
 /// Pull: each next() yields the next record, or none when the time limit
@@ -57,7 +59,7 @@ public:
 
 private:
   std::shared_ptr<detail::feed> feed_;
-  std::deque<const detail::log_record*> fetched_; // read ahead, in order
+  fetched_records fetched_; // read ahead, in order
 };
 
 /// Pull: each next() yields up to `size` records; fewer (possibly none) when
@@ -72,7 +74,7 @@ public:
 private:
   std::shared_ptr<detail::feed> feed_;
   std::size_t size_;
-  std::deque<const detail::log_record*> fetched_; // fetched, not yet delivered
+  fetched_records fetched_; // fetched, not yet delivered
 };
 
 /// Push: delivers batches until destroyed or stopped.
@@ -87,14 +89,17 @@ public:
   /// The exception thrown by the consumer, which stopped the subscription;
   /// nullptr while it runs.
   std::exception_ptr error() const;
-  /// Position of the last record handed to the consumer.
+  /// Position of the last record handed to the consumer (or skipped as
+  /// undecodable).
   position delivered() const;
+  /// Records that could not be decoded (unknown event, tampered ciphertext)
+  /// and were skipped, with their positions and errors; the latest 64. The
+  /// records around them are delivered as usual.
+  std::vector<std::pair<position, std::exception_ptr>> undecodable() const;
 
 private:
   std::shared_ptr<detail::feed> feed_;
 };
-
-using batch_handler = std::function<void(std::span<const recorded_event>)>;
 
 class subscription_builder {
 public:
@@ -117,9 +122,16 @@ public:
     return *this;
   }
 
-  /// Time limits under 100 ms → invalid_argument.
+  /// Time limits (in seconds, or any duration) under 100 ms, or over a
+  /// year, → invalid_argument.
   iter_subscription build_iter(std::chrono::duration<double> timelimit);
+  iter_subscription build_iter(double seconds) {
+    return build_iter(std::chrono::duration<double>(seconds));
+  }
   batch_subscription build_batch(std::size_t size, std::chrono::duration<double> timelimit);
+  batch_subscription build_batch(std::size_t size, double seconds) {
+    return build_batch(size, std::chrono::duration<double>(seconds));
+  }
 
   /// Calls `handler` with batches of up to `max_batch` records, on the
   /// subscription's own thread; the next batch is read only after the
@@ -145,6 +157,19 @@ public:
 
   /// Records with position > `p` (0 = from the beginning).
   subscription_builder start_from(position p) const { return {rt_, p, tenant_}; }
+  /// As above; none = from the beginning, so a store's `position()` can be
+  /// handed over as it is (only what is committed from then on follows).
+  subscription_builder start_from(std::optional<position> p) const {
+    return {rt_, p.value_or(0), tenant_};
+  }
+  /// A negative position is a mistake: throws invalid_argument.
+  template <class I>
+    requires std::is_signed_v<I>
+  subscription_builder start_from(I p) const {
+    if (p < 0)
+      throw invalid_argument("start_from needs a position ≥ 0, got " + std::to_string(p));
+    return {rt_, static_cast<position>(p), tenant_};
+  }
 
 private:
   std::shared_ptr<detail::runtime> rt_;

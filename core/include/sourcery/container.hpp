@@ -140,6 +140,22 @@ public:
   /// built are shared, the others are built anew by the copy.
   container copy() const;
 
+  /// Refuses further `provide<T>` calls with `invalid_argument` carrying
+  /// `reason` — for providers whose instance is already in use, where a new
+  /// one could not take effect. Copies stay sealed.
+  template <class T>
+  container& seal(std::string reason) {
+    sealed_[typeid(T)] = std::move(reason);
+    return *this;
+  }
+  /// Binds T to `value` even when sealed: for the owner that sealed T and
+  /// applies the change itself.
+  template <class T>
+  container& replace_sealed(std::shared_ptr<T> value) {
+    entries_[typeid(T)] = std::make_shared<value_entry>(std::move(value));
+    return *this;
+  }
+
 private:
   using make_fn = detail::make_fn;
   using entry = detail::entry;
@@ -163,6 +179,7 @@ private:
   std::shared_ptr<void> resolve(std::type_index type, bool required);
 
   std::unordered_map<std::type_index, std::shared_ptr<entry>> entries_;
+  std::unordered_map<std::type_index, std::string> sealed_;
 };
 
 } // namespace sourcery

@@ -1,8 +1,9 @@
 // The error catalogue (SPEC §11).
 //
 // Every error is a distinct exception type (thrown by the blocking API) and a
-// distinct code of one error category (returned as a `caf::error` by the
-// asynchronous API; see <sourcery/caf_errors.hpp>). Each exception carries the
+// distinct code of one error category, "sourcery" (the asynchronous API hands
+// the exception in a `result`; `to_caf_error` in <sourcery/result.hpp> turns
+// it into a `caf::error` for actors). Each exception carries the
 // data named in the specification and a message naming the values involved.
 #pragma once
 
@@ -37,6 +38,7 @@ enum class errc : std::uint8_t {
   reentrant_call,
   listener_failed,
   runtime_stopped,
+  storage_full,
 };
 
 /// The name of a code, e.g. "concurrent_stream_write_error".
@@ -72,6 +74,8 @@ SOURCERY_SIMPLE_ERROR(missing_provider)
 SOURCERY_SIMPLE_ERROR(encryption_not_configured)
 SOURCERY_SIMPLE_ERROR(reentrant_call)
 SOURCERY_SIMPLE_ERROR(runtime_stopped)
+/// The storage cannot take another commit (e.g. the log's positions are used up).
+SOURCERY_SIMPLE_ERROR(storage_full)
 
 #undef SOURCERY_SIMPLE_ERROR
 

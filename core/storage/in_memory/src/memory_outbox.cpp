@@ -1,24 +1,10 @@
-#include "outbox_store.hpp"
+#include "memory_outbox.hpp"
 
 #include <algorithm>
 
-namespace sourcery::detail {
+namespace sourcery::storage::in_memory_detail {
 
-namespace {
-
-std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
-} // namespace
-
-position outbox_store::shard::peek() const {
+position memory_outbox::shard::peek() const {
   position fresh_pos = fresh < entries.size() ? entries[fresh].rec->pos : 0;
   position ready_pos = ready.empty() ? 0 : ready.begin()->first;
   if (fresh_pos == 0)
@@ -28,7 +14,7 @@ position outbox_store::shard::peek() const {
   return std::min(fresh_pos, ready_pos);
 }
 
-outbox_entry* outbox_store::shard::take() {
+outbox_entry* memory_outbox::shard::take() {
   auto next = peek();
   if (next == 0)
     return nullptr;
@@ -43,52 +29,39 @@ outbox_entry* outbox_store::shard::take() {
   return e;
 }
 
-void outbox_store::shard::compact() {
+void memory_outbox::shard::compact() {
   while (!entries.empty() && entries.front().state == entry_state::done) {
     entries.pop_front();
     --fresh;
   }
 }
 
-outbox_store::outbox_store(std::size_t shards, outbox_filter filter)
-  : filter_(std::move(filter)) {
+memory_outbox::memory_outbox(std::size_t shards) {
   shards_.resize(std::max<std::size_t>(1, shards));
   for (auto& s : shards_)
     s = std::make_unique<shard>();
 }
 
-std::size_t outbox_store::shard_of(const std::string& tenant) const noexcept {
-  return std::hash<std::string>{}(tenant) % shards_.size();
+std::size_t memory_outbox::shard_of(std::string_view tenant) const noexcept {
+  return std::hash<std::string_view>{}(tenant) % shards_.size();
 }
 
-void outbox_store::add(std::span<const log_record* const> records,
-                       const std::function<void(std::size_t)>& on_new) {
-  if (records.empty())
-    return;
-  // The filter is user code and may throw (rolling the commit back): run it
-  // before anything changes, and outside the shard's lock.
-  std::vector<const log_record*> accepted;
-  accepted.reserve(records.size());
-  for (const auto* r : records)
-    if (!filter_ || filter_(outbox_candidate{r->type->name, *r->stream, *r->tenant, r->data()}))
-      accepted.push_back(r);
-  if (accepted.empty())
+void memory_outbox::add(std::span<const mem_record* const> records,
+                        std::span<const char> to_outbox) {
+  if (records.empty() || to_outbox.empty())
     return;
   // One append is one stream of one tenant: all records go to one shard.
-  auto index = shard_of(*accepted.front()->tenant);
-  auto& s = *shards_[index];
-  {
-    std::lock_guard lock(s.mutex);
-    for (const auto* r : accepted)
-      s.entries.emplace_back(r);
-    s.pending += accepted.size();
-  }
-  if (on_new)
-    on_new(index);
+  auto& s = *shards_[shard_of(*records.front()->tenant)];
+  std::lock_guard lock(s.mutex);
+  for (std::size_t i = 0; i < records.size() && i < to_outbox.size(); ++i)
+    if (to_outbox[i]) {
+      s.entries.emplace_back(records[i]);
+      ++s.pending;
+    }
 }
 
-std::vector<outbox_claim> outbox_store::claim(std::size_t index, std::size_t limit) {
-  std::vector<outbox_claim> out;
+std::vector<entry_claim> memory_outbox::claim(std::size_t index, std::size_t limit) {
+  std::vector<entry_claim> out;
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);
   while (out.size() < limit) {
@@ -100,11 +73,11 @@ std::vector<outbox_claim> outbox_store::claim(std::size_t index, std::size_t lim
   return out;
 }
 
-std::vector<outbox_claim> outbox_store::claim_all(std::size_t limit) {
+std::vector<entry_claim> memory_outbox::claim_all(std::size_t limit) {
   std::vector<std::unique_lock<std::mutex>> locks;
   for (auto& s : shards_)
     locks.emplace_back(s->mutex);
-  std::vector<outbox_claim> out;
+  std::vector<entry_claim> out;
   while (out.size() < limit) {
     std::size_t best = shards_.size();
     position best_pos = 0;
@@ -122,7 +95,7 @@ std::vector<outbox_claim> outbox_store::claim_all(std::size_t limit) {
   return out;
 }
 
-outcome outbox_store::report(const outbox_claim& c, const std::exception_ptr& failure,
+outcome memory_outbox::report(const entry_claim& c, const std::string* failure,
                              int max_attempts, bool scheduled_retry) {
   auto& s = *shards_[c.shard];
   std::unique_lock lock(s.mutex);
@@ -134,8 +107,8 @@ outcome outbox_store::report(const outbox_claim& c, const std::exception_ptr& fa
   return result;
 }
 
-outcome outbox_store::report_locked(shard& s, const outbox_claim& c,
-                                    const std::exception_ptr& failure, int max_attempts,
+outcome memory_outbox::report_locked(shard& s, const entry_claim& c,
+                                     const std::string* failure, int max_attempts,
                                     bool scheduled_retry) {
   auto* e = c.entry;
   auto pos = e->rec->pos;
@@ -154,9 +127,9 @@ outcome outbox_store::report_locked(shard& s, const outbox_claim& c,
   }
   ++s.failures;
   ++e->attempts;
-  e->last_error = what_of(failure);
+  e->last_error = *failure;
   if (static_cast<int>(e->attempts) >= max_attempts) {
-    s.dead.emplace(pos, dead_entry{e->rec, static_cast<int>(e->attempts), e->last_error});
+    s.dead.emplace(pos, dead_letter{e->rec, static_cast<int>(e->attempts), e->last_error});
     finish();
     return outcome::dead;
   }
@@ -170,7 +143,7 @@ outcome outbox_store::report_locked(shard& s, const outbox_claim& c,
   return outcome::retry;
 }
 
-std::optional<outbox_claim> outbox_store::claim_retry(std::size_t index, position pos) {
+std::optional<entry_claim> memory_outbox::claim_retry(std::size_t index, position pos) {
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);
   auto it = s.waiting.find(pos);
@@ -179,10 +152,10 @@ std::optional<outbox_claim> outbox_store::claim_retry(std::size_t index, positio
   auto* e = it->second;
   s.waiting.erase(it);
   e->state = entry_state::in_flight;
-  return outbox_claim{index, e};
+  return entry_claim{index, e};
 }
 
-void outbox_store::release_waiting(std::size_t index) {
+void memory_outbox::release_waiting(std::size_t index) {
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);
   for (auto& [pos, e] : s.waiting) {
@@ -192,20 +165,19 @@ void outbox_store::release_waiting(std::size_t index) {
   s.waiting.clear();
 }
 
-std::vector<std::pair<const log_record*, std::pair<int, std::string>>>
-outbox_store::dead_letters() const {
-  std::vector<std::pair<const log_record*, std::pair<int, std::string>>> out;
+std::vector<dead_entry> memory_outbox::dead_letters() const {
+  std::vector<dead_entry> out;
   for (const auto& s : shards_) {
     std::lock_guard lock(s->mutex);
     for (const auto& [pos, d] : s->dead)
-      out.push_back({d.rec, {d.attempts, d.last_error}});
+      out.push_back({d.rec->view(), d.attempts, d.last_error, nullptr});
   }
   std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.first->pos < b.first->pos; });
+            [](const auto& a, const auto& b) { return a.record.position < b.record.position; });
   return out;
 }
 
-std::size_t outbox_store::requeue(std::optional<position> at) {
+std::size_t memory_outbox::requeue(std::optional<position> at) {
   std::size_t moved = 0;
   for (auto& s : shards_) {
     std::lock_guard lock(s->mutex);
@@ -224,7 +196,7 @@ std::size_t outbox_store::requeue(std::optional<position> at) {
   return moved;
 }
 
-std::size_t outbox_store::purge(std::optional<position> at) {
+std::size_t memory_outbox::purge(std::optional<position> at) {
   std::size_t removed = 0;
   for (auto& s : shards_) {
     std::lock_guard lock(s->mutex);
@@ -238,7 +210,7 @@ std::size_t outbox_store::purge(std::optional<position> at) {
   return removed;
 }
 
-std::size_t outbox_store::total_pending() const {
+std::size_t memory_outbox::total_pending() const {
   std::size_t n = 0;
   for (const auto& s : shards_) {
     std::lock_guard lock(s->mutex);
@@ -247,17 +219,17 @@ std::size_t outbox_store::total_pending() const {
   return n;
 }
 
-void outbox_store::settled() {
+void memory_outbox::settled() {
   std::lock_guard lock(empty_mutex_);
   empty_cv_.notify_all();
 }
 
-bool outbox_store::wait_until_empty(std::chrono::milliseconds timeout) const {
+bool memory_outbox::wait_until_empty(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(empty_mutex_);
   return empty_cv_.wait_for(lock, timeout, [&] { return total_pending() == 0; });
 }
 
-outbox_counts outbox_store::counts() const {
+outbox_counts memory_outbox::counts() const {
   outbox_counts c;
   for (const auto& s : shards_) {
     std::lock_guard lock(s->mutex);
@@ -269,4 +241,4 @@ outbox_counts outbox_store::counts() const {
   return c;
 }
 
-} // namespace sourcery::detail
+} // namespace sourcery::storage::in_memory_detail

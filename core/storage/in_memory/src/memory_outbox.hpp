@@ -1,4 +1,4 @@
-// The outbox's entries, in shards of tenants (R-OB).
+// The in-memory engine's outbox entries, in shards of tenants (R-OB).
 //
 // Entries are added inside the commit (under the global log's lock), so they
 // exist exactly for committed events, in position order within each shard.
@@ -8,9 +8,7 @@
 // so claiming costs O(claimed), never a scan of the backlog.
 #pragma once
 
-#include <sourcery/outbox.hpp>
-
-#include "global_log.hpp"
+#include "memory_log.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -25,57 +23,55 @@
 #include <unordered_map>
 #include <vector>
 
-namespace sourcery::detail {
+namespace sourcery::storage::in_memory_detail {
 
 enum class entry_state : std::uint8_t { pending, in_flight, waiting_retry, done };
 
 struct outbox_entry {
-  explicit outbox_entry(const log_record* r) : rec(r) {}
-  const log_record* rec;
+  explicit outbox_entry(const mem_record* r) : rec(r) {}
+  const mem_record* rec;
   std::uint32_t attempts = 0;
   entry_state state = entry_state::pending;
   std::string last_error;
 };
 
 /// A claimed entry: the publisher's to report on.
-struct outbox_claim {
+struct entry_claim {
   std::size_t shard;
   outbox_entry* entry;
 };
 
-enum class outcome { done, retry, dead };
+using outcome = outbox_outcome;
 
-class outbox_store {
+class memory_outbox {
 public:
-  outbox_store(std::size_t shards, outbox_filter filter);
+  explicit memory_outbox(std::size_t shards);
 
   std::size_t shard_count() const noexcept { return shards_.size(); }
-  std::size_t shard_of(const std::string& tenant) const noexcept;
+  std::size_t shard_of(std::string_view tenant) const noexcept;
 
-  /// Adds the records that pass the filter. Called under the commit lock,
-  /// after everything that may roll the commit back. `on_new(shard)` is
-  /// called for each shard that received entries.
-  void add(std::span<const log_record* const> records,
-           const std::function<void(std::size_t)>& on_new);
+  /// Adds an entry for each record whose flag is set. Called under the
+  /// commit lock, after everything that may roll the commit back.
+  void add(std::span<const mem_record* const> records, std::span<const char> to_outbox);
 
   /// Claims up to `limit` pending entries of all shards in position order.
-  std::vector<outbox_claim> claim_all(std::size_t limit);
+  std::vector<entry_claim> claim_all(std::size_t limit);
   /// Claims up to `limit` pending entries of one shard in position order.
-  std::vector<outbox_claim> claim(std::size_t shard, std::size_t limit);
+  std::vector<entry_claim> claim(std::size_t shard, std::size_t limit);
 
   /// Reports a publish: success finishes the entry; a failure counts an
   /// attempt and, below `max_attempts`, makes it pending again (or waiting
   /// for a scheduled retry when `scheduled_retry`), else moves it to the
   /// dead letters.
-  outcome report(const outbox_claim& c, const std::exception_ptr& failure, int max_attempts,
+  outcome report(const entry_claim& c, const std::string* failure, int max_attempts,
                  bool scheduled_retry);
 
   /// A scheduled retry is due: claims the entry at `pos` if it still waits.
-  std::optional<outbox_claim> claim_retry(std::size_t shard, position pos);
+  std::optional<entry_claim> claim_retry(std::size_t shard, position pos);
   /// Makes every waiting retry of `shard` pending again (its dispatcher stopped).
   void release_waiting(std::size_t shard);
 
-  std::vector<std::pair<const log_record*, std::pair<int, std::string>>> dead_letters() const;
+  std::vector<dead_entry> dead_letters() const;
   std::size_t requeue(std::optional<position> at);
   std::size_t purge(std::optional<position> at);
   outbox_counts counts() const;
@@ -90,8 +86,8 @@ private:
   mutable std::mutex empty_mutex_;
   mutable std::condition_variable empty_cv_;
 
-  struct dead_entry {
-    const log_record* rec;
+  struct dead_letter {
+    const mem_record* rec;
     int attempts;
     std::string last_error;
   };
@@ -102,7 +98,7 @@ private:
     std::size_t fresh = 0;                     // index of the first never-claimed entry
     std::map<position, outbox_entry*> ready;   // failed, pending again
     std::unordered_map<position, outbox_entry*> waiting; // failed, retry scheduled
-    std::map<position, dead_entry> dead;
+    std::map<position, dead_letter> dead;
     std::map<position, outbox_entry> requeued; // dead letters given another chance
     std::size_t pending = 0;                   // entries not done
     std::size_t published = 0;
@@ -114,11 +110,10 @@ private:
     void compact();
   };
 
-  outcome report_locked(shard& s, const outbox_claim& c, const std::exception_ptr& failure,
+  outcome report_locked(shard& s, const entry_claim& c, const std::string* failure,
                         int max_attempts, bool scheduled_retry);
 
-  outbox_filter filter_;
   std::vector<std::unique_ptr<shard>> shards_;
 };
 
-} // namespace sourcery::detail
+} // namespace sourcery::storage::in_memory_detail

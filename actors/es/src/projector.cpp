@@ -6,14 +6,6 @@
 
 namespace sourcery {
 
-std::size_t hash_value(const cursor_key& key) noexcept {
-  std::size_t seed = 0;
-  boost::hash_combine(seed, key.projection);
-  boost::hash_combine(seed, key.tenant_id);
-  boost::hash_combine(seed, hash_value(key.stream));
-  return seed;
-}
-
 std::optional<version> in_memory_cursor_storage::load(const cursor_key& key) {
   std::lock_guard lock(mutex_);
   auto it = cursors_.find(key);
@@ -28,8 +20,9 @@ void in_memory_cursor_storage::store(const cursor_key& key, version v) {
 projector::projector(std::string name, sourcery::backend backend, handler h,
                      std::shared_ptr<cursor_storage> cursors)
   : name_(std::move(name)), backend_(std::move(backend)), handler_(std::move(h)),
-    cursors_(std::move(cursors)) {
-  if (!handler_ || !cursors_)
+    cursors_(cursors ? std::move(cursors)
+                     : std::make_shared<engine_cursor_storage>(backend_.engine())) {
+  if (!handler_)
     throw invalid_argument("projector '" + name_ + "' needs a handler and a cursor storage");
 }
 

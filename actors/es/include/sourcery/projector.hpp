@@ -32,15 +32,7 @@
 namespace sourcery {
 
 /// Identifies one cursor: a projection's progress through one stream.
-struct cursor_key {
-  std::string projection;
-  std::string tenant_id;
-  sourcery::stream_id stream;
-
-  friend bool operator==(const cursor_key&, const cursor_key&) = default;
-};
-
-std::size_t hash_value(const cursor_key& key) noexcept;
+using cursor_key = storage::cursor_key;
 
 /// Where projectors keep their cursors. Implementations must be safe for
 /// concurrent calls.
@@ -67,6 +59,18 @@ private:
   std::unordered_map<cursor_key, version, key_hash> cursors_;
 };
 
+/// Cursors kept by a storage engine (R-ST1): durable on durable engines.
+class engine_cursor_storage final : public cursor_storage {
+public:
+  explicit engine_cursor_storage(std::shared_ptr<storage::engine> engine)
+    : engine_(std::move(engine)) {}
+  std::optional<version> load(const cursor_key& key) override { return engine_->load_cursor(key); }
+  void store(const cursor_key& key, version v) override { engine_->store_cursor(key, v); }
+
+private:
+  std::shared_ptr<storage::engine> engine_;
+};
+
 /// Feeds recorded events to a handler, in stream order, once per version.
 /// Use one projector from one thread at a time (e.g. one subscription); the
 /// handler runs on that thread.
@@ -76,8 +80,10 @@ public:
 
   /// The projection `name` (its cursors' key) handing events to `h`. The
   /// backend gives each tenant's store, read to catch up missed events.
+  /// Cursors are kept in `cursors`, by default in the backend's storage
+  /// engine.
   projector(std::string name, sourcery::backend backend, handler h,
-            std::shared_ptr<cursor_storage> cursors = std::make_shared<in_memory_cursor_storage>());
+            std::shared_ptr<cursor_storage> cursors = nullptr);
 
   /// Projects `e` (after the missed events before it, loaded from the
   /// store) unless its version is at or behind the cursor. Returns how many

@@ -1,0 +1,49 @@
+// The commit path: what one append does once its tenant's actor takes it.
+// The outbox filter picks the events that enter the outbox (on the tenant's
+// actor, before anything is stored); the engine commits atomically, running
+// the in-transaction listeners inside the commit (R-L); then the outbox's
+// dispatcher for the tenant's shard is woken if it idles.
+#pragma once
+
+#include <sourcery/codec.hpp>
+#include <sourcery/filters.hpp>
+#include <sourcery/storage/engine.hpp>
+
+#include "listener_registry.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace sourcery::detail {
+
+class commit_path {
+public:
+  commit_path(const storage::engine& engine, const codec& codec,
+              std::shared_ptr<listener_registry> listeners)
+    : engine_(engine), codec_(codec), listeners_(std::move(listeners)) {}
+
+  /// Appends `events` to `stream` of `store`'s tenant; throws what the
+  /// engine, a listener or the outbox filter throws (nothing is stored then).
+  append_receipt append(storage::stream_store& store, const stream_id& stream,
+                        expected_version expected, std::span<const raw_event> events) const;
+
+  /// Turns the outbox on for commits from now on; `wake(shard)` is called
+  /// after a commit that added entries to `shard`. Throws invalid_argument if
+  /// it is on already.
+  void enable_outbox(outbox_filter filter, std::function<void(std::size_t)> wake);
+  bool outbox_enabled() const noexcept { return outbox_.load() != nullptr; }
+
+private:
+  struct outbox_route {
+    outbox_filter filter;
+    std::function<void(std::size_t)> wake;
+  };
+
+  const storage::engine& engine_;
+  const codec& codec_;
+  std::shared_ptr<listener_registry> listeners_;
+  std::atomic<std::shared_ptr<const outbox_route>> outbox_;
+};
+
+} // namespace sourcery::detail

@@ -1,0 +1,70 @@
+// The protocol of the tenant storage actor (SPEC §10): one actor per tenant
+// owns that tenant's streams and serialises every change to them.
+//
+// Each request carries its arguments and, for callers outside the actor
+// world (the event_store facade), a `completion` that runs exactly once. An
+// actor that `request`s instead gets the typed response, or an error when the
+// tenant actor is gone.
+#pragma once
+
+#include <sourcery/filters.hpp>
+#include <sourcery/result.hpp>
+#include <sourcery/storage/engine.hpp>
+
+#include "completion.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <optional>
+#include <vector>
+
+namespace sourcery::detail {
+
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+
+struct append_job {
+  stream_id stream;
+  std::vector<raw_event> events;
+  expected_version expected;
+  completion<append_receipt> done;
+};
+
+struct load_job {
+  stream_id stream;
+  std::optional<version> start;
+  std::optional<version> stop;
+  completion<storage::stream_read> done;
+};
+
+struct snapshot_job {
+  stream_id stream;
+  raw_event snapshot;
+  completion<done_t> done;
+};
+
+struct delete_job {
+  stream_id stream;
+  completion<done_t> done;
+};
+
+using tenant_storage_actor = caf::typed_actor<
+  caf::replies_to<append_atom, append_job>::with<append_receipt>,
+  caf::replies_to<load_atom, load_job>::with<storage::stream_read>,
+  caf::replies_to<snapshot_atom, snapshot_job>::with<done_t>,
+  caf::replies_to<delete_atom, delete_job>::with<done_t>>;
+
+} // namespace sourcery::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::append_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::load_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::snapshot_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::delete_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::append_receipt)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::storage::stream_read)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::done_t)

@@ -1,0 +1,98 @@
+#include <sourcery/codec.hpp>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/serializer.hpp>
+
+namespace sourcery {
+
+namespace {
+
+/// The JSON text of `v`, serialised straight into one growing buffer.
+std::string to_text(const boost::json::value& v) {
+  boost::json::serializer sr;
+  sr.reset(&v);
+  std::string out(512, '\0');
+  std::size_t length = 0;
+  while (!sr.done()) {
+    if (out.size() - length < 128)
+      out.resize(2 * out.size());
+    length += sr.read(out.data() + length, out.size() - length).size();
+  }
+  out.resize(length);
+  return out;
+}
+
+std::shared_ptr<const field_encryption> configured(std::shared_ptr<const field_encryption> e,
+                                                   const event_type& type) {
+  if (!e)
+    throw encryption_not_configured(
+      "event '" + type.name
+      + "' has encrypted fields but no encryption is configured; call "
+        "backend.with_encryption(strategy, key_storage) first (nothing is stored in plain text)");
+  return e;
+}
+
+} // namespace
+
+codec::codec(std::shared_ptr<event_registry> registry) : registry_(std::move(registry)) {
+  if (!registry_)
+    throw invalid_argument("a codec needs an event registry");
+}
+
+void codec::set_encryption(std::shared_ptr<const field_encryption> encryption) {
+  encryption_.store(std::move(encryption));
+}
+
+raw_event codec::encode(const wrapped_event<>& e, const stream_id& stream,
+                        const std::string& tenant) const {
+  const auto& type = registry_->get(e.event.type());
+  if (!type.encryption)
+    return event_registry::to_raw(e, type);
+  auto encryption = configured(encryption_.load(), type);
+  // The event's JSON lives only here: allocate it on the stack.
+  unsigned char buffer[4096];
+  boost::json::monotonic_resource arena(buffer, sizeof buffer);
+  auto data = event_registry::encode_value(e, type, &arena);
+  auto* fields = data.if_object();
+  if (!fields)
+    throw invalid_argument("event '" + type.name
+                           + "' has encrypted fields, so its JSON must be an object");
+  encryption->encrypt(*fields, *type.encryption, stream, tenant);
+  return event_registry::to_raw(e, type, to_text(data));
+}
+
+any_event codec::decode_data(const event_type& type, std::string_view data,
+                             const stream_id& stream, std::string_view tenant) const {
+  if (!type.encryption)
+    return event_registry::decode(type, data, stream);
+  auto encryption = configured(encryption_.load(), type);
+  boost::json::value json;
+  try {
+    json = serde::parse(data);
+  } catch (const serde::decode_failure& f) {
+    throw deserialization_error(type.name, stream.to_string(), f.field, f.what());
+  }
+  if (auto* fields = json.if_object())
+    encryption->decrypt(*fields, *type.encryption, type.name, stream, tenant);
+  return event_registry::decode(type, json, stream);
+}
+
+wrapped_event<> codec::decode_wrapped(const storage::record& r) const {
+  const auto& type = registry_->get(r.type);
+  return event_registry::with_metadata(decode_data(type, r.data, *r.stream, r.tenant), r.context,
+                                       r.id, timestamp::from_micros(r.created_us),
+                                       r.opt_version(), *r.stream);
+}
+
+recorded_event codec::decode(const storage::record& r) const {
+  return recorded_event{decode_wrapped(r), *r.stream, r.position, std::string(r.tenant)};
+}
+
+wrapped_event<> codec::decode_snapshot(const raw_event& raw, const stream_id& stream,
+                                       const std::string& tenant) const {
+  const auto& type = registry_->get(std::string_view(raw.name));
+  return event_registry::with_metadata(decode_data(type, raw.data, stream, tenant), raw.context,
+                                       raw.id, raw.created_at, raw.version, stream);
+}
+
+} // namespace sourcery

@@ -1,0 +1,253 @@
+// The in-memory engine: the global log, each tenant's streams, the outbox,
+// keys and cursors, all in RAM (R-ST1, R-ST2).
+#include <sourcery/storage/in_memory.hpp>
+
+#include "memory_log.hpp"
+#include "memory_outbox.hpp"
+
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace sourcery::storage {
+
+namespace in_memory_detail {
+
+namespace {
+
+struct mem_stream {
+  bool versionless = false;
+  version current = 0; // versioned: last version; versionless: event count
+  std::optional<raw_event> snapshot;
+  std::vector<const mem_record*> events; // after the snapshot
+};
+
+class memory_engine;
+
+/// One tenant's streams. The stream ids that records point at are owned
+/// here and outlive deletion (records stay in the log).
+class memory_streams final : public stream_store {
+public:
+  memory_streams(std::string tenant, memory_log& log, memory_outbox& outbox)
+    : tenant_(std::move(tenant)), log_(log), outbox_(outbox) {}
+
+  const std::string& tenant() const noexcept override { return tenant_; }
+
+  append_receipt append(const stream_id& id, expected_version expected,
+                        std::span<const raw_event> events, std::span<const char> to_outbox,
+                        const commit_hook& hook) override {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(id);
+    auto versions = check_append(info_locked(it), expected, events,
+                                 describe_stream(id, tenant_));
+    bool created = it == streams_.end();
+    if (created)
+      it = streams_.emplace(id, mem_stream{!expected.is_versioned(), 0, {}, {}}).first;
+    std::vector<pending_event> pending(events.size());
+    for (std::size_t i = 0; i < pending.size(); ++i)
+      pending[i] = pending_event{&events[i], versions[i]};
+    std::vector<const mem_record*> records;
+    try {
+      records = log_.commit(&tenant_, &it->first, pending,
+                            [&](std::span<const mem_record* const> recs) {
+                              if (hook) {
+                                std::vector<record> views;
+                                views.reserve(recs.size());
+                                for (const auto* r : recs)
+                                  views.push_back(r->view());
+                                hook(views);
+                              }
+                              outbox_.add(recs, to_outbox); // last: it cannot throw
+                            });
+    } catch (...) {
+      if (created)
+        streams_.erase(it);
+      throw;
+    }
+    auto& s = it->second;
+    s.events.insert(s.events.end(), records.begin(), records.end());
+    s.current += records.size();
+    return append_receipt{records.front()->pos, records.back()->pos,
+                          s.versionless ? std::nullopt : std::optional<version>(s.current)};
+  }
+
+  std::optional<stream_info> info(const stream_id& id) const override {
+    std::lock_guard lock(mutex_);
+    return info_locked(streams_.find(id));
+  }
+
+  stream_read read(const stream_id& id, std::optional<version> start,
+                   std::optional<version> stop) const override {
+    stream_read out;
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(id);
+    if (it == streams_.end())
+      return out;
+    const auto& s = it->second;
+    auto in_range = [&](std::optional<version> v) {
+      if (!v) // versionless: slicing by version does not apply
+        return true;
+      return (!start || *v >= *start) && (!stop || *v < *stop);
+    };
+    if (s.snapshot && in_range(s.snapshot->version))
+      out.snapshot = s.snapshot;
+    out.events.records.reserve(s.events.size());
+    for (const auto* r : s.events)
+      if (in_range(r->version == 0 ? std::nullopt : std::optional<version>(r->version)))
+        out.events.records.push_back(r->view());
+    return out;
+  }
+
+  void save_snapshot(const stream_id& id, raw_event snapshot) override {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(id);
+    check_snapshot(info_locked(it), snapshot, describe_stream(id, tenant_));
+    auto& s = it->second;
+    s.snapshot = std::move(snapshot);
+    s.events.clear();
+    s.events.shrink_to_fit();
+  }
+
+  void remove(const stream_id& id) override {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(id);
+    if (it == streams_.end())
+      return;
+    auto node = streams_.extract(it);
+    node.mapped() = mem_stream{};
+    retired_.push_back(std::move(node));
+  }
+
+private:
+  using map = std::unordered_map<stream_id, mem_stream>;
+
+  std::optional<stream_info> info_locked(map::const_iterator it) const {
+    if (it == streams_.end())
+      return std::nullopt;
+    return stream_info{it->second.versionless, it->second.current};
+  }
+
+  const std::string tenant_;
+  memory_log& log_;
+  memory_outbox& outbox_;
+  mutable std::mutex mutex_;
+  map streams_;                          // GUARDED_BY(mutex_)
+  std::vector<map::node_type> retired_;  // GUARDED_BY(mutex_): ids records point at
+};
+
+class memory_engine final : public engine {
+public:
+  explicit memory_engine(const in_memory_options& o)
+    : outbox_(o.outbox_shards ? o.outbox_shards
+                              : std::max(1u, std::thread::hardware_concurrency())) {}
+
+  std::string_view name() const noexcept override { return "in_memory"; }
+
+  std::shared_ptr<stream_store> streams(const std::string& tenant) override {
+    std::lock_guard lock(tenants_mutex_);
+    auto& slot = tenants_[tenant];
+    if (!slot)
+      slot = std::make_shared<memory_streams>(tenant, log_, outbox_);
+    return slot;
+  }
+
+  position last_position() const override { return log_.last(); }
+
+  void read(position after, std::size_t max, record_batch& out) const override {
+    auto last = log_.last();
+    auto end = after + std::min<std::uint64_t>(max, last > after ? last - after : 0);
+    out.records.reserve(out.records.size() + (end - after));
+    for (auto p = after + 1; p <= end; ++p)
+      out.records.push_back(log_.at(p).view());
+  }
+
+  std::uint64_t notify_after(position after, wake_fn wake) override {
+    return log_.notify_after(after, std::move(wake));
+  }
+  void cancel(std::uint64_t id) override { log_.cancel(id); }
+  void cancel_all() override { log_.cancel_all(); }
+
+  std::size_t outbox_shards() const noexcept override { return outbox_.shard_count(); }
+  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
+    return outbox_.shard_of(tenant);
+  }
+
+  std::vector<storage::outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
+    if (shard >= outbox_.shard_count())
+      throw invalid_argument("outbox shard " + std::to_string(shard) + " does not exist");
+    return views(outbox_.claim(shard, limit));
+  }
+  std::vector<storage::outbox_claim> outbox_take_all(std::size_t limit) override {
+    return views(outbox_.claim_all(limit));
+  }
+  outbox_outcome outbox_report(const storage::outbox_claim& c, const std::string* failure,
+                               int max_attempts, bool hold_for_retry) override {
+    return outbox_.report(entry_claim{c.shard, reinterpret_cast<outbox_entry*>(c.handle)},
+                          failure, max_attempts, hold_for_retry);
+  }
+  std::optional<storage::outbox_claim> outbox_take_retry(std::size_t shard,
+                                                          position pos) override {
+    if (auto c = outbox_.claim_retry(shard, pos))
+      return view(*c);
+    return std::nullopt;
+  }
+  void outbox_release_held(std::size_t shard) override { outbox_.release_waiting(shard); }
+  std::vector<dead_entry> outbox_dead_letters() const override { return outbox_.dead_letters(); }
+  std::size_t outbox_requeue(std::optional<position> at) override { return outbox_.requeue(at); }
+  std::size_t outbox_purge(std::optional<position> at) override { return outbox_.purge(at); }
+  outbox_counts outbox_count() const override { return outbox_.counts(); }
+  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
+    return outbox_.wait_until_empty(timeout);
+  }
+
+  std::shared_ptr<key_storage> keys() override { return keys_; }
+
+  std::optional<version> load_cursor(const cursor_key& key) const override {
+    std::lock_guard lock(cursors_mutex_);
+    auto it = cursors_.find(key);
+    return it == cursors_.end() ? std::nullopt : std::optional<version>(it->second);
+  }
+  void store_cursor(const cursor_key& key, version v) override {
+    std::lock_guard lock(cursors_mutex_);
+    cursors_[key] = v;
+  }
+
+  std::size_t memory_bytes() const override { return log_.memory_bytes(); }
+
+private:
+  static storage::outbox_claim view(const entry_claim& c) {
+    return storage::outbox_claim{c.shard, c.entry->rec->view(), c.entry->attempts,
+                                 reinterpret_cast<std::uint64_t>(c.entry), nullptr};
+  }
+  static std::vector<storage::outbox_claim> views(const std::vector<entry_claim>& claims) {
+    std::vector<storage::outbox_claim> out;
+    out.reserve(claims.size());
+    for (const auto& c : claims)
+      out.push_back(view(c));
+    return out;
+  }
+
+  struct cursor_hash {
+    std::size_t operator()(const cursor_key& k) const noexcept { return hash_value(k); }
+  };
+
+  memory_log log_;
+  memory_outbox outbox_;
+  std::shared_ptr<key_storage> keys_ = std::make_shared<in_memory_key_storage>();
+
+  std::mutex tenants_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<memory_streams>> tenants_; // GUARDED_BY
+
+  mutable std::mutex cursors_mutex_;
+  std::unordered_map<cursor_key, version, cursor_hash> cursors_; // GUARDED_BY
+};
+
+} // namespace
+
+} // namespace in_memory_detail
+
+std::shared_ptr<engine> make_in_memory_engine(in_memory_options options) {
+  return std::make_shared<in_memory_detail::memory_engine>(options);
+}
+
+} // namespace sourcery::storage
