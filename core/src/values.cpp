@@ -1,4 +1,5 @@
 #include <sourcery/errors.hpp>
+#include <sourcery/serde.hpp>
 #include <sourcery/stream_id.hpp>
 #include <sourcery/values.hpp>
 
@@ -81,6 +82,9 @@ timestamp tag_invoke(const boost::json::value_to_tag<timestamp>&, const boost::j
 }
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const context& c) {
+  // Checked before the copy below, which (like all of Boost.JSON's copies)
+  // recurses once per level: a context too deep to store is refused here.
+  serde::detail::check_encodable(c.extra);
   boost::json::object obj = c.extra;
   if (c.correlation_id)
     obj["correlation_id"] = to_string(*c.correlation_id);
