@@ -180,6 +180,35 @@ BOOST_AUTO_TEST_CASE(timestamps_and_uuids_have_readable_json_forms) { // R-E1
              == 1'763'898'493'500'000);
 }
 
+// Issue 14: to_string negated INT64_MIN (signed overflow, undefined behaviour;
+// the sanitizer build reports it). Every value now has a defined text, and
+// one outside the years 0000-9999 is refused typed when encoding.
+BOOST_AUTO_TEST_CASE(every_timestamp_has_a_defined_text_and_extremes_are_refused_typed) { // R-E1, §11
+  const auto min = std::numeric_limits<std::int64_t>::min();
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  // INT64_MIN µs = -9,223,372,036,854.775808 s: floor to the second below.
+  // (proleptic Gregorian, astronomical years: 292,277 years either side of 1970).
+  BOOST_TEST(timestamp::from_micros(min).to_string() == "-290308-12-21T19:59:05.224192Z");
+  BOOST_TEST(timestamp::from_micros(max).to_string() == "294247-01-10T04:00:54.775807Z");
+  BOOST_TEST(timestamp::from_micros(min + 1).to_string().ends_with(".224193Z"));
+  BOOST_TEST(timestamp::from_micros(-1'000'000).to_string() == "1969-12-31T23:59:59.000000Z");
+
+  for (auto us : {min, min + 1, max, std::int64_t(-62'167'219'200'000'001) /* -0001 */,
+                  std::int64_t(253'402'300'800'000'000) /* 10000 */}) {
+    BOOST_TEST_CONTEXT("micros " << us) {
+      BOOST_CHECK_EXCEPTION(serde::encode(timestamp::from_micros(us)), serde::encode_failure,
+                            [](const serde::encode_failure& f) {
+                              return std::string(f.what()).find("0000-9999") != std::string::npos;
+                            });
+    }
+  }
+  // The first and last microseconds of the years 0000-9999 round-trip.
+  for (auto us : {std::int64_t(-62'167'219'200'000'000), std::int64_t(253'402'300'799'999'999)}) {
+    auto t = timestamp::from_micros(us);
+    BOOST_TEST(serde::decode<timestamp>(serde::encode(t)).micros() == us);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(every_finite_double_round_trips_exactly) { // R-E1
   // Boost.JSON 1.81's own parser is off by one ulp for about a third of all
   // doubles; serde parses numbers exactly. 20,000 random bit patterns.
