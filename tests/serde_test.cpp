@@ -209,6 +209,16 @@ BOOST_AUTO_TEST_CASE(every_timestamp_has_a_defined_text_and_extremes_are_refused
   }
 }
 
+// Found by fuzz_serde (issue 14): "1e400" read as an infinity, which no write
+// can store. Reads accept only what writes make.
+BOOST_AUTO_TEST_CASE(a_number_beyond_double_is_malformed_json) { // R-E3
+  for (const auto& text : {"1e400"s, "-1e400"s, R"({"x":[1,2e999]})"s})
+    BOOST_CHECK_THROW(serde::parse(text), serde::decode_failure);
+  BOOST_TEST(serde::parse("1.7976931348623157e308").as_double()
+             == std::numeric_limits<double>::max());
+  BOOST_TEST(serde::parse("1e-400").as_double() == 0.0); // underflow is a finite value
+}
+
 BOOST_AUTO_TEST_CASE(every_finite_double_round_trips_exactly) { // R-E1
   // Boost.JSON 1.81's own parser is off by one ulp for about a third of all
   // doubles; serde parses numbers exactly. 20,000 random bit patterns.

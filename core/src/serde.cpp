@@ -74,13 +74,19 @@ struct exact_number_handler {
     stack.push_uint64(u);
     return true;
   }
-  bool on_double(double d, string_view s, error_code&) {
+  bool on_double(double d, string_view s, error_code& error) {
     number.append(s.data(), s.size());
     double exact = 0;
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), exact);
     if (ec == std::errc{} && end == number.data() + number.size())
       d = exact; // out of range: keep Boost.JSON's value
     number.clear();
+    // Beyond the largest double Boost.JSON gives an infinity, which no write
+    // can store (check_encodable): refused, so reads accept what writes make.
+    if (!std::isfinite(d)) {
+      error = boost::json::error::exponent_overflow;
+      return false;
+    }
     stack.push_double(d);
     return true;
   }

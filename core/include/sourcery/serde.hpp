@@ -44,7 +44,9 @@ struct encode_failure : std::runtime_error {
 inline constexpr std::size_t max_depth = 64;
 
 /// Parses JSON text nested at most `max_depth` levels; throws decode_failure
-/// with an empty path when malformed or nested deeper.
+/// with an empty path when malformed, nested deeper, or holding a number
+/// beyond the range of double (it would read as an infinity, which no write
+/// stores).
 boost::json::value parse(std::string_view text);
 
 namespace detail {
