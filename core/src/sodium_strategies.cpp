@@ -230,7 +230,7 @@ decryption open(const aead& cipher, std::string_view ciphertext, const encryptio
   if (std::memcmp(id, key_id_of(key), key_id_bytes) != 0)
     return {decryption::other_key, {}, std::string(reinterpret_cast<const char*>(id), key_id_bytes)};
 
-  decryption out{decryption::ok, std::string(sealed.size() - header_bytes - tag_bytes, '\0')};
+  decryption out{decryption::ok, std::string(sealed.size() - header_bytes - tag_bytes, '\0'), {}};
   if (cipher.open(reinterpret_cast<unsigned char*>(out.plaintext.data()), nullptr, nullptr,
                   nonce + cipher.nonce_bytes, sealed.size() - header_bytes, id, key_id_bytes,
                   nonce, secret_of(key))
