@@ -173,21 +173,39 @@ std::vector<std::string> stored_data(backend& b, const stream_id& id) {
   return out;
 }
 
-/// Flips one character of the ciphertext the real strategy makes, while
-/// `tamper` is set, as if the stored bytes had been altered.
+/// Alters the ciphertext the real strategy makes, as if the stored bytes had
+/// been altered: while `tamper` is set, one character of the tag; while
+/// `forge` is set, as `forge` says.
 class tampering_strategy final : public encryption_strategy {
 public:
+  enum forgery {
+    none,
+    key_id_char, ///< one character of the key id (the first ten after the prefix)
+    zero_bytes,  ///< the prefix and 48 zero bytes: key id, nonce and tag
+  };
   std::atomic<bool> tamper{false};
+  std::atomic<forgery> forge{none};
 
   encryption_key generate_key() const override { return real_.generate_key(); }
   std::string encrypt(std::string_view plaintext, const encryption_key& key) const override {
     auto c = real_.encrypt(plaintext, key);
     if (tamper)
       flip(c, c.size() - 6); // inside the authentication tag
-    return c;
+    return forged(std::move(c), forge);
   }
   decryption decrypt(std::string_view ciphertext, const encryption_key& key) const override {
     return real_.decrypt(ciphertext, key);
+  }
+  std::string key_id(const encryption_key& key) const override { return real_.key_id(key); }
+
+  /// `c` altered as `how` says.
+  static std::string forged(std::string c, forgery how) {
+    auto body = c.find(':') + 1;
+    if (how == key_id_char)
+      flip(c, body + 3);
+    if (how == zero_bytes)
+      c = c.substr(0, body) + std::string(64, 'A'); // base64 of 48 zero bytes
+    return c;
   }
 
   static void flip(std::string& c, std::size_t i) { c[i] = c[i] == 'A' ? 'B' : 'A'; }
@@ -347,6 +365,55 @@ BOOST_AUTO_TEST_CASE(a_shredded_subject_stays_shredded) { // R-EN
   auto events = store().load_stream(id);
   check_same(only<profile_updated>(events, 0), masked_profile_of(profile_of("ann")));
   check_same(only<profile_updated>(events, 1), profile_of("ann"));
+}
+
+// Issue 14: a value whose key id was altered (or replaced by zero bytes) read
+// as the mask, so anyone able to write to the storage could erase a field
+// unnoticed. Only a key really gone masks; a forged id is decryption_failed.
+BOOST_AUTO_TEST_CASE(a_forged_key_id_is_a_decryption_failure_not_a_shred) { // R-EN, §11
+  given_subjects({"ann"});
+  for (auto how : {tampering_strategy::key_id_char, tampering_strategy::zero_bytes}) {
+    BOOST_TEST_CONTEXT("forgery " << int(how)) {
+      auto id = stream_id::random("gifts");
+      strategy->forge = how;
+      store().append(id, {wrap(gift_sent{"ann", "ann", "hello", "ann@example.org"})});
+      strategy->forge = tampering_strategy::none;
+      BOOST_CHECK_EXCEPTION(store().load_stream(id), decryption_failed,
+                            [&](const decryption_failed& e) {
+                              return e.stream() == id.to_string() && e.event_name() == "gift_sent"
+                                     && e.field() == "message" && mentions(e, "'message'");
+                            });
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(after_a_key_is_created_anew_old_values_mask_and_forged_ids_still_fail) { // R-EN
+  given_subjects({"ann"});
+  auto old_id = stream_id::random("gifts");
+  store().append(old_id, {wrap(gift_sent{"ann", "ann", "hello", "ann@example.org"})});
+  b.encryption().shred("ann");
+  BOOST_TEST(b.encryption().create_key("ann"));
+
+  // The value of the shredded key: its id was retired, so it is masked…
+  auto old = only<gift_sent>(store().load_stream(old_id));
+  BOOST_TEST(old.message == erased);
+  BOOST_TEST(old.recipient_email == erased);
+
+  // …while an id the subject never had is still a forgery.
+  auto forged_id = stream_id::random("gifts");
+  strategy->forge = tampering_strategy::zero_bytes;
+  store().append(forged_id, {wrap(gift_sent{"ann", "ann", "hello", "ann@example.org"})});
+  strategy->forge = tampering_strategy::none;
+  BOOST_CHECK_THROW(store().load_stream(forged_id), decryption_failed);
+
+  // Retired ids are per tenant and subject.
+  in_memory_key_storage keys;
+  keys.retire("t", "ann", "12345678");
+  BOOST_TEST(keys.retired("t", "ann", "12345678"));
+  BOOST_TEST(!keys.retired("t", "bob", "12345678"));
+  BOOST_TEST(!keys.retired("u", "ann", "12345678"));
+  BOOST_TEST(!keys.retired("t", "ann", "12345679"));
+  BOOST_TEST(!keys.retired("t1", "ann", "2345678")); // the parts cannot run into each other
 }
 
 BOOST_AUTO_TEST_CASE(creating_a_key_twice_keeps_the_first) {
@@ -526,8 +593,24 @@ void check_authenticated(const encryption_strategy& s, std::string_view prefix) 
   BOOST_TEST(s.decrypt(c + "AAAA", key).outcome == decryption::failed);
   BOOST_TEST(s.decrypt(c.substr(0, prefix.size() + 8), key).outcome == decryption::failed);
   BOOST_TEST(s.decrypt("ann@example.org", key).outcome == decryption::failed);
-  // Another key: recognised as such by the key id, not as tampering.
-  BOOST_TEST(s.decrypt(c, s.generate_key()).outcome == decryption::other_key);
+  // Another key: reported with the id the value names (a claim the caller
+  // checks against the key storage; issue 14).
+  auto other = s.decrypt(c, s.generate_key());
+  BOOST_TEST(other.outcome == decryption::other_key);
+  BOOST_TEST(other.key_id == s.key_id(key));
+  BOOST_TEST(s.key_id(key).size() == 8u);
+  BOOST_TEST(s.key_id(encryption_key(32)).empty()); // not a key of this strategy: no id
+  // An altered key id is `other_key` naming the altered id, never `ok`.
+  for (std::size_t i = prefix.size(); i < key_id_chars - 1; ++i) {
+    auto altered = c;
+    tampering_strategy::flip(altered, i);
+    auto d = s.decrypt(altered, key);
+    BOOST_TEST(d.outcome == decryption::other_key, "position " << i);
+    BOOST_TEST(d.key_id != s.key_id(key), "position " << i);
+  }
+  auto zeros = s.decrypt(std::string(prefix) + std::string(64, 'A'), key);
+  BOOST_TEST(zeros.outcome == decryption::other_key);
+  BOOST_TEST(zeros.key_id == std::string(8, '\0'));
   BOOST_CHECK_THROW(s.encrypt("x", encryption_key(32)), invalid_argument);
 }
 

@@ -177,4 +177,45 @@ BOOST_AUTO_TEST_CASE(dropping_the_backend_while_the_outbox_publishes_shuts_down_
   BOOST_TEST(published.load() <= 20'000u);
 }
 
+
+// -- bad input through the store (issue 14) ------------------------------------------
+
+namespace {
+
+/// An object nested `levels` deep: {"a":{"a":…{"a":0}…}}.
+boost::json::object nested_objects(std::size_t levels) {
+  boost::json::value v(std::int64_t(0));
+  for (std::size_t i = 1; i < levels; ++i)
+    v = boost::json::object{{"a", std::move(v)}};
+  return boost::json::object{{"a", std::move(v)}};
+}
+
+} // namespace
+
+// A context nested deeper than the parse limit was stored, then every read of
+// the stream failed ("too deep"), so its aggregate could never be rebuilt.
+BOOST_FIXTURE_TEST_CASE(a_context_too_deep_to_read_back_is_refused_at_append,
+                        backend_fixture) { // §11, R-C1, R-ES1
+  auto s = store();
+  auto id = given_stream_with(1, s);
+  context deepest;
+  deepest.extra = nested_objects(serde::max_depth);
+  s.append(id, {wrap(item_added{"deep", 1}, deepest)}, 1);
+  auto before = contents(s, id);
+  auto position = s.position();
+
+  context deeper;
+  deeper.extra = nested_objects(serde::max_depth + 1);
+  BOOST_CHECK_EXCEPTION(s.append(id, {wrap(item_added{"deeper", 1}, deeper)}, 2),
+                        invalid_argument, [](const invalid_argument& e) {
+                          return std::string(e.what()).find("deeper than 64 levels")
+                                 != std::string::npos;
+                        });
+  BOOST_TEST(s.position() == position);
+  BOOST_TEST(contents(s, id) == before, boost::test_tools::per_element());
+  auto events = s.load_stream(id);
+  BOOST_REQUIRE_EQUAL(events.size(), 2u);
+  BOOST_TEST((events[1].context == deepest));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 // access (R-E4) and the event context (R-C1).
 #include "fixtures.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
@@ -177,6 +178,45 @@ BOOST_AUTO_TEST_CASE(timestamps_and_uuids_have_readable_json_forms) { // R-E1
   // Fewer fractional digits and an explicit +00:00 offset are read too.
   BOOST_TEST(serde::decode<timestamp>(R"("2025-11-23T11:48:13.5+00:00")").micros()
              == 1'763'898'493'500'000);
+}
+
+// Issue 14: to_string negated INT64_MIN (signed overflow, undefined behaviour;
+// the sanitizer build reports it). Every value now has a defined text, and
+// one outside the years 0000-9999 is refused typed when encoding.
+BOOST_AUTO_TEST_CASE(every_timestamp_has_a_defined_text_and_extremes_are_refused_typed) { // R-E1, §11
+  const auto min = std::numeric_limits<std::int64_t>::min();
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  // INT64_MIN µs = -9,223,372,036,854.775808 s: floor to the second below.
+  // (proleptic Gregorian, astronomical years: 292,277 years either side of 1970).
+  BOOST_TEST(timestamp::from_micros(min).to_string() == "-290308-12-21T19:59:05.224192Z");
+  BOOST_TEST(timestamp::from_micros(max).to_string() == "294247-01-10T04:00:54.775807Z");
+  BOOST_TEST(timestamp::from_micros(min + 1).to_string().ends_with(".224193Z"));
+  BOOST_TEST(timestamp::from_micros(-1'000'000).to_string() == "1969-12-31T23:59:59.000000Z");
+
+  for (auto us : {min, min + 1, max, std::int64_t(-62'167'219'200'000'001) /* -0001 */,
+                  std::int64_t(253'402'300'800'000'000) /* 10000 */}) {
+    BOOST_TEST_CONTEXT("micros " << us) {
+      BOOST_CHECK_EXCEPTION(serde::encode(timestamp::from_micros(us)), serde::encode_failure,
+                            [](const serde::encode_failure& f) {
+                              return std::string(f.what()).find("0000-9999") != std::string::npos;
+                            });
+    }
+  }
+  // The first and last microseconds of the years 0000-9999 round-trip.
+  for (auto us : {std::int64_t(-62'167'219'200'000'000), std::int64_t(253'402'300'799'999'999)}) {
+    auto t = timestamp::from_micros(us);
+    BOOST_TEST(serde::decode<timestamp>(serde::encode(t)).micros() == us);
+  }
+}
+
+// Found by fuzz_serde (issue 14): "1e400" read as an infinity, which no write
+// can store. Reads accept only what writes make.
+BOOST_AUTO_TEST_CASE(a_number_beyond_double_is_malformed_json) { // R-E3
+  for (const auto& text : {"1e400"s, "-1e400"s, R"({"x":[1,2e999]})"s})
+    BOOST_CHECK_THROW(serde::parse(text), serde::decode_failure);
+  BOOST_TEST(serde::parse("1.7976931348623157e308").as_double()
+             == std::numeric_limits<double>::max());
+  BOOST_TEST(serde::parse("1e-400").as_double() == 0.0); // underflow is a finite value
 }
 
 BOOST_AUTO_TEST_CASE(every_finite_double_round_trips_exactly) { // R-E1
@@ -401,6 +441,126 @@ BOOST_FIXTURE_TEST_CASE(a_context_json_cannot_hold_is_refused_when_encoding,
   auto what = refusal(registry, wrap(test_events::item_added{"x", 1}, ctx));
   BOOST_TEST(what.find("context") != std::string::npos, what);
   BOOST_TEST(what.find("field 'ratio'") != std::string::npos, what);
+}
+
+// -- nesting depth (issue 14) ------------------------------------------------------------
+
+namespace {
+
+/// An event carrying arbitrary JSON.
+struct document_saved {
+  std::string title;
+  boost::json::value body;
+};
+BOOST_DESCRIBE_STRUCT(document_saved, (), (title, body))
+
+/// Arrays nested `levels` deep around 0 ([[…[0]…]]), built without recursion
+/// in `sp`'s memory.
+boost::json::value nested_arrays(std::size_t levels, boost::json::storage_ptr sp = {}) {
+  boost::json::value v(std::int64_t(0), sp);
+  for (std::size_t i = 0; i < levels; ++i) {
+    boost::json::array a(sp);
+    a.push_back(std::move(v));
+    v = std::move(a);
+  }
+  return v;
+}
+
+/// An object nested `levels` deep ({"a":{"a":…{"a":0}…}}), built as above.
+boost::json::object nested_objects(std::size_t levels, boost::json::storage_ptr sp = {}) {
+  boost::json::value v(std::int64_t(0), sp);
+  for (std::size_t i = 1; i < levels; ++i) {
+    boost::json::object o(sp);
+    o.emplace("a", std::move(v));
+    v = std::move(o);
+  }
+  boost::json::object root(sp);
+  root.emplace("a", std::move(v));
+  return root;
+}
+
+/// The dotted path of the first container beyond max_depth in nested_objects.
+std::string too_deep_path() {
+  std::string path = "a";
+  for (std::size_t i = 1; i < serde::max_depth; ++i)
+    path += ".a";
+  return path;
+}
+
+} // namespace
+
+// Issue 14: a field nested 33+ levels was stored, then every read failed
+// ("too deep", Boost.JSON's default of 32). One limit now holds for both.
+BOOST_AUTO_TEST_CASE(data_nested_to_max_depth_round_trips_and_deeper_is_refused) { // R-E1, R-E3, §11
+  event_registry registry;
+  registry.add<document_saved>("document_saved");
+  auto stream = stream_id::named("deep", "tests");
+
+  // The event's object is level 1, so its body may hold max_depth - 1 levels.
+  auto deepest = wrap(document_saved{"ok", nested_arrays(serde::max_depth - 1)});
+  auto raw = registry.to_raw(deepest);
+  auto back = registry.from_raw(raw, stream).event.as<document_saved>();
+  BOOST_TEST(back.body == nested_arrays(serde::max_depth - 1));
+
+  // One more level: refused when writing, naming the event, field and limit.
+  try {
+    registry.to_raw(wrap(document_saved{"deep", nested_arrays(serde::max_depth)}));
+    BOOST_FAIL("expected invalid_argument");
+  } catch (const sourcery::invalid_argument& e) {
+    std::string what = e.what();
+    BOOST_TEST(what.find("'document_saved'") != std::string::npos, what);
+    BOOST_TEST(what.find("field 'body") != std::string::npos, what);
+    BOOST_TEST(what.find("deeper than 64 levels") != std::string::npos, what);
+  }
+
+  // Reads use the same limit: stored text one level deeper is refused typed.
+  std::string deeper = R"({"title":"x","body":)" + std::string(serde::max_depth, '[') + "0"
+                       + std::string(serde::max_depth, ']') + "}";
+  BOOST_CHECK_EXCEPTION(
+    registry.from_raw(registry_fixture::stored("document_saved", deeper), stream),
+    deserialization_error, [](const deserialization_error& e) {
+      return std::string(e.what()).find("too deep") != std::string::npos;
+    });
+  BOOST_CHECK_THROW(serde::parse(std::string(serde::max_depth + 1, '[')
+                                 + std::string(serde::max_depth + 1, ']')),
+                    serde::decode_failure);
+  BOOST_TEST(serde::parse(std::string(serde::max_depth, '[') + std::string(serde::max_depth, ']'))
+               .is_array());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_context_nested_deeper_than_max_depth_is_refused_naming_the_field,
+                        registry_fixture) { // R-C1, R-E3, §11
+  // The context's object is level 1, as an event's.
+  context fits;
+  fits.extra = nested_objects(serde::max_depth);
+  auto raw = registry.to_raw(wrap(test_events::item_added{"x", 1}, fits));
+  BOOST_TEST((registry.from_raw(raw, stream).context == fits));
+
+  context deep;
+  deep.extra = nested_objects(serde::max_depth + 1);
+  auto what = refusal(registry, wrap(test_events::item_added{"x", 1}, deep));
+  BOOST_TEST(what.find("context") != std::string::npos, what);
+  BOOST_TEST(what.find("field '" + too_deep_path() + "'") != std::string::npos, what);
+  BOOST_TEST(what.find("deeper than 64 levels") != std::string::npos, what);
+}
+
+// Issue 14: ~70,000 levels overflowed the stack in the (recursive) write-side
+// check. The check is iterative now; the values live in a monotonic resource,
+// whose trivial deallocation spares Boost.JSON's own recursive destructor.
+BOOST_AUTO_TEST_CASE(a_million_levels_are_refused_without_overflowing_the_stack) { // R-E3, §11
+  boost::json::monotonic_resource memory;
+  const std::size_t million = 1'000'000;
+
+  auto arrays = nested_arrays(million, &memory);
+  BOOST_CHECK_EXCEPTION(serde::detail::check_encodable(arrays), serde::encode_failure,
+                        [](const serde::encode_failure& f) {
+                          return std::string(f.what()).find("deeper than 64") != std::string::npos
+                                 && f.field.size() == 3 * serde::max_depth;
+                        });
+
+  context c{.correlation_id = {}, .causation_id = {}, .extra = nested_objects(million, &memory)};
+  BOOST_CHECK_EXCEPTION(serde::encode(c), serde::encode_failure,
+                        [](const serde::encode_failure& f) { return f.field == too_deep_path(); });
 }
 
 BOOST_FIXTURE_TEST_CASE(a_malformed_timestamp_names_the_field_and_the_reason,

@@ -87,6 +87,61 @@ BOOST_AUTO_TEST_CASE(the_error_names_the_offending_id_printably) { // R-T1, §11
   }
 }
 
+namespace {
+
+/// The message of the illegal_tenant_id that `id` is rejected with.
+std::string rejection_of(std::string_view id) {
+  try {
+    validate_tenant_id(id);
+  } catch (const illegal_tenant_id& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected illegal_tenant_id for a " << id.size() << "-byte id");
+  return {};
+}
+
+/// True when `text` is valid UTF-8 without control characters: printable.
+bool is_printable_utf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if (!is_valid(text.substr(i, n)))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+} // namespace
+
+// Issue 14: invalid UTF-8 bytes went into the message raw (§11: messages name
+// the values involved, printably).
+BOOST_AUTO_TEST_CASE(the_error_escapes_every_invalid_or_unprintable_byte) { // R-T1, §11
+  auto what = rejection_of("a\xff" "b\xc3"s);
+  BOOST_TEST(what.find("a\\xffb\\xc3'") != std::string::npos, what);
+  BOOST_TEST(is_printable_utf8(what), what);
+
+  // Each kind of bad byte, alone and mixed with good text.
+  for (const auto& bad : {"\xff"s, "abc\xc3"s, "\xe6\x97"s, "\x80"s, "\xc0\xaf"s,
+                          "\xed\xa0\x80"s, "\xf4\x90\x80\x80"s, "c1\xc2\x85"s,
+                          "del\x7f"s, "nul\0in"s, "Grüße\xfe日本"s}) {
+    auto message = rejection_of(bad);
+    BOOST_TEST(is_printable_utf8(message), message);
+  }
+  // Valid UTF-8 around a bad byte reads as itself.
+  auto mixed = rejection_of("Grüße\xfe日本"s);
+  BOOST_TEST(mixed.find("Grüße\\xfe日本") != std::string::npos, mixed);
+
+  // A backslash is escaped too, so "\\x41" in a message always means one byte.
+  auto slash = rejection_of("a\\x41\n"s);
+  BOOST_TEST(slash.find("a\\x5cx41\\x0a") != std::string::npos, slash);
+
+  // Cut after 64 bytes inside a multi-byte sequence: the partial bytes are escaped.
+  auto cut = rejection_of(std::string(63, 'a') + "é" + std::string(300, 'b'));
+  BOOST_TEST(cut.find(std::string(63, 'a') + "\\xc3…") != std::string::npos, cut);
+  BOOST_TEST(is_printable_utf8(cut), cut);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_backend_refuses_an_illegal_tenant_and_stores_nothing,
                         backend_fixture) { // R-T1, R-MT
   auto s = store();

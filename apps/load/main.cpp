@@ -122,7 +122,10 @@ struct subscription_check {
 class publish_marks {
 public:
   explicit publish_marks(std::size_t capacity)
-    : marks_(static_cast<std::uint8_t*>(std::calloc(capacity + 1, 1))), capacity_(capacity) {}
+    : marks_(static_cast<std::uint8_t*>(std::calloc(capacity + 1, 1))), capacity_(capacity) {
+    if (!marks_)
+      throw std::bad_alloc();
+  }
   ~publish_marks() { std::free(marks_); }
   void mark(sourcery::position p) {
     if (p <= capacity_)

@@ -4,10 +4,12 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
+#include <system_error>
 
 namespace harness {
 
@@ -22,6 +24,16 @@ struct option {
 
 [[noreturn]] void bad(const std::string& key, const std::string& why) {
   throw setting_error("setting '" + key + "': " + why);
+}
+
+/// `v` as written in a message: reals in the shortest form ("1e+12").
+std::string shown(const caf::config_value& v) {
+  if (auto* d = caf::get_if<caf::config_value::real>(&v)) {
+    std::ostringstream out;
+    out << *d;
+    return out.str();
+  }
+  return caf::to_string(v);
 }
 
 std::int64_t as_int(const std::string& key, const caf::config_value& v) {
@@ -63,11 +75,26 @@ setter ranged(std::int64_t min, std::int64_t max, void (*apply)(scenario&, std::
   };
 }
 
-setter count(std::int64_t scenario::*field, std::int64_t min) {
+/// An integer setting in [min, max]. A whole number written as a real
+/// ("1e6") is accepted; anything out of range is refused naming the range.
+setter count(std::int64_t scenario::*field, std::int64_t min, std::int64_t max) {
   return [=](scenario& s, const std::string& key, const caf::config_value& v) {
-    auto n = as_int(key, v);
-    if (n < min)
-      bad(key, "must be at least " + std::to_string(min) + ", got " + std::to_string(n));
+    auto out_of_range = [&] {
+      bad(key, "must be at least " + std::to_string(min) + " and at most " + std::to_string(max)
+                 + ", got " + shown(v));
+    };
+    std::int64_t n;
+    if (auto* d = caf::get_if<caf::config_value::real>(&v)) {
+      if (!(*d >= static_cast<double>(min) && *d <= static_cast<double>(max)))
+        out_of_range(); // NaN and the infinities too
+      if (*d != std::floor(*d))
+        bad(key, "expected an integer, got " + shown(v));
+      n = static_cast<std::int64_t>(*d);
+    } else {
+      n = as_int(key, v);
+    }
+    if (n < min || n > max)
+      out_of_range();
     s.*field = n;
   };
 }
@@ -81,11 +108,15 @@ setter probability(double scenario::*field) {
   };
 }
 
-setter non_negative(double scenario::*field) {
+/// A real setting in [0, max].
+setter non_negative(double scenario::*field, double max) {
   return [=](scenario& s, const std::string& key, const caf::config_value& v) {
     auto x = as_real(key, v);
-    if (!(x >= 0))
-      bad(key, "must not be negative, got " + caf::to_string(v));
+    if (!(x >= 0 && x <= max)) {
+      std::ostringstream range;
+      range << "must be in [0, " << max << "], got " << shown(v);
+      bad(key, range.str());
+    }
     s.*field = x;
   };
 }
@@ -104,22 +135,22 @@ setter text(std::string scenario::*field) {
 
 const std::map<std::string, option>& options() {
   static const std::map<std::string, option> all{
-    {"harness.events", {count(&scenario::events, 0), "events to append (0 = run for harness.seconds)"}},
-    {"harness.seconds", {non_negative(&scenario::seconds), "stop after this many seconds (0 = after harness.events)"}},
-    {"harness.tenants", {count(&scenario::tenants, 1), "simulated tenants"}},
-    {"harness.streams-per-tenant", {count(&scenario::streams_per_tenant, 1), "streams per tenant"}},
-    {"harness.writers", {count(&scenario::writers, 1), "concurrent writer threads"}},
-    {"harness.batch", {count(&scenario::batch, 1), "events per append"}},
-    {"harness.in-flight", {count(&scenario::in_flight, 1), "asynchronous appends in flight per writer"}},
-    {"harness.payload-bytes", {count(&scenario::payload_bytes, 1), "approximate JSON size of one event"}},
-    {"harness.subscriptions", {count(&scenario::subscriptions, 0), "push subscriptions, each verified"}},
+    {"harness.events", {count(&scenario::events, 0, limits::events), "events to append (0 = run for harness.seconds)"}},
+    {"harness.seconds", {non_negative(&scenario::seconds, limits::seconds), "stop after this many seconds (0 = after harness.events)"}},
+    {"harness.tenants", {count(&scenario::tenants, 1, limits::tenants), "simulated tenants"}},
+    {"harness.streams-per-tenant", {count(&scenario::streams_per_tenant, 1, limits::streams_per_tenant), "streams per tenant"}},
+    {"harness.writers", {count(&scenario::writers, 1, limits::writers), "concurrent writer threads"}},
+    {"harness.batch", {count(&scenario::batch, 1, limits::batch), "events per append"}},
+    {"harness.in-flight", {count(&scenario::in_flight, 1, limits::in_flight), "asynchronous appends in flight per writer"}},
+    {"harness.payload-bytes", {count(&scenario::payload_bytes, 1, limits::payload_bytes), "approximate JSON size of one event"}},
+    {"harness.subscriptions", {count(&scenario::subscriptions, 0, limits::subscriptions), "push subscriptions, each verified"}},
     {"harness.listeners", {flag(&scenario::listeners), "an in-transaction listener counting events"}},
     {"harness.outbox", {flag(&scenario::outbox), "continuous outbox with a failing publisher"}},
     {"harness.outbox-failure", {probability(&scenario::outbox_failure), "probability that one publish attempt fails"}},
     {"harness.encrypted-share", {probability(&scenario::encrypted_share), "share of events with encrypted fields"}},
     {"harness.shred-share", {probability(&scenario::shred_share), "share of data subjects shredded mid-run"}},
-    {"harness.subjects", {count(&scenario::subjects, 1), "data subjects per tenant (encrypted events)"}},
-    {"harness.progress-interval", {non_negative(&scenario::progress_interval), "seconds between progress lines"}},
+    {"harness.subjects", {count(&scenario::subjects, 1, limits::subjects), "data subjects per tenant (encrypted events)"}},
+    {"harness.progress-interval", {non_negative(&scenario::progress_interval, limits::progress_interval), "seconds between progress lines"}},
     {"harness.report-json", {text(&scenario::report_json), "path of the JSON report"}},
     {"harness.report-svg", {text(&scenario::report_svg), "path of the SVG picture"}},
     {"scheduler.policy", {[](scenario& s, const std::string& k, const caf::config_value& v) {
@@ -167,8 +198,12 @@ void apply_settings(scenario& s, const caf::settings& parsed, const std::string&
 }
 
 void apply_file(scenario& s, const std::filesystem::path& file) {
-  if (!std::filesystem::exists(file))
-    throw setting_error("cannot read config file '" + file.string() + "': no such file");
+  // The non-throwing form: a name too long for the file system is a bad
+  // setting too (found by fuzz_harness_settings).
+  std::error_code error;
+  if (!std::filesystem::exists(file, error))
+    throw setting_error("cannot read config file '" + file.string()
+                        + "': " + (error ? error.message() : "no such file"));
   auto parsed = caf::actor_system_config::parse_config_file(file.c_str());
   if (!parsed)
     throw setting_error("cannot read config file '" + file.string()
@@ -183,6 +218,23 @@ std::string help_text() {
   for (const auto& [key, opt] : options())
     out << "  --" << key << "=...  " << opt.help << "\n";
   return out.str();
+}
+
+/// Limits on products of settings, each within its own range: what the
+/// harness allocates up front per stream and per key.
+void check_combinations(const scenario& s) {
+  auto streams = s.tenants * s.streams_per_tenant; // both at most 10^6: no overflow
+  if (streams > limits::streams)
+    throw setting_error("settings 'harness.tenants' x 'harness.streams-per-tenant': at most "
+                        + std::to_string(limits::streams) + " streams in all, got "
+                        + std::to_string(streams));
+  if (s.writers > streams)
+    throw setting_error("setting 'harness.writers': more writers (" + std::to_string(s.writers)
+                        + ") than streams (" + std::to_string(streams) + ")");
+  if (s.encrypted_share > 0 && s.tenants * s.subjects > limits::keys)
+    throw setting_error("settings 'harness.tenants' x 'harness.subjects': at most "
+                        + std::to_string(limits::keys) + " keys in all, got "
+                        + std::to_string(s.tenants * s.subjects));
 }
 
 } // namespace
@@ -256,6 +308,7 @@ scenario load_scenario(int argc, char** argv) {
   }
   if (s.events == 0 && s.seconds == 0)
     throw setting_error("setting 'harness.events': 0 needs harness.seconds > 0");
+  check_combinations(s);
   return s;
 }
 

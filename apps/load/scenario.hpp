@@ -16,6 +16,25 @@ struct setting_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Upper bounds of the settings (lower bounds: 0 or 1, see --help): what one
+/// machine can hold, so that a typo is refused up front (exit code 2) rather
+/// than failing an allocation mid-run.
+namespace limits {
+inline constexpr std::int64_t events = 1'000'000'000;     // one byte each is allocated up front
+inline constexpr double seconds = 30 * 24 * 3600.0;         // 30 days
+inline constexpr std::int64_t tenants = 1'000'000;
+inline constexpr std::int64_t streams_per_tenant = 1'000'000;
+inline constexpr std::int64_t streams = 100'000'000;        // tenants x streams-per-tenant
+inline constexpr std::int64_t writers = 1024;               // threads
+inline constexpr std::int64_t batch = 100'000;
+inline constexpr std::int64_t in_flight = 100'000;
+inline constexpr std::int64_t payload_bytes = 1 << 20;      // 1 MiB
+inline constexpr std::int64_t subscriptions = 10'000;
+inline constexpr std::int64_t subjects = 1'000'000;
+inline constexpr std::int64_t keys = 10'000'000;            // tenants x subjects, when encrypted
+inline constexpr double progress_interval = 3600;
+} // namespace limits
+
 struct scenario {
   std::string name = "quick";
   std::string config_dir = "config";

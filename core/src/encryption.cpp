@@ -7,8 +7,21 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sourcery {
+
+// -- defaults of the interfaces ---------------------------------------------------
+
+std::string encryption_strategy::key_id(const encryption_key&) const {
+  return {};
+}
+
+void key_storage::retire(std::string_view, std::string_view, std::string_view) {}
+
+bool key_storage::retired(std::string_view, std::string_view, std::string_view) const {
+  return false;
+}
 
 // -- in_memory_key_storage ------------------------------------------------------
 
@@ -24,11 +37,24 @@ struct string_hash {
 template <class V>
 using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
 
+/// One string naming (tenant, subject, key id) unambiguously: each part but
+/// the last is prefixed by its length.
+std::string retired_key(std::string_view tenant, std::string_view subject,
+                        std::string_view key_id) {
+  std::string out;
+  out.reserve(tenant.size() + subject.size() + key_id.size() + 16);
+  out.append(std::to_string(tenant.size())).append(1, ':').append(tenant);
+  out.append(std::to_string(subject.size())).append(1, ':').append(subject);
+  out.append(key_id);
+  return out;
+}
+
 } // namespace
 
 struct in_memory_key_storage::impl {
   mutable std::shared_mutex mutex;
-  string_map<string_map<encryption_key>> tenants; // tenant → subject → key
+  string_map<string_map<encryption_key>> tenants; // tenant → subject → key; guarded by mutex
+  std::unordered_set<std::string, string_hash, std::equal_to<>> retired; // guarded by mutex
 };
 
 in_memory_key_storage::in_memory_key_storage() : impl_(std::make_unique<impl>()) {}
@@ -64,6 +90,20 @@ void in_memory_key_storage::remove(std::string_view tenant, std::string_view sub
     sodium_memzero(k->second.data(), k->second.size());
     t->second.erase(k);
   }
+}
+
+void in_memory_key_storage::retire(std::string_view tenant, std::string_view subject,
+                                   std::string_view key_id) {
+  auto entry = retired_key(tenant, subject, key_id);
+  std::unique_lock lock(impl_->mutex);
+  impl_->retired.insert(std::move(entry));
+}
+
+bool in_memory_key_storage::retired(std::string_view tenant, std::string_view subject,
+                                    std::string_view key_id) const {
+  auto entry = retired_key(tenant, subject, key_id);
+  std::shared_lock lock(impl_->mutex);
+  return impl_->retired.contains(entry);
 }
 
 // -- encryption_keys --------------------------------------------------------------
@@ -102,6 +142,13 @@ std::optional<encryption_key> encryption_keys::key(std::string_view subject) con
 }
 
 void encryption_keys::shred(std::string_view subject) {
+  // Retired first: a failure in between leaves the key, never an unknown id.
+  if (auto key = keys_->get(tenant_, subject)) {
+    auto id = strategy_->key_id(*key);
+    sodium_memzero(key->data(), key->size());
+    if (!id.empty())
+      keys_->retire(tenant_, subject, id);
+  }
   keys_->remove(tenant_, subject);
 }
 

@@ -143,7 +143,7 @@ void field_encryption::decrypt(boost::json::object& data, const encryption_spec&
     if (!subject)
       throw no_subject_id_found(stream.to_string());
     const auto* key = keys.key(*subject);
-    if (!key) {
+    if (!key) { // shredded: every value of the subject is masked, whatever it holds
       *slot = field.mask;
       continue;
     }
@@ -160,6 +160,10 @@ void field_encryption::decrypt(boost::json::object& data, const encryption_spec&
         }
         break;
       case decryption::other_key:
+        // The id is the value's claim: masked only when the key storage
+        // confirms it named a shredded key of this subject (issue 14).
+        if (plain.key_id.empty() || !keys_->retired(tenant, *subject, plain.key_id))
+          throw failed(field);
         *slot = field.mask;
         break;
       case decryption::failed:

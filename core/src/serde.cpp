@@ -1,5 +1,6 @@
 #include <sourcery/serde.hpp>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <boost/json/value_stack.hpp>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace sourcery::serde {
 
@@ -72,13 +74,19 @@ struct exact_number_handler {
     stack.push_uint64(u);
     return true;
   }
-  bool on_double(double d, string_view s, error_code&) {
+  bool on_double(double d, string_view s, error_code& error) {
     number.append(s.data(), s.size());
     double exact = 0;
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), exact);
     if (ec == std::errc{} && end == number.data() + number.size())
       d = exact; // out of range: keep Boost.JSON's value
     number.clear();
+    // Beyond the largest double Boost.JSON gives an infinity, which no write
+    // can store (check_encodable): refused, so reads accept what writes make.
+    if (!std::isfinite(d)) {
+      error = boost::json::error::exponent_overflow;
+      return false;
+    }
     stack.push_double(d);
     return true;
   }
@@ -97,7 +105,9 @@ struct exact_number_handler {
 } // namespace
 
 boost::json::value parse(std::string_view text) {
-  boost::json::basic_parser<exact_number_handler> parser{boost::json::parse_options{}};
+  boost::json::parse_options options;
+  options.max_depth = max_depth;
+  boost::json::basic_parser<exact_number_handler> parser{options};
   parser.handler().stack.reset();
   boost::system::error_code ec;
   auto consumed = parser.write_some(false, text.data(), text.size(), ec);
@@ -155,58 +165,99 @@ bool is_utf8(std::string_view s) {
   return true;
 }
 
-// Prefixes a failure's field path with the member or element it is in.
-[[noreturn]] void rethrow_inside(encode_failure& f, const std::string& step) {
-  if (f.field.empty())
-    f.field = step;
-  else
-    f.field = step + (f.field.front() == '[' ? "" : ".") + f.field;
-  throw;
+/// One array or object on the walk's path, and the child being visited.
+struct level {
+  const boost::json::object* object = nullptr; // exactly one of the two is set
+  const boost::json::array* array = nullptr;
+  std::size_t next = 0; // index of the next child; the current one is next - 1
+
+  std::size_t size() const { return object ? object->size() : array->size(); }
+};
+
+/// The walk's path; on the stack for ordinary depths.
+using level_stack = boost::container::small_vector<level, 16>;
+
+/// The dotted path of the child being visited at each level (as in
+/// "who.others[0].city"), through `path.size() - drop_last` levels.
+std::string path_of(const level_stack& path, std::size_t drop_last = 0) {
+  std::string out;
+  for (std::size_t i = 0; i + drop_last < path.size(); ++i) {
+    const auto& l = path[i];
+    if (l.array) {
+      out += '[' + std::to_string(l.next - 1) + ']';
+    } else {
+      if (!out.empty())
+        out += '.';
+      out += std::string_view(l.object->begin()[l.next - 1].key());
+    }
+  }
+  return out;
 }
 
-// Paths are built only on failure: encoding stays allocation-free here.
-void check_value(const boost::json::value& v) {
+void check_scalar(const boost::json::value& v, const level_stack& path) {
   switch (v.kind()) {
   case boost::json::kind::double_:
     if (!std::isfinite(v.get_double()))
-      throw encode_failure("", std::isnan(v.get_double()) ? "NaN has no JSON form"
-                                                          : "an infinite number has no JSON form");
+      throw encode_failure(path_of(path), std::isnan(v.get_double())
+                                            ? "NaN has no JSON form"
+                                            : "an infinite number has no JSON form");
     return;
   case boost::json::kind::string:
     if (!is_utf8(v.get_string()))
-      throw encode_failure("", "the string is not valid UTF-8");
-    return;
-  case boost::json::kind::array: {
-    const auto& a = v.get_array();
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      try {
-        check_value(a[i]);
-      } catch (encode_failure& f) {
-        rethrow_inside(f, "[" + std::to_string(i) + "]");
-      }
-    }
-    return;
-  }
-  case boost::json::kind::object:
-    for (const auto& [key, value] : v.get_object()) {
-      if (!is_utf8(key))
-        throw encode_failure("", "a map key is not valid UTF-8");
-      try {
-        check_value(value);
-      } catch (encode_failure& f) {
-        rethrow_inside(f, std::string(key));
-      }
-    }
+      throw encode_failure(path_of(path), "the string is not valid UTF-8");
     return;
   default:
     return;
   }
 }
 
+/// Walks the document under `root` depth-first with an explicit stack (no
+/// recursion, so no depth of input can overflow the call stack). Paths are
+/// built only on failure: encoding stays allocation-free for flat values.
+void check_document(level root) {
+  level_stack path;
+  path.push_back(root);
+  while (!path.empty()) {
+    auto& top = path.back();
+    if (top.next == top.size()) {
+      path.pop_back();
+      continue;
+    }
+    const boost::json::value* child;
+    if (top.object) {
+      const auto& member = top.object->begin()[top.next++];
+      if (!is_utf8(member.key()))
+        throw encode_failure(path_of(path, 1), "a map key is not valid UTF-8");
+      child = &member.value();
+    } else {
+      child = &(*top.array)[top.next++];
+    }
+    if (!child->is_object() && !child->is_array()) {
+      check_scalar(*child, path);
+      continue;
+    }
+    if (path.size() == max_depth)
+      throw encode_failure(path_of(path), "nested deeper than " + std::to_string(max_depth)
+                                            + " levels of arrays and objects, the most "
+                                              "Sourcery stores (serde::max_depth)");
+    path.push_back(child->is_object() ? level{&child->get_object(), nullptr}
+                                      : level{nullptr, &child->get_array()});
+  }
+}
+
 } // namespace
 
 void check_encodable(const boost::json::value& v) {
-  check_value(v);
+  if (const auto* o = v.if_object())
+    check_document(level{o, nullptr});
+  else if (const auto* a = v.if_array())
+    check_document(level{nullptr, a});
+  else
+    check_scalar(v, {});
+}
+
+void check_encodable(const boost::json::object& root) {
+  check_document(level{&root, nullptr});
 }
 
 std::string describe_exception(const std::exception& e) {

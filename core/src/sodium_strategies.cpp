@@ -7,9 +7,10 @@
 //   "<format>:" base64( key_id[8] ‖ nonce ‖ ciphertext ‖ tag[16] )
 //
 // with format "xchacha1" (24-byte nonce) or "aes256gcm1" (12-byte nonce),
-// and the key id as associated data. The id tells a value made under an
-// earlier key of the subject (shredded, then created anew) from a tampered
-// one without any work on the secret.
+// and the key id as associated data. A value naming another id than the
+// key's is `other_key` with that id, unauthenticated: whether it is a value
+// of an earlier, shredded key of the subject or a forgery is decided by the
+// caller against the key storage's retired ids (field_encryption::decrypt).
 #include <sourcery/encryption.hpp>
 #include <sourcery/errors.hpp>
 
@@ -227,15 +228,21 @@ decryption open(const aead& cipher, std::string_view ciphertext, const encryptio
   const auto* id = sealed.data();
   const auto* nonce = id + key_id_bytes;
   if (std::memcmp(id, key_id_of(key), key_id_bytes) != 0)
-    return {decryption::other_key, {}};
+    return {decryption::other_key, {}, std::string(reinterpret_cast<const char*>(id), key_id_bytes)};
 
-  decryption out{decryption::ok, std::string(sealed.size() - header_bytes - tag_bytes, '\0')};
+  decryption out{decryption::ok, std::string(sealed.size() - header_bytes - tag_bytes, '\0'), {}};
   if (cipher.open(reinterpret_cast<unsigned char*>(out.plaintext.data()), nullptr, nullptr,
                   nonce + cipher.nonce_bytes, sealed.size() - header_bytes, id, key_id_bytes,
                   nonce, secret_of(key))
       != 0)
     return {};
   return out;
+}
+
+std::string key_id_string(const encryption_key& key) {
+  if (key.size() != key_bytes)
+    return {};
+  return std::string(reinterpret_cast<const char*>(key_id_of(key)), key_id_bytes);
 }
 
 } // namespace
@@ -258,6 +265,10 @@ std::string xchacha20poly1305_strategy::encrypt(std::string_view plaintext,
 decryption xchacha20poly1305_strategy::decrypt(std::string_view ciphertext,
                                                const encryption_key& key) const {
   return open(xchacha20poly1305, ciphertext, key);
+}
+
+std::string xchacha20poly1305_strategy::key_id(const encryption_key& key) const {
+  return key_id_string(key);
 }
 
 // -- aes256gcm_strategy ------------------------------------------------------------------
@@ -285,6 +296,10 @@ std::string aes256gcm_strategy::encrypt(std::string_view plaintext,
 decryption aes256gcm_strategy::decrypt(std::string_view ciphertext,
                                        const encryption_key& key) const {
   return open(aes256gcm, ciphertext, key);
+}
+
+std::string aes256gcm_strategy::key_id(const encryption_key& key) const {
+  return key_id_string(key);
 }
 
 } // namespace sourcery

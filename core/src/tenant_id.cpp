@@ -5,25 +5,6 @@ namespace sourcery {
 
 namespace {
 
-std::string printable(std::string_view id) {
-  std::string out;
-  for (unsigned char c : id.substr(0, 64)) {
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return id.size() > 64 ? out + "…" : out;
-}
-
-[[noreturn]] void reject(std::string_view id, const char* why) {
-  throw illegal_tenant_id("illegal tenant id '" + printable(id) + "': " + why);
-}
-
 // Length of the UTF-8 sequence starting at `s[i]`, or 0 if it is invalid.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
@@ -43,6 +24,35 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
     return 0; // C0 and C1 control characters
   return n;
+}
+
+/// `id`'s first 64 bytes as printable text for a message: every byte that is
+/// not part of a valid, printable UTF-8 sequence (control characters, invalid
+/// or truncated sequences, and the backslash itself) is written as \xNN, so a
+/// message never carries raw invalid bytes (§11).
+std::string printable(std::string_view id) {
+  static constexpr std::size_t shown = 64;
+  auto head = id.substr(0, shown);
+  std::string out;
+  for (std::size_t i = 0; i < head.size();) {
+    auto n = utf8_sequence(head, i);
+    if (n == 0 || head[i] == '\\') {
+      static constexpr char hex[] = "0123456789abcdef";
+      auto c = static_cast<unsigned char>(head[i]);
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+      ++i;
+    } else {
+      out.append(head.substr(i, n));
+      i += n;
+    }
+  }
+  return id.size() > shown ? out + "…" : out;
+}
+
+[[noreturn]] void reject(std::string_view id, const char* why) {
+  throw illegal_tenant_id("illegal tenant id '" + printable(id) + "': " + why);
 }
 
 } // namespace

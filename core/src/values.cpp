@@ -1,4 +1,5 @@
 #include <sourcery/errors.hpp>
+#include <sourcery/serde.hpp>
 #include <sourcery/stream_id.hpp>
 #include <sourcery/values.hpp>
 
@@ -20,13 +21,19 @@ timestamp timestamp::now() noexcept {
 }
 
 std::string timestamp::to_string() const {
-  using namespace std::chrono;
+  // Floor division without negating: defined for every value, INT64_MIN too
+  // (issue 14: `-us` overflowed).
   auto us = micros();
-  auto secs = us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000);
-  auto frac = us - secs * 1'000'000;
+  auto secs = us / 1'000'000;
+  auto frac = us % 1'000'000;
+  if (frac < 0) {
+    frac += 1'000'000;
+    secs -= 1;
+  }
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
-  gmtime_r(&t, &tm);
+  if (!gmtime_r(&t, &tm)) // not with a 64-bit time_t: ±292,277 years fit an int
+    return "(" + std::to_string(us) + " microseconds since 1970)";
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
@@ -68,9 +75,12 @@ timestamp timestamp::parse(std::string_view text) {
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const timestamp& t) {
   // The JSON form has four-digit years; other years would not read back.
+  // Compared in microseconds: a civil date is not computed (nor defined) for
+  // the whole range of the representation.
   using namespace std::chrono;
-  auto year = year_month_day{floor<days>(t.time)}.year();
-  if (year < std::chrono::year{0} || year > std::chrono::year{9999})
+  constexpr auto first = sys_days{year{0} / January / 1};
+  constexpr auto last = sys_days{year{9999} / December / 31} + days{1};
+  if (t.time < first || t.time >= last)
     throw invalid_argument("timestamp " + t.to_string()
                            + " is outside the years 0000-9999 that its JSON form holds");
   v = boost::json::string(t.to_string());
@@ -81,6 +91,9 @@ timestamp tag_invoke(const boost::json::value_to_tag<timestamp>&, const boost::j
 }
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const context& c) {
+  // Checked before the copy below, which (like all of Boost.JSON's copies)
+  // recurses once per level: a context too deep to store is refused here.
+  serde::detail::check_encodable(c.extra);
   boost::json::object obj = c.extra;
   if (c.correlation_id)
     obj["correlation_id"] = to_string(*c.correlation_id);

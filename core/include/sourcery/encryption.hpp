@@ -7,6 +7,13 @@
 // or a database; the defaults are libsodium's XChaCha20-Poly1305 and an
 // in-memory map.
 //
+// A key id names a key publicly: strategies that have them store it in clear
+// in every value made under the key. It is a claim, never a proof: a value
+// whose id differs from the subject's current key reads as masked only when
+// the key storage recorded that id as one of the subject's shredded keys
+// (`key_storage::retire`); any other mismatch is `decryption_failed`, so
+// whoever can write to the storage cannot erase a field by altering its id.
+//
 // Keys are created explicitly, never on demand: `encryption_keys::create_key`
 // (typically when a data subject first appears, e.g. a user registers).
 // Appending a field whose subject has no key is `key_not_found`, so a
@@ -29,11 +36,14 @@ using encryption_key = std::vector<std::uint8_t>;
 struct decryption {
   enum outcome_t {
     ok,        ///< `plaintext` holds the value.
-    other_key, ///< Made under another key (the subject's key was shredded and created anew).
+    other_key, ///< Names another key id than the key's: made under another key, or
+               ///< forged. Not authenticated (the named key is not at hand).
     failed,    ///< Fails authentication: tampered, truncated or not ciphertext at all.
   };
   outcome_t outcome = failed;
   std::string plaintext;
+  /// For `other_key`: the key id the value names, as `key_id` gives it.
+  std::string key_id;
 };
 
 /// Encrypts and decrypts single values. Implementations must be safe for
@@ -51,8 +61,14 @@ public:
 
   /// The plaintext of `ciphertext` under `key`. Never returns unauthenticated
   /// data. A strategy that cannot tell a wrong key from tampering reports
-  /// `failed` for both.
+  /// `failed` for both; one that can reports `other_key` with the id the
+  /// value names, which the caller must not trust on its own (see above).
   virtual decryption decrypt(std::string_view ciphertext, const encryption_key& key) const = 0;
+
+  /// The public id of `key`, as values made under it name it; empty when
+  /// the strategy has no key ids (it then never reports `other_key`) or
+  /// `key` is not of its form. Never throws for a malformed key.
+  virtual std::string key_id(const encryption_key& key) const;
 };
 
 /// The default strategy: libsodium's XChaCha20-Poly1305-IETF (AEAD) with a
@@ -63,8 +79,9 @@ public:
 ///   "xchacha1:" base64( key_id[8] ‖ nonce[24] ‖ ciphertext ‖ tag[16] )
 ///
 /// (standard base64 with padding; "xchacha1" names cipher and format). The
-/// key id, authenticated as associated data, tells "made under another key"
-/// (`other_key`) apart from tampering (`failed`).
+/// key id is authenticated as associated data: a value naming the key's own
+/// id decrypts (`ok`) or fails authentication (`failed`); one naming another
+/// id is `other_key` with that id, unauthenticated.
 class xchacha20poly1305_strategy final : public encryption_strategy {
 public:
   /// Initialises libsodium; throws std::runtime_error if it cannot.
@@ -73,6 +90,8 @@ public:
   encryption_key generate_key() const override;
   std::string encrypt(std::string_view plaintext, const encryption_key& key) const override;
   decryption decrypt(std::string_view ciphertext, const encryption_key& key) const override;
+  /// The key's first 8 bytes; empty unless the key has 40.
+  std::string key_id(const encryption_key& key) const override;
 };
 
 /// The faster alternative on CPUs with AES-NI and CLMUL (x86-64): libsodium's
@@ -91,6 +110,8 @@ public:
   encryption_key generate_key() const override;
   std::string encrypt(std::string_view plaintext, const encryption_key& key) const override;
   decryption decrypt(std::string_view ciphertext, const encryption_key& key) const override;
+  /// The key's first 8 bytes; empty unless the key has 40.
+  std::string key_id(const encryption_key& key) const override;
 };
 
 /// Keeps one key per (tenant, data subject). Implementations must be safe for
@@ -113,6 +134,18 @@ public:
   /// Deletes the subject's key (the SPEC's `delete`). Not an error if it has
   /// none.
   virtual void remove(std::string_view tenant, std::string_view subject) = 0;
+
+  /// Records that `key_id` named a key of the subject that is being shredded
+  /// (called before `remove`), so that values made under it read as masked
+  /// after a new key is created for the subject. The id is public (it is in
+  /// every such value), never the key's secret. The default records nothing:
+  /// such values then read as `decryption_failed` once the subject has a new
+  /// key (and as masked while it has none).
+  virtual void retire(std::string_view tenant, std::string_view subject, std::string_view key_id);
+
+  /// Whether `retire` recorded `key_id` for the subject. The default: false.
+  virtual bool retired(std::string_view tenant, std::string_view subject,
+                       std::string_view key_id) const;
 };
 
 /// Keys in memory, guarded by a reader-writer lock. Lost when the process
@@ -127,6 +160,10 @@ public:
   bool store(std::string_view tenant, std::string_view subject,
              const encryption_key& key) override;
   void remove(std::string_view tenant, std::string_view subject) override;
+  /// Kept in memory as long as the storage: a few bytes per shredded key.
+  void retire(std::string_view tenant, std::string_view subject, std::string_view key_id) override;
+  bool retired(std::string_view tenant, std::string_view subject,
+               std::string_view key_id) const override;
 
 private:
   struct impl;
@@ -153,8 +190,9 @@ public:
   bool has_key(std::string_view subject) const;
   std::optional<encryption_key> key(std::string_view subject) const;
 
-  /// Crypto-shreds `subject`: deletes its key, so each field encrypted under
-  /// it reads as its mask from now on, and appending new data for it fails
+  /// Crypto-shreds `subject`: records its key's id as retired, then deletes
+  /// the key, so each field encrypted under it reads as its mask from now on
+  /// (also after a new key is created), and appending new data for it fails
   /// with `key_not_found` until a key is created again. Not an error if the
   /// subject has no key.
   void shred(std::string_view subject);

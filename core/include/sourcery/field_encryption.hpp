@@ -29,10 +29,13 @@ public:
                std::string_view tenant) const;
 
   /// Replaces each encrypted field of `data` by its value, or by its mask
-  /// when the subject's key is gone (or was created anew since). Throws
-  /// `decryption_failed` naming the stream, `event_name` and the field when a
-  /// ciphertext fails authentication, and `no_subject_id_found` when the
-  /// subject cannot be determined.
+  /// when the key it was made under is gone: the subject has no key, or the
+  /// value names a key id that the key storage recorded as the subject's
+  /// shredded key (`key_storage::retired`; the key was created anew since).
+  /// Throws `decryption_failed` naming the stream, `event_name` and the field
+  /// for anything else: a ciphertext that fails authentication, or one that
+  /// names a key id the subject never had (forged). Throws
+  /// `no_subject_id_found` when the subject cannot be determined.
   void decrypt(boost::json::object& data, const encryption_spec& spec, std::string_view event_name,
                const stream_id& stream, std::string_view tenant) const;
 

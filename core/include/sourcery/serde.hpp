@@ -13,6 +13,7 @@
 #include <boost/json/value_to.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -34,7 +35,18 @@ struct encode_failure : std::runtime_error {
   std::string field;
 };
 
-/// Parses JSON text; throws decode_failure with an empty path when malformed.
+/// The deepest nesting of arrays and objects that any JSON Sourcery stores
+/// may have: an event's data, its context, an encrypted field's value. The
+/// outermost array or object counts as level 1, so an event's fields are at
+/// level 2 and a context's extra fields too. Writes refuse deeper values
+/// (`encode`, `detail::check_encodable`: encode_failure) and reads parse with
+/// exactly this limit, so everything stored reads back (issue 14).
+inline constexpr std::size_t max_depth = 64;
+
+/// Parses JSON text nested at most `max_depth` levels; throws decode_failure
+/// with an empty path when malformed, nested deeper, or holding a number
+/// beyond the range of double (it would read as an infinity, which no write
+/// stores).
 boost::json::value parse(std::string_view text);
 
 namespace detail {
@@ -43,8 +55,13 @@ std::string join_path(std::string_view parent, std::string_view child);
 std::string describe_exception(const std::exception& e);
 
 /// Throws encode_failure unless `v` serialises to JSON that parses back:
-/// finite numbers and UTF-8 strings and keys only.
+/// finite numbers, UTF-8 strings and keys, and arrays and objects nested at
+/// most `max_depth` levels. Iterative: a value nested a million levels deep is
+/// refused without deep recursion (its first `max_depth` levels are walked).
 void check_encodable(const boost::json::value& v);
+
+/// As above for an object that is the root of a document (level 1).
+void check_encodable(const boost::json::object& root);
 
 } // namespace detail
 
@@ -55,6 +72,8 @@ std::string encode(const T& value) {
   boost::json::value v;
   try {
     v = boost::json::value_from(value);
+  } catch (const encode_failure&) {
+    throw; // from a conversion that checks its own part (e.g. the context)
   } catch (const std::exception& e) {
     throw encode_failure("", detail::describe_exception(e));
   }

@@ -1,0 +1,63 @@
+// Fuzz target: serde's decoding of stored JSON (SPEC §2, R-E3, issue 14).
+// Properties: parsing either succeeds or throws decode_failure; what parses
+// is encodable (nesting within serde::max_depth, UTF-8, finite numbers) and
+// reads back equal after serialising; decoding into a described struct or a
+// context throws only the documented types.
+#include "fuzz_check.hpp"
+
+#include <sourcery/serde.hpp>
+#include <sourcery/values.hpp>
+
+#include <boost/describe.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct line {
+  std::string sku;
+  std::int32_t quantity = 0;
+  double price = 0;
+};
+BOOST_DESCRIBE_STRUCT(line, (), (sku, quantity, price))
+
+struct order_placed {
+  std::string customer;
+  std::optional<std::uint64_t> reference;
+  std::vector<line> lines;
+  std::map<std::string, bool> flags;
+  sourcery::timestamp at;
+  sourcery::uuid id;
+};
+BOOST_DESCRIBE_STRUCT(order_placed, (), (customer, reference, lines, flags, at, id))
+
+template <class T>
+void decode_as(const boost::json::value& v) {
+  try {
+    (void)sourcery::serde::convert<T>(v);
+  } catch (const sourcery::serde::decode_failure&) {
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  boost::json::value v;
+  try {
+    v = sourcery::serde::parse(text);
+  } catch (const sourcery::serde::decode_failure&) {
+    return 0;
+  }
+  sourcery::serde::detail::check_encodable(v); // throws if stored data could not be re-stored
+  auto again = sourcery::serde::parse(boost::json::serialize(v));
+  FUZZ_CHECK(again == v);
+  decode_as<order_placed>(v);
+  decode_as<sourcery::context>(v);
+  return 0;
+}
