@@ -1,8 +1,11 @@
-// Shared test fixtures: a fresh in-memory backend with the test events
-// registered, and given/when/then helpers.
+// Shared test fixtures: a fresh backend on the engine under test (see
+// engine_under_test.hpp) with the test events registered, and
+// given/when/then helpers.
 #pragma once
 
 #include <sourcery/sourcery.hpp>
+
+#include "engine_under_test.hpp"
 
 #include <boost/describe.hpp>
 
@@ -64,7 +67,7 @@ struct backend_fixture {
   sourcery::backend backend = make();
 
   static sourcery::backend make() {
-    auto b = sourcery::backend::in_memory();
+    auto b = sourcery::backend::on(test_engine::make());
     b.registry().add<test_events::item_added>("item_added");
     b.registry().add<test_events::item_removed>("item_removed");
     b.registry().add<test_events::cart_snapshot>("cart_snapshot");

@@ -19,21 +19,26 @@ namespace {
 detail::wiring wiring() {
   return detail::wiring{
     [](runtime& rt, const std::string& tenant) {
-      return detail::spawn_tenant_storage(rt.system(), rt.engine().streams(tenant), rt.commits());
+      auto a = detail::spawn_tenant_storage(rt.system(), rt.engine().streams(tenant), rt.commits());
+      detail::release_caf_thread_state();
+      return a;
     },
     [](runtime& rt, std::size_t shard, detail::dispatcher_slot* slot,
        detail::dispatcher_config config) {
-      return detail::spawn_outbox_dispatcher(rt.system(), rt.engine(), rt.codec(), shard, slot,
-                                             std::move(config));
+      auto a = detail::spawn_outbox_dispatcher(rt.system(), rt.engine(), rt.codec(), shard, slot,
+                                               std::move(config));
+      detail::release_caf_thread_state();
+      return a;
     },
     [](runtime& rt, subscription_filter filter, position start,
        std::optional<detail::push_target> target,
        std::shared_ptr<detail::push_progress> progress) {
       detail::feed_source source{&rt.engine(), &rt.codec()};
-      if (target)
-        return detail::spawn_push_feed(rt.system(), source, std::move(filter), start,
-                                       std::move(*target), std::move(progress));
-      return detail::spawn_pull_feed(rt.system(), source, std::move(filter), start);
+      auto a = target ? detail::spawn_push_feed(rt.system(), source, std::move(filter), start,
+                                                std::move(*target), std::move(progress))
+                      : detail::spawn_pull_feed(rt.system(), source, std::move(filter), start);
+      detail::release_caf_thread_state();
+      return a;
     },
   };
 }

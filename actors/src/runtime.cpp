@@ -2,11 +2,14 @@
 
 #include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/thread_hook.hpp>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace sourcery::detail {
@@ -14,6 +17,10 @@ namespace sourcery::detail {
 namespace {
 
 thread_local bool on_runtime_thread = false;
+
+std::mutex alive_mutex;
+std::condition_variable alive_cv;
+std::size_t alive = 0; // GUARDED_BY(alive_mutex)
 
 /// Marks every thread the actor system starts (workers, detached actors).
 struct runtime_thread_marker final : caf::thread_hook {
@@ -59,9 +66,28 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
         }
         for (std::size_t i = 0; i < actors.size(); ++i)
           self->receive([](const caf::down_msg&) {});
+        release_caf_thread_state();
       }) {
   apply_options(config_, options);
   system_ = std::make_unique<caf::actor_system>(config_);
+  release_caf_thread_state();
+  std::lock_guard lock(alive_mutex);
+  ++alive;
+}
+
+void release_caf_thread_state() noexcept {
+  if (!on_runtime_thread)
+    caf::logger::set_current_actor_system(nullptr);
+}
+
+std::size_t runtimes_alive() noexcept {
+  std::lock_guard lock(alive_mutex);
+  return alive;
+}
+
+bool await_runtimes_at_most(std::size_t n, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(alive_mutex);
+  return alive_cv.wait_for(lock, timeout, [n] { return alive <= n; });
 }
 
 std::shared_ptr<runtime> runtime::make(const runtime_options& options,
@@ -86,6 +112,9 @@ runtime::~runtime() {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   system_->await_all_actors_done();
   system_.reset();
+  std::lock_guard lock(alive_mutex);
+  --alive;
+  alive_cv.notify_all();
 }
 
 } // namespace sourcery::detail

@@ -17,6 +17,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,6 +38,17 @@ struct wiring {
                            std::shared_ptr<push_progress>)>
     feed;
 };
+
+/// CAF's spawn keeps a reference to the actor system's logger in the calling
+/// thread, and the system's destructor waits until every such reference is
+/// gone. Called after spawning from a user's thread, it drops that reference
+/// so the runtime can stop on any thread (on runtime threads it does nothing).
+void release_caf_thread_state() noexcept;
+
+/// How many runtimes exist in this process; waits until at most `n` do, at
+/// most `timeout` (tests use it to see a runtime's teardown finish).
+std::size_t runtimes_alive() noexcept;
+bool await_runtimes_at_most(std::size_t n, std::chrono::milliseconds timeout);
 
 /// The settings, read by every part that needs them.
 class settings_cell {

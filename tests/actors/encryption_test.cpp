@@ -219,7 +219,7 @@ struct encryption_fixture {
   backend b = make(strategy);
 
   static backend make(std::shared_ptr<encryption_strategy> strategy) {
-    auto b = backend::in_memory();
+    auto b = backend::on(test_engine::make());
     b.with_encryption(std::move(strategy), std::make_shared<in_memory_key_storage>());
     register_events(b.registry());
     return b;
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(encrypted_fields_of_every_kind_load_back_unchanged) { // R-
 }
 
 BOOST_AUTO_TEST_CASE(the_default_cipher_is_aes_gcm_with_aes_instructions_else_xchacha) { // R-EN
-  auto plain = backend::in_memory();
+  auto plain = backend::on(test_engine::make());
   register_events(plain.registry());
   plain.with_encryption();
   plain.encryption().create_key("ann");
@@ -462,7 +462,7 @@ BOOST_AUTO_TEST_CASE(a_missing_key_is_an_error_naming_the_subject_and_nothing_is
 }
 
 BOOST_AUTO_TEST_CASE(without_encryption_configured_encrypted_types_are_refused) { // R-EN
-  auto plain = backend::in_memory();
+  auto plain = backend::on(test_engine::make());
   register_events(plain.registry());
   auto id = stream_id::named("patient-7");
   BOOST_CHECK_EXCEPTION(plain.event_store().append(id, {wrap(note_taken{"secret", 1})}),
@@ -629,7 +629,7 @@ BOOST_AUTO_TEST_CASE(the_aes_strategy_never_returns_unauthenticated_plaintext) {
 BOOST_AUTO_TEST_CASE(the_aes_strategy_runs_the_whole_store) {
   if (!aes256gcm_strategy::available())
     return;
-  auto aes = backend::in_memory();
+  auto aes = backend::on(test_engine::make());
   aes.with_encryption(std::make_shared<aes256gcm_strategy>(),
                       std::make_shared<in_memory_key_storage>());
   register_events(aes.registry());

@@ -1,0 +1,268 @@
+// The runtime's shape (SPEC §9, §10): calls complete exactly once, also when
+// the runtime stops under them; the container's providers take effect or
+// are refused; user code (publishers, push callbacks) blocks only its own
+// work; the rough edges a new user meets.
+#include "fixtures.hpp"
+
+#include "../../actors/src/completion.hpp"
+#include "../../actors/src/runtime.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using namespace sourcery;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A gate user code waits at until the test opens it (no sleeping).
+class gate {
+public:
+  void open() {
+    std::lock_guard lock(m_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+/// Counts callbacks and lets the test wait for a total.
+struct tally {
+  std::mutex m;
+  std::condition_variable cv;
+  std::size_t ok = 0, stopped = 0, other = 0;
+
+  void add(const std::exception_ptr& e) {
+    std::lock_guard lock(m);
+    if (!e)
+      ++ok;
+    else if (code_of(e) == errc::runtime_stopped)
+      ++stopped;
+    else
+      ++other;
+    cv.notify_all();
+  }
+  bool wait_for_total(std::size_t n, std::chrono::seconds deadline) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, deadline, [&] { return ok + stopped + other >= n; });
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(completion)
+
+BOOST_AUTO_TEST_CASE(runs_once_however_often_it_is_called) {
+  int calls = 0;
+  detail::completion<int> c([&](result<int> r) { calls += r.value(); });
+  auto copy = c;
+  c(1);
+  copy(10);
+  BOOST_TEST(calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_completion_reports_runtime_stopped) {
+  std::exception_ptr got;
+  {
+    detail::completion<int> c([&](result<int> r) { got = r.exception(); });
+    auto copy = c; // every copy must be gone first
+  }
+  BOOST_REQUIRE(got);
+  BOOST_TEST(code_of(got) == errc::runtime_stopped);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(runtime_shape, backend_fixture)
+
+// Issue 10 item 6: destroying the last handle with appends in flight.
+BOOST_AUTO_TEST_CASE(every_callback_runs_once_when_the_last_handle_goes_mid_flight) {
+  constexpr std::size_t n = 10'000;
+  auto t = std::make_shared<tally>();
+  {
+    auto b = make();
+    auto s = b.event_store();
+    for (std::size_t i = 0; i < n; ++i)
+      s.append_async(stream_id::random(), {added("x")}, 0,
+                     [t](result<append_receipt> r) { t->add(r.exception()); });
+  } // the last handles of `b` go here, appends still queued
+  BOOST_TEST(t->wait_for_total(n, 120s));
+  std::lock_guard lock(t->m);
+  BOOST_TEST(t->ok + t->stopped == n);
+  BOOST_TEST(t->other == 0u);
+  BOOST_TEST_MESSAGE(t->ok << " appended, " << t->stopped << " runtime_stopped");
+}
+
+// Issue 14 defect 2: the last handle released on a runtime thread.
+BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_callback_does_not_deadlock) {
+  backend = sourcery::backend::in_memory(); // the fixture's runtime stays alive meanwhile
+  auto before = detail::runtimes_alive();
+  std::promise<void> called;
+  {
+    auto b = make();
+    auto s = b.event_store();
+    s.append_async(stream_id::random(), {added("x")}, 0,
+                   [s, &called](result<append_receipt>) mutable { called.set_value(); });
+  } // now the callback holds the last handle
+  BOOST_TEST((called.get_future().wait_for(60s) == std::future_status::ready));
+  // The runtime stops on a thread of its own: wait until it is gone.
+  BOOST_TEST(detail::await_runtimes_at_most(before, 60s));
+}
+
+// Issue 10 item 5: what the container provides is what the runtime uses.
+BOOST_AUTO_TEST_CASE(a_registry_provided_before_first_use_is_the_one_used) {
+  auto b = sourcery::backend::on(test_engine::make());
+  auto mine = std::make_shared<event_registry>();
+  mine->add<test_events::item_added>("added_v2");
+  b.services().provide<event_registry>(mine);
+  auto s = b.event_store();
+  s.append(stream_id::random(), {added("x")});
+  BOOST_TEST(&b.registry() == mine.get());
+  storage::record_batch batch;
+  b.engine()->read(0, 1, batch);
+  BOOST_TEST(batch.records.at(0).type == "added_v2");
+}
+
+BOOST_AUTO_TEST_CASE(providers_replaced_after_first_use_are_refused_clearly) {
+  store().append(stream_id::random(), {added("x")});
+  try {
+    backend.services().provide<event_registry>(std::make_shared<event_registry>());
+    BOOST_FAIL("expected invalid_argument");
+  } catch (const invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("before the backend's first use") != std::string::npos);
+  }
+  BOOST_CHECK_THROW(backend.services().provide<storage::engine>(test_engine::make()),
+                    invalid_argument);
+  BOOST_CHECK_THROW(backend.services().provide<key_storage>(
+                      std::make_shared<in_memory_key_storage>()),
+                    invalid_argument);
+  // A tenant view shares the runtime, so it is sealed as well.
+  auto view = backend.in_tenant_mode("t");
+  BOOST_CHECK_THROW(view.services().provide<event_registry>(std::make_shared<event_registry>()),
+                    invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(an_engine_provided_before_first_use_is_the_one_used) {
+  auto b = sourcery::backend::in_memory();
+  auto engine = test_engine::make();
+  b.services().provide<storage::engine>(engine);
+  b.registry().add<test_events::item_added>("item_added");
+  b.event_store().append(stream_id::random(), {added("x")});
+  BOOST_TEST(b.engine() == engine);
+  BOOST_TEST(engine->last_position() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(encryption_provided_before_first_use_takes_effect) {
+  auto b = sourcery::backend::on(test_engine::make());
+  b.services().provide<encryption_strategy>(std::make_shared<xchacha20poly1305_strategy>());
+  b.services().provide<key_storage>(std::make_shared<in_memory_key_storage>());
+  BOOST_TEST(static_cast<bool>(b.encryption().create_key("ann")));
+}
+
+// Issue 10 item 7: user code blocks only its own work.
+BOOST_AUTO_TEST_CASE(a_blocked_publisher_does_not_stop_appends) {
+  gate g;
+  std::atomic<int> published{0};
+  backend.with_outbox();
+  backend.outbox().start([&](const recorded_event&) {
+    g.wait();
+    ++published;
+  });
+  // Every dispatcher is now stuck in the publisher; appends must go on.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w)
+    writers.emplace_back([&, w] {
+      auto s = backend.in_tenant_mode("tenant-" + std::to_string(w)).event_store();
+      for (int i = 0; i < 50; ++i)
+        s.append(stream_id::random(), {added("x")});
+    });
+  for (auto& w : writers)
+    w.join();
+  BOOST_TEST(store().position() == std::optional<position>(400));
+  g.open();
+  BOOST_TEST(backend.outbox().wait_until_empty(120s));
+  BOOST_TEST(published == 400);
+  backend.outbox().stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_blocked_push_callback_does_not_stop_appends_or_other_subscriptions) {
+  gate g;
+  auto stuck = backend.subscriber().start_from(0).build_push(
+    [&](std::span<const recorded_event>) { g.wait(); });
+  std::promise<void> other_saw_100;
+  std::atomic<std::size_t> other_count{0};
+  auto other = backend.subscriber().start_from(0).build_push([&](std::span<const recorded_event> rs) {
+    if ((other_count += rs.size()) == 100)
+      other_saw_100.set_value();
+  });
+  for (int i = 0; i < 100; ++i)
+    store().append(stream_id::random(), {added("x")});
+  BOOST_TEST((other_saw_100.get_future().wait_for(120s) == std::future_status::ready));
+  g.open();
+}
+
+// Issue 14 defect 4: one undecodable record does not hide the others.
+BOOST_AUTO_TEST_CASE(a_push_subscription_skips_an_undecodable_record_and_reports_it) {
+  auto s = stream_id::random();
+  store().append(s, {added("before")});
+  // A record "written by another program": its type is not registered here.
+  std::vector<raw_event> alien{raw_event{random_uuid(), timestamp::now(), "not_registered", "{}",
+                                         "{}", std::nullopt}};
+  backend.engine()->streams("")->append(stream_id::random(), no_versioning, alien, {}, {});
+  store().append(s, {added("after")}, 1);
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<position> got;
+  auto sub = backend.subscriber().start_from(0).build_push([&](std::span<const recorded_event> rs) {
+    std::lock_guard lock(m);
+    for (const auto& r : rs)
+      got.push_back(r.position);
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(m);
+    BOOST_TEST(cv.wait_for(lock, 60s, [&] { return got.size() >= 2; }));
+    BOOST_TEST(got == (std::vector<position>{1, 3}));
+  }
+  auto bad = sub.undecodable();
+  BOOST_REQUIRE(bad.size() == 1u);
+  BOOST_TEST(bad[0].first == 2u);
+  BOOST_TEST(code_of(bad[0].second) == errc::unknown_event);
+  BOOST_TEST(!sub.error());
+}
+
+// Issue 10 item 11 and issue 14 defect 6: the rough edges.
+BOOST_AUTO_TEST_CASE(the_rough_edges_a_new_user_meets_are_smooth) {
+  // A plain number of seconds as a time limit.
+  auto it = backend.subscriber().start_from(0).build_iter(0.2);
+  BOOST_TEST(!it.next().has_value());
+  // A store's position() goes straight into start_from.
+  store().append(stream_id::random(), {added("x")});
+  auto from_now = backend.subscriber().start_from(store().position()).build_iter(0.2);
+  BOOST_TEST(!from_now.next().has_value());
+  // A negative position is a mistake, not "never deliver".
+  BOOST_CHECK_THROW(backend.subscriber().start_from(-1), invalid_argument);
+  // A time limit too long for the clock.
+  BOOST_CHECK_THROW(backend.subscriber().start_from(0).build_iter(std::chrono::hours(24 * 365 * 300)),
+                    invalid_argument);
+  BOOST_CHECK_THROW(backend.subscriber().start_from(0).build_batch(
+                      1, std::numeric_limits<double>::infinity()),
+                    invalid_argument);
+  // The push protocol's atom comes with the umbrella header.
+  BOOST_TEST((static_cast<caf::atom_value>(records_atom::value) == caf::atom("records")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,401 @@
+// The storage interface's conformance suite (R-ST1): scenarios against
+// `storage::engine` directly, without an actor system, run unchanged on every
+// engine (SOURCERY_TEST_ENGINE, see engine_under_test.hpp). For the in-memory
+// engine these are its unit tests.
+#include <sourcery/errors.hpp>
+#include <sourcery/storage/engine.hpp>
+
+#include "engine_under_test.hpp"
+#include "fixtures.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <future>
+#include <set>
+#include <thread>
+
+using namespace sourcery;
+using storage::record;
+using storage::record_batch;
+
+namespace {
+
+struct engine_fixture {
+  std::shared_ptr<storage::engine> engine = test_engine::make();
+
+  static raw_event event(std::string data, std::optional<version> v = std::nullopt) {
+    return raw_event{random_uuid(), timestamp::now(), "item_added",
+                     std::move(data), R"({"by":"test"})", v};
+  }
+  static std::vector<raw_event> events(int n) {
+    std::vector<raw_event> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back(event(R"({"n":)" + std::to_string(i) + "}"));
+    return out;
+  }
+  append_receipt append(const std::string& tenant, const stream_id& s, expected_version e,
+                        std::vector<raw_event> evs, std::vector<char> outbox = {},
+                        const storage::commit_hook& hook = {}) {
+    return engine->streams(tenant)->append(s, e, evs, outbox, hook);
+  }
+  std::vector<record> log(position after = 0, std::size_t max = 1'000'000) {
+    record_batch b;
+    engine->read(after, max, b);
+    return b.records;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(engine_conformance, engine_fixture)
+
+BOOST_AUTO_TEST_CASE(an_empty_engine_has_no_positions_streams_or_entries) {
+  BOOST_TEST(engine->last_position() == 0u);
+  BOOST_TEST(log().empty());
+  auto s = stream_id::random();
+  BOOST_TEST(!engine->streams("")->info(s).has_value());
+  auto r = engine->streams("")->read(s, std::nullopt, std::nullopt);
+  BOOST_TEST(!r.snapshot.has_value());
+  BOOST_TEST(r.events.records.empty());
+  BOOST_TEST(engine->outbox_count().pending == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(appends_get_consecutive_positions_from_1_and_versions) { // R-P1, R-ES1
+  auto a = stream_id::random("cart"), b = stream_id::random();
+  auto r1 = append("", a, 0, events(2));
+  auto r2 = append("t", b, no_versioning, events(3));
+  BOOST_TEST(r1.first_position == 1u);
+  BOOST_TEST(r1.last_position == 2u);
+  BOOST_TEST(r1.version == std::optional<version>(2));
+  BOOST_TEST(r2.first_position == 3u);
+  BOOST_TEST(r2.last_position == 5u);
+  BOOST_TEST(!r2.version.has_value());
+  BOOST_TEST(engine->last_position() == 5u);
+  auto all = log();
+  BOOST_REQUIRE(all.size() == 5u);
+  for (std::size_t i = 0; i < all.size(); ++i)
+    BOOST_TEST(all[i].position == i + 1);
+  BOOST_TEST(all[0].tenant == "");
+  BOOST_TEST(*all[0].stream == a);
+  BOOST_TEST(all[0].stream->category() == std::optional<std::string>("cart"));
+  BOOST_TEST(all[1].version == 2u);
+  BOOST_TEST(all[2].tenant == "t");
+  BOOST_TEST(all[2].version == 0u);
+  BOOST_TEST(all[0].type == "item_added");
+  BOOST_TEST(all[1].data == R"({"n":1})");
+  BOOST_TEST(all[1].context == R"({"by":"test"})");
+  auto info = engine->streams("")->info(a);
+  BOOST_REQUIRE(info.has_value());
+  BOOST_TEST(info->current == 2u);
+  BOOST_TEST(!info->versionless);
+  BOOST_TEST(engine->streams("t")->info(b)->versionless);
+}
+
+BOOST_AUTO_TEST_CASE(read_pages_through_the_log_in_order) {
+  auto s = stream_id::random();
+  for (int i = 0; i < 10; ++i)
+    append("", s, i * 10, events(10));
+  std::vector<position> seen;
+  position cursor = 0;
+  for (;;) {
+    auto page = log(cursor, 7);
+    if (page.empty())
+      break;
+    BOOST_TEST(page.size() <= 7u);
+    for (const auto& r : page)
+      seen.push_back(r.position);
+    cursor = page.back().position;
+  }
+  BOOST_REQUIRE(seen.size() == 100u);
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    BOOST_TEST(seen[i] == i + 1);
+  BOOST_TEST(log(100).empty());
+  BOOST_TEST(log(1000).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_reads_in_version_order_sliced_by_start_and_stop) { // R-ES2
+  auto s = stream_id::random();
+  append("", s, 0, events(3));
+  append("", stream_id::random(), 0, events(2)); // interleaved: another stream
+  append("", s, 3, events(2));
+  auto all = engine->streams("")->read(s, std::nullopt, std::nullopt).events.records;
+  BOOST_REQUIRE(all.size() == 5u);
+  for (std::size_t i = 0; i < all.size(); ++i)
+    BOOST_TEST(all[i].version == i + 1);
+  auto mid = engine->streams("")->read(s, 2, 4).events.records;
+  BOOST_REQUIRE(mid.size() == 2u);
+  BOOST_TEST(mid[0].version == 2u);
+  BOOST_TEST(mid[1].version == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_expected_version_stores_nothing) { // R-ES1
+  auto s = stream_id::random();
+  append("", s, 0, events(2));
+  try {
+    append("", s, 1, events(1));
+    BOOST_FAIL("expected concurrent_stream_write_error");
+  } catch (const concurrent_stream_write_error& e) {
+    BOOST_TEST(e.expected() == 1u);
+    BOOST_TEST(e.actual() == 2u);
+  }
+  BOOST_CHECK_THROW(append("", s, no_versioning, events(1)),
+                    no_expected_version_given_on_versioned_stream);
+  auto v = stream_id::random();
+  append("", v, no_versioning, events(1));
+  BOOST_CHECK_THROW(append("", v, 1, events(1)), expected_version_used_on_versionless_stream);
+  BOOST_CHECK_THROW(append("", s, 2, {}), invalid_argument);
+  BOOST_CHECK_THROW(append("", s, 2, {event("{}", 7)}), versioning_mismatch);
+  BOOST_CHECK_THROW(append("", v, no_versioning, {event("{}", 1)}), versioning_mismatch);
+  BOOST_TEST(engine->last_position() == 3u);
+  BOOST_TEST(engine->streams("")->info(s)->current == 2u);
+  BOOST_TEST(engine->streams("")->info(v)->current == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_hook_rolls_the_commit_back_without_consuming_a_position) { // R-L
+  auto s = stream_id::random();
+  append("", s, 0, events(1));
+  auto fresh = stream_id::random();
+  BOOST_CHECK_THROW(append("", fresh, 0, events(3), {1, 1, 1},
+                           [](std::span<const record>) { throw std::runtime_error("no"); }),
+                    std::runtime_error);
+  BOOST_TEST(engine->last_position() == 1u);
+  BOOST_TEST(!engine->streams("")->info(fresh).has_value());
+  BOOST_TEST(engine->outbox_count().pending == 0u);
+  auto r = append("", fresh, 0, events(1));
+  BOOST_TEST(r.first_position == 2u); // the rolled-back positions were not consumed
+}
+
+BOOST_AUTO_TEST_CASE(the_hook_sees_its_records_before_readers_do) { // R-L, R-SUB-ORDER
+  auto s = stream_id::random();
+  std::vector<position> seen;
+  position visible_during_hook = 99;
+  append("t", s, 0, events(2), {}, [&](std::span<const record> recs) {
+    for (const auto& r : recs) {
+      seen.push_back(r.position);
+      BOOST_TEST(r.tenant == "t");
+      BOOST_TEST(*r.stream == s);
+    }
+    visible_during_hook = engine->last_position();
+  });
+  BOOST_TEST(seen == (std::vector<position>{1, 2}));
+  BOOST_TEST(visible_during_hook == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_replaces_what_came_before_and_takes_no_position) { // R-ES3
+  auto s = stream_id::random();
+  auto store = engine->streams("");
+  BOOST_CHECK_THROW(store->save_snapshot(s, event("{}")), versioning_mismatch); // absent
+  append("", s, 0, events(3));
+  BOOST_CHECK_THROW(store->save_snapshot(s, event("{}", 2)), versioning_mismatch);
+  store->save_snapshot(s, event(R"({"snap":1})"));
+  append("", s, 3, events(1));
+  auto r = store->read(s, std::nullopt, std::nullopt);
+  BOOST_REQUIRE(r.snapshot.has_value());
+  BOOST_TEST(r.snapshot->data == R"({"snap":1})");
+  BOOST_TEST(r.snapshot->version == std::optional<version>(3));
+  BOOST_REQUIRE(r.events.records.size() == 1u);
+  BOOST_TEST(r.events.records[0].version == 4u);
+  BOOST_TEST(engine->last_position() == 4u);
+  auto v = stream_id::random();
+  append("", v, no_versioning, events(2));
+  BOOST_CHECK_THROW(store->save_snapshot(v, event("{}", 1)), versioning_mismatch);
+  store->save_snapshot(v, event("{}"));
+  BOOST_TEST(store->read(v, std::nullopt, std::nullopt).events.records.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_removed_stream_is_gone_but_its_events_stay_in_the_log) { // R-ES4
+  auto s = stream_id::random();
+  auto store = engine->streams("");
+  append("", s, 0, events(2));
+  store->remove(s);
+  store->remove(s); // absent: no-op
+  BOOST_TEST(!store->info(s).has_value());
+  BOOST_TEST(store->read(s, std::nullopt, std::nullopt).events.records.empty());
+  BOOST_TEST(log().size() == 2u);
+  BOOST_TEST(*log()[0].stream == s);
+  auto r = append("", s, 0, events(1)); // afresh
+  BOOST_TEST(r.version == std::optional<version>(1));
+}
+
+BOOST_AUTO_TEST_CASE(tenants_do_not_share_streams) { // R-MT
+  auto s = stream_id::named("same");
+  append("a", s, 0, events(1));
+  append("b", s, 0, events(2));
+  BOOST_TEST(engine->streams("a")->info(s)->current == 1u);
+  BOOST_TEST(engine->streams("b")->info(s)->current == 2u);
+  BOOST_TEST(!engine->streams("c")->info(s).has_value());
+  BOOST_TEST(engine->streams("a")->tenant() == "a");
+}
+
+BOOST_AUTO_TEST_CASE(a_wake_up_runs_once_after_a_later_commit_and_can_be_cancelled) {
+  std::atomic<int> woken{0}, cancelled_woken{0};
+  engine->notify_after(0, [&] { ++woken; });
+  auto id = engine->notify_after(0, [&] { ++cancelled_woken; });
+  engine->cancel(id);
+  BOOST_TEST(woken == 0);
+  append("", stream_id::random(), 0, events(1));
+  BOOST_TEST(woken == 1);
+  append("", stream_id::random(), 0, events(1));
+  BOOST_TEST(woken == 1); // once
+  BOOST_TEST(cancelled_woken == 0);
+  std::atomic<int> at_once{0};
+  engine->notify_after(1, [&] { ++at_once; }); // already past: runs now
+  BOOST_TEST(at_once == 1);
+  engine->cancel(424242); // unknown: no-op
+}
+
+BOOST_AUTO_TEST_CASE(outbox_entries_exist_for_flagged_events_and_are_claimed_in_order) { // R-OB
+  auto s = stream_id::random();
+  append("", s, 0, events(3), {1, 0, 1});
+  append("x", stream_id::random(), 0, events(1), {1});
+  BOOST_TEST(engine->outbox_count().pending == 3u);
+  auto claims = engine->outbox_take_all(10);
+  BOOST_REQUIRE(claims.size() == 3u);
+  BOOST_TEST(claims[0].record.position == 1u);
+  BOOST_TEST(claims[1].record.position == 3u);
+  BOOST_TEST(claims[2].record.position == 4u);
+  BOOST_TEST(claims[2].record.tenant == "x");
+  BOOST_TEST(engine->outbox_take_all(10).empty()); // held by the claims above
+  for (const auto& c : claims)
+    BOOST_TEST((engine->outbox_report(c, nullptr, 3, false) == storage::outbox_outcome::done));
+  auto counts = engine->outbox_count();
+  BOOST_TEST(counts.pending == 0u);
+  BOOST_TEST(counts.published == 3u);
+  BOOST_TEST(engine->outbox_wait_until_empty(std::chrono::milliseconds(0)));
+}
+
+BOOST_AUTO_TEST_CASE(failed_entries_count_attempts_then_become_dead_letters) { // R-OB-DLQ
+  append("", stream_id::random(), 0, events(1), {1});
+  std::string why = "broker down";
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto claims = engine->outbox_take_all(10);
+    BOOST_REQUIRE(claims.size() == 1u);
+    BOOST_TEST(claims[0].attempts == static_cast<std::uint32_t>(attempt - 1));
+    auto outcome = engine->outbox_report(claims[0], &why, 3, false);
+    BOOST_TEST((outcome == (attempt < 3 ? storage::outbox_outcome::retry
+                                        : storage::outbox_outcome::dead)));
+  }
+  BOOST_TEST(engine->outbox_take_all(10).empty());
+  auto dead = engine->outbox_dead_letters();
+  BOOST_REQUIRE(dead.size() == 1u);
+  BOOST_TEST(dead[0].attempts == 3);
+  BOOST_TEST(dead[0].last_error == why);
+  BOOST_TEST(dead[0].record.position == 1u);
+  BOOST_TEST(engine->outbox_count().dead == 1u);
+  BOOST_TEST(engine->outbox_count().failures == 3u);
+  BOOST_TEST(engine->outbox_requeue(std::nullopt) == 1u);
+  auto again = engine->outbox_take_all(10);
+  BOOST_REQUIRE(again.size() == 1u);
+  BOOST_TEST(again[0].attempts == 0u);
+  engine->outbox_report(again[0], &why, 1, false);
+  BOOST_TEST(engine->outbox_purge(position{1}) == 1u);
+  BOOST_TEST(engine->outbox_dead_letters().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_held_retry_is_claimed_by_position_or_released) {
+  append("", stream_id::random(), 0, events(2), {1, 1});
+  std::string why = "later";
+  auto claims = engine->outbox_take(engine->outbox_shard_of(""), 10);
+  BOOST_REQUIRE(claims.size() == 2u);
+  auto shard = claims[0].shard;
+  engine->outbox_report(claims[0], &why, 3, true);
+  engine->outbox_report(claims[1], &why, 3, true);
+  BOOST_TEST(engine->outbox_take(shard, 10).empty()); // held, not pending
+  auto retry = engine->outbox_take_retry(shard, 1);
+  BOOST_REQUIRE(retry.has_value());
+  BOOST_TEST(retry->attempts == 1u);
+  BOOST_TEST(!engine->outbox_take_retry(shard, 1).has_value());
+  engine->outbox_report(*retry, nullptr, 3, true);
+  engine->outbox_release_held(shard);
+  auto rest = engine->outbox_take(shard, 10);
+  BOOST_REQUIRE(rest.size() == 1u);
+  BOOST_TEST(rest[0].record.position == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(keys_and_cursors_are_kept_per_tenant) { // R-EN, R-ST1
+  auto keys = engine->keys();
+  BOOST_TEST(keys->store("a", "ann", encryption_key{1, 2, 3}));
+  BOOST_TEST(!keys->store("a", "ann", encryption_key{9}));
+  BOOST_TEST((keys->get("a", "ann") == std::optional<encryption_key>(encryption_key{1, 2, 3})));
+  BOOST_TEST(!keys->get("b", "ann").has_value());
+  keys->remove("a", "ann");
+  BOOST_TEST(!keys->get("a", "ann").has_value());
+
+  storage::cursor_key k{"balances", "a", stream_id::named("acct")};
+  BOOST_TEST(!engine->load_cursor(k).has_value());
+  engine->store_cursor(k, 7);
+  BOOST_TEST(engine->load_cursor(k) == std::optional<version>(7));
+  k.tenant_id = "b";
+  BOOST_TEST(!engine->load_cursor(k).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(of_racing_appends_with_one_expected_version_exactly_one_wins) { // R-ES1
+  constexpr int threads = 8, rounds = 100;
+  auto s = stream_id::random();
+  auto store = engine->streams("");
+  std::barrier sync(threads);
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (int round = 0; round < rounds; ++round) {
+        sync.arrive_and_wait();
+        try {
+          std::vector<raw_event> one{event("{}")};
+          store->append(s, static_cast<std::uint64_t>(round), one, {}, {});
+          ++wins;
+        } catch (const concurrent_stream_write_error&) {
+          ++conflicts;
+        }
+        sync.arrive_and_wait();
+      }
+    });
+  for (auto& t : pool)
+    t.join();
+  BOOST_TEST(wins == rounds);
+  BOOST_TEST(conflicts == rounds * (threads - 1));
+  BOOST_TEST(store->info(s)->current == static_cast<version>(rounds));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_commits_of_many_tenants_leave_no_gap) { // R-P1
+  constexpr int threads = 4, per_thread = 500;
+  std::vector<std::thread> pool;
+  std::vector<std::vector<append_receipt>> receipts(threads);
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto store = engine->streams("tenant-" + std::to_string(t));
+      auto s = stream_id::random();
+      for (int i = 0; i < per_thread; ++i) {
+        std::vector<raw_event> two{event("{}"), event("{}")};
+        receipts[t].push_back(store->append(s, static_cast<std::uint64_t>(2 * i), two, {}, {}));
+      }
+    });
+  for (auto& t : pool)
+    t.join();
+  auto all = log();
+  BOOST_REQUIRE(all.size() == static_cast<std::size_t>(2 * threads * per_thread));
+  for (std::size_t i = 0; i < all.size(); ++i)
+    BOOST_TEST_REQUIRE(all[i].position == i + 1);
+  for (int t = 0; t < threads; ++t)
+    for (const auto& r : receipts[t]) {
+      BOOST_TEST(r.last_position == r.first_position + 1);
+      BOOST_TEST(all[r.first_position - 1].tenant == "tenant-" + std::to_string(t));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(records_stay_readable_while_their_batch_lives) {
+  auto s = stream_id::random();
+  append("", s, 0, {event(R"({"first":true})")});
+  record_batch b;
+  engine->read(0, 1, b);
+  for (int i = 0; i < 200; ++i) // enough to move every buffer an engine might have
+    append("", stream_id::random(), 0, events(50));
+  BOOST_REQUIRE(b.records.size() == 1u);
+  BOOST_TEST(b.records[0].data == R"({"first":true})");
+  BOOST_TEST(*b.records[0].stream == s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
