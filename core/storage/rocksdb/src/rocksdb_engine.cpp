@@ -132,10 +132,6 @@ void check_existing(const fs::path& folder, const tuned& t) {
   auto s = rocksdb::DB::ListColumnFamilies(dbo, where, &names);
   if (!s.ok())
     throw storage_corrupt(where + " is not a readable Sourcery store: " + s.ToString());
-  for (auto* want : family_names)
-    if (std::find(names.begin(), names.end(), want) == names.end())
-      throw storage_corrupt(where + " is not a Sourcery store (no column family '"
-                            + want + "')");
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const auto& n : names)
     cfs.emplace_back(n, t.cf);
@@ -148,6 +144,15 @@ void check_existing(const fs::path& folder, const tuned& t) {
     throw storage_corrupt("the store in " + where + " is damaged: " + s.ToString());
   }
   std::unique_ptr<rocksdb::DB> db(raw);
+  // Damage is reported before foreignness: a garbled MANIFEST lists no families.
+  for (auto* want : family_names)
+    if (std::find(names.begin(), names.end(), want) == names.end()) {
+      for (auto* h : handles)
+        db->DestroyColumnFamilyHandle(h);
+      db->Close();
+      throw storage_corrupt(where + " is not a Sourcery store (no column family '"
+                            + want + "')");
+    }
   std::string format;
   s = db->Get(rocksdb::ReadOptions(), handles[0], "format", &format);
   auto close = [&] {

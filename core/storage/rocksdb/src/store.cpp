@@ -53,6 +53,10 @@ std::size_t record_cache::bytes() const {
 store::~store() {
   if (!db)
     return;
+  // A cleanly closed store keeps its data in table files, not in the WAL.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  db->Flush(flush, families).PermitUncheckedError();
   for (auto* h : families)
     db->DestroyColumnFamilyHandle(h);
   db->Close();
