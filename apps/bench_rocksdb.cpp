@@ -42,7 +42,7 @@ struct bench_config : bench::config {
   std::string folder = "/tmp";
   std::size_t baseline_batches = 300;
   std::size_t raw_singles = 3'000;
-  std::size_t concurrent = 300'000;
+  std::size_t concurrent = 50'000;
   std::size_t appenders = 8;
   std::size_t wide_appenders = 128;
   std::size_t streams = 1'000;

@@ -30,7 +30,7 @@ void commit_queue::commit(pending_commit& c, const commit_hook& hook) {
     if (!leading_)
       lead(lock);
     else
-      written_.wait(lock);
+      c.wake.wait(lock);
   }
   if (!c.error.empty())
     throw storage_unavailable(c.error);
@@ -88,7 +88,10 @@ void commit_queue::lead(std::unique_lock<std::mutex>& lock) {
     resume_ = true;
   }
   leading_ = false;
-  written_.notify_all();
+  for (auto* c : group)
+    c->wake.notify_one();
+  if (!queue_.empty())
+    queue_.front()->wake.notify_one(); // the next leader
   if (status.ok() && has_waiters_.load(std::memory_order_seq_cst)) {
     lock.unlock();
     wake_waiters();
@@ -100,6 +103,7 @@ void commit_queue::fail_queued(const std::string& error) {
   for (auto* c : queue_) {
     c->error = error;
     c->done = true;
+    c->wake.notify_one();
   }
   queue_.clear();
 }

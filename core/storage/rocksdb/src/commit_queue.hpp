@@ -14,7 +14,9 @@
 //     publishes them: the records go to the cache, `last()` moves to the
 //     last position, and wake-ups run. Appends that queued meanwhile wait
 //     for that write to end and then form the next batch: an append never
-//     waits more than one commit for others.
+//     waits more than one commit for others. Each append sleeps on its own
+//     condition variable; the leader wakes the appends it wrote and the
+//     first queued one (the next leader), never all waiters.
 //
 // A failed write (I/O error, disk full) fails its batch and every commit
 // queued behind it with `storage_unavailable`, and takes the positions back
@@ -49,8 +51,10 @@ struct pending_commit {
   std::span<const char> to_outbox;
   std::uint32_t outbox_shard = 0;
 
-  // Set by the queue.
+  // Set by the queue, under its write mutex.
   bool done = false;
+  /// Wakes this append alone: when it is written, or when it should lead.
+  std::condition_variable wake;
   std::string error; // empty = written
 };
 
@@ -87,7 +91,6 @@ private:
 
   // Lock order: sequence_mutex_, then write_mutex_.
   std::mutex write_mutex_;
-  std::condition_variable written_;
   std::vector<pending_commit*> queue_; // GUARDED_BY(write_mutex_)
   bool leading_ = false;               // GUARDED_BY(write_mutex_)
   bool resume_ = false;                // GUARDED_BY(write_mutex_): a write failed

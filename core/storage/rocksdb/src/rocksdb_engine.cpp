@@ -57,6 +57,8 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
+#include <condition_variable>
 
 namespace sourcery::storage {
 
@@ -218,9 +220,41 @@ std::size_t stored_shards(const store& st) {
 
 class rocksdb_engine;
 
-/// One tenant's streams. Appends to one stream are serialised by one of a
-/// fixed set of stripe locks (held from the version check until the append
-/// is written), so appends to different streams proceed — and share
+/// Exclusive use of single streams: a stream is busy from an append's
+/// version check until its batch is written (or a snapshot's or deletion's),
+/// and only appends to the same stream wait for it. Holds only busy streams.
+class stream_locks {
+public:
+  class guard {
+  public:
+    guard(stream_locks& locks, std::string key) : locks_(locks), key_(std::move(key)) {
+      std::unique_lock lock(locks_.mutex_);
+      locks_.released_.wait(lock, [&] { return !locks_.busy_.contains(key_); });
+      locks_.busy_.insert(key_);
+    }
+    ~guard() {
+      {
+        std::lock_guard lock(locks_.mutex_);
+        locks_.busy_.erase(key_);
+      }
+      locks_.released_.notify_all();
+    }
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
+
+  private:
+    stream_locks& locks_;
+    std::string key_;
+  };
+
+private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  std::unordered_set<std::string> busy_; // GUARDED_BY(mutex_): stream keys
+};
+
+/// One tenant's streams. Appends to one stream are serialised by
+/// `stream_locks`, so appends to different streams proceed — and share
 /// batches — concurrently.
 class rocksdb_streams final : public stream_store {
 public:
@@ -233,7 +267,7 @@ public:
                         std::span<const raw_event> events, std::span<const char> to_outbox,
                         const commit_hook& hook) override {
     auto key = stream_key(tenant_, id);
-    std::lock_guard lock(stripe(id));
+    stream_locks::guard busy(locks_, key);
     auto current = state(key);
     auto versions = check_append(current, expected, events, describe_stream(id, tenant_));
     pending_commit c;
@@ -329,7 +363,7 @@ public:
 
   void save_snapshot(const stream_id& id, raw_event snapshot) override {
     auto key = stream_key(tenant_, id);
-    std::lock_guard lock(stripe(id));
+    stream_locks::guard busy(locks_, key);
     auto current = state(key);
     check_snapshot(current, snapshot, describe_stream(id, tenant_));
     rocksdb::WriteBatch batch;
@@ -341,7 +375,7 @@ public:
 
   void remove(const stream_id& id) override {
     auto key = stream_key(tenant_, id);
-    std::lock_guard lock(stripe(id));
+    stream_locks::guard busy(locks_, key);
     if (!state(key))
       return;
     rocksdb::WriteBatch batch;
@@ -352,10 +386,6 @@ public:
   }
 
 private:
-  std::mutex& stripe(const stream_id& id) const {
-    return stripes_[hash_value(id) % stripes_.size()];
-  }
-
   std::optional<stream_info> state(const std::string& key,
                                    const rocksdb::ReadOptions& ro = {}) const {
     std::string value;
@@ -370,9 +400,9 @@ private:
   store& store_;
   commit_queue& commits_;
   durable_outbox& outbox_;
-  // Each serialises appends, snapshots and deletions of the streams that
-  // hash to it (and guards their stored state between check and write).
-  mutable std::array<std::mutex, 64> stripes_;
+  // Serialises appends, snapshots and deletions of each stream (and so
+  // guards its stored state between check and write).
+  stream_locks locks_;
 };
 
 class rocksdb_engine final : public engine {
