@@ -7,8 +7,14 @@
 
 #include <sourcery/storage/engine.hpp>
 #include <sourcery/storage/in_memory.hpp>
+#ifdef SOURCERY_TEST_WITH_ROCKSDB
+#include <sourcery/storage/rocksdb.hpp>
+#endif
 
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -21,12 +27,38 @@ inline std::string name() {
 }
 
 /// A fresh, empty engine of the kind under test.
+/// A fresh, empty engine of the kind under test. A durable engine lives in
+/// a new temporary folder, removed when the engine is released.
 inline std::shared_ptr<sourcery::storage::engine> make() {
   auto which = name();
   if (which == "in_memory")
     return sourcery::storage::make_in_memory_engine();
+#ifdef SOURCERY_TEST_WITH_ROCKSDB
+  if (which == "rocksdb") {
+    static std::atomic<int> counter{0};
+    auto dir = std::filesystem::temp_directory_path()
+               / ("sourcery-conformance-" + std::to_string(::getpid()) + "-"
+                  + std::to_string(counter++));
+    std::filesystem::remove_all(dir);
+    sourcery::storage::rocksdb_options o;
+    o.durability = sourcery::storage::rocksdb_options::durability::normal; // faster; same code
+    auto engine = sourcery::storage::open_rocksdb_engine(dir.string(), o);
+    auto* raw = engine.get();
+    // Share ownership: the folder goes when the last user of the engine does.
+    return std::shared_ptr<sourcery::storage::engine>(
+      raw, [engine = std::move(engine), dir](sourcery::storage::engine*) mutable {
+        engine.reset();
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      });
+  }
+#endif
   throw std::runtime_error("SOURCERY_TEST_ENGINE=" + which
-                           + ": no such engine in this build (known: in_memory)");
+                           + ": no such engine in this build (known: in_memory"
+#ifdef SOURCERY_TEST_WITH_ROCKSDB
+                             ", rocksdb"
+#endif
+                             ")");
 }
 
 } // namespace test_engine

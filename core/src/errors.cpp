@@ -5,7 +5,7 @@
 namespace sourcery {
 
 std::string_view to_string(errc code) noexcept {
-  static constexpr std::array<std::string_view, 22> names{
+  static constexpr std::array<std::string_view, 25> names{
     "none",
     "illegal_tenant_id",
     "incompatible_uuid_and_name",
@@ -28,6 +28,9 @@ std::string_view to_string(errc code) noexcept {
     "listener_failed",
     "runtime_stopped",
     "storage_full",
+    "storage_corrupt",
+    "storage_version_mismatch",
+    "storage_unavailable",
   };
   auto i = static_cast<std::size_t>(code);
   return i < names.size() ? names[i] : "unknown_error_code";

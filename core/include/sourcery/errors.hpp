@@ -39,6 +39,9 @@ enum class errc : std::uint8_t {
   listener_failed,
   runtime_stopped,
   storage_full,
+  storage_corrupt,
+  storage_version_mismatch,
+  storage_unavailable,
 };
 
 /// The name of a code, e.g. "concurrent_stream_write_error".
@@ -76,6 +79,13 @@ SOURCERY_SIMPLE_ERROR(reentrant_call)
 SOURCERY_SIMPLE_ERROR(runtime_stopped)
 /// The storage cannot take another commit (e.g. the log's positions are used up).
 SOURCERY_SIMPLE_ERROR(storage_full)
+/// The store's files are damaged, or the folder is not a Sourcery store (R-ST6).
+SOURCERY_SIMPLE_ERROR(storage_corrupt)
+/// The store was written in a format this build does not know (R-ST6).
+SOURCERY_SIMPLE_ERROR(storage_version_mismatch)
+/// The storage cannot be read or written now (I/O error, disk full, locked);
+/// carries the storage's own message (R-ST6).
+SOURCERY_SIMPLE_ERROR(storage_unavailable)
 
 #undef SOURCERY_SIMPLE_ERROR
 

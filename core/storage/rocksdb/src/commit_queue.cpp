@@ -1,0 +1,162 @@
+#include "commit_queue.hpp"
+
+namespace sourcery::storage::rocksdb_detail {
+
+commit_queue::commit_queue(store& s, position last,
+                           std::function<void(std::span<pending_commit* const>)> published)
+  : store_(s), published_(std::move(published)), last_(last), next_position_(last + 1) {}
+
+void commit_queue::commit(pending_commit& c, const commit_hook& hook) {
+  {
+    std::lock_guard sequence(sequence_mutex_);
+    auto first = next_position_;
+    if (first + c.records.size() < first || first + c.records.size() > (position{1} << 62))
+      throw storage_full("the log cannot take more positions");
+    for (std::size_t i = 0; i < c.records.size(); ++i)
+      c.records[i]->pos = first + i;
+    if (hook) {
+      std::vector<record> views;
+      views.reserve(c.records.size());
+      for (const auto& r : c.records)
+        views.push_back(r->view());
+      hook(views); // a throw leaves next_position_ untouched
+    }
+    next_position_ = first + c.records.size();
+    std::lock_guard write(write_mutex_);
+    queue_.push_back(&c);
+  }
+  std::unique_lock lock(write_mutex_);
+  while (!c.done) {
+    if (!leading_)
+      lead(lock);
+    else
+      c.wake.wait(lock);
+  }
+  if (!c.error.empty())
+    throw storage_unavailable(c.error);
+}
+
+void commit_queue::lead(std::unique_lock<std::mutex>& lock) {
+  leading_ = true;
+  std::vector<pending_commit*> group;
+  group.swap(queue_);
+  bool resume = std::exchange(resume_, false);
+  lock.unlock();
+
+  rocksdb::Status status;
+  if (resume)
+    status = store_.db->Resume();
+  if (status.ok()) try {
+    rocksdb::WriteBatch batch;
+    for (auto* c : group) {
+      auto n = c->first_number;
+      for (std::size_t i = 0; i < c->records.size(); ++i) {
+        const auto& r = *c->records[i];
+        auto pos_key = position_key(r.pos);
+        batch.Put(store_.cf(family::log), pos_key, r.bytes);
+        batch.Put(store_.cf(family::index), index_key(c->stream_key, n + i), pos_key);
+        if (i < c->to_outbox.size() && c->to_outbox[i])
+          batch.Put(store_.cf(family::outbox), outbox_key(c->outbox_shard, r.pos),
+                    encode_attempts(0));
+      }
+      batch.Put(store_.cf(family::streams), c->stream_key, c->state);
+    }
+    status = store_.db->Write(store_.commit_write, &batch);
+  } catch (const std::exception& e) { // e.g. bad_alloc: the batch is not written
+    status = rocksdb::Status::Aborted(e.what());
+  }
+
+  if (status.ok()) {
+    published_(group); // noexcept
+    last_.store(group.back()->records.back()->pos, std::memory_order_seq_cst);
+    lock.lock();
+    for (auto* c : group)
+      c->done = true;
+  } else {
+    auto error = "writing a commit to RocksDB failed: " + status.ToString();
+    // Commits queued behind this batch hold positions after it: fail them
+    // too and take their positions back, under the sequencing lock so no new
+    // append takes one meanwhile.
+    std::lock_guard sequence(sequence_mutex_);
+    lock.lock();
+    for (auto* c : group) {
+      c->error = error;
+      c->done = true;
+    }
+    fail_queued(error);
+    next_position_ = last_.load() + 1;
+    resume_ = true;
+  }
+  leading_ = false;
+  for (auto* c : group)
+    c->wake.notify_one();
+  if (!queue_.empty())
+    queue_.front()->wake.notify_one(); // the next leader
+  if (status.ok() && has_waiters_.load(std::memory_order_seq_cst)) {
+    lock.unlock();
+    wake_waiters();
+    lock.lock();
+  }
+}
+
+void commit_queue::fail_queued(const std::string& error) {
+  for (auto* c : queue_) {
+    c->error = error;
+    c->done = true;
+    c->wake.notify_one();
+  }
+  queue_.clear();
+}
+
+std::uint64_t commit_queue::notify_after(position after, wake_fn wake) {
+  std::uint64_t id;
+  {
+    std::lock_guard lock(waiters_mutex_);
+    id = next_waiter_++;
+    if (last() <= after) {
+      auto it = waiters_.emplace(id, waiter{after, std::move(wake)}).first;
+      has_waiters_.store(true, std::memory_order_seq_cst);
+      // A batch that published before has_waiters_ was set did not look.
+      if (last() <= after)
+        return id;
+      wake = std::move(it->second.wake);
+      waiters_.erase(it);
+      has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
+    }
+  }
+  wake();
+  return id;
+}
+
+void commit_queue::cancel(std::uint64_t id) {
+  std::lock_guard lock(waiters_mutex_);
+  waiters_.erase(id);
+  has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
+}
+
+void commit_queue::cancel_all() {
+  std::lock_guard lock(waiters_mutex_);
+  waiters_.clear();
+  has_waiters_.store(false, std::memory_order_seq_cst);
+}
+
+void commit_queue::wake_waiters() {
+  std::vector<wake_fn> ready;
+  {
+    std::lock_guard lock(waiters_mutex_);
+    auto now = last();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.after < now) {
+        ready.push_back(std::move(it->second.wake));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
+  }
+  for (auto& wake : ready)
+    wake();
+}
+
+} // namespace sourcery::storage::rocksdb_detail

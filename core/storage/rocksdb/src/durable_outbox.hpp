@@ -1,0 +1,94 @@
+// The RocksDB engine's outbox (R-OB, R-ST4): entries live in the `outbox`
+// column family (shard, position → failed attempts), written in the same
+// batch as their events; dead letters in `dead` (position → attempts, last
+// error).
+//
+// Memory holds only what is in motion, never the backlog (R-ST5): per shard
+// a scan cursor — every pending entry at or after it has never been claimed
+// in this run and is found by iterating RocksDB from it — and the entries
+// before it that are claimed, held for a retry, or failed and pending again.
+// After a restart the cursor starts at 0, so every stored entry is pending
+// again with its stored attempt count: claims in flight when the process
+// ended are simply claimable again (at-least-once).
+//
+// Progress (a publish, an attempt, a dead letter) is written to the WAL
+// without fsync: a process crash loses none of it; a machine crash may
+// forget the last few, and those entries are published again.
+//
+// Thread-safety: every member may be called from any thread; one mutex
+// guards the shards (claims and reports are short next to a publish).
+#pragma once
+
+#include "commit_queue.hpp"
+#include "store.hpp"
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace sourcery::storage::rocksdb_detail {
+
+class durable_outbox {
+public:
+  /// Reads the stored entries' counts. `last` is the last readable position.
+  durable_outbox(store& s, std::size_t shards, std::function<position()> last);
+
+  /// Moves the stored entries from `from` shards to `to` shards (a store
+  /// reopened with another shard count) and records `to` in the meta family.
+  static void reshard(store& s, std::size_t from, std::size_t to);
+
+  std::size_t shard_count() const noexcept { return shards_.size(); }
+  /// A stable hash of the tenant (FNV-1a): stored keys depend on it.
+  std::size_t shard_of(std::string_view tenant) const noexcept;
+  static std::size_t shard_of(std::string_view tenant, std::size_t shards) noexcept;
+
+  /// A batch was written: counts its entries as pending. noexcept.
+  void added(std::span<pending_commit* const> group) noexcept;
+
+  std::vector<outbox_claim> take(std::size_t shard, std::size_t limit);
+  std::vector<outbox_claim> take_all(std::size_t limit);
+  outbox_outcome report(const outbox_claim& c, const std::string* failure, int max_attempts,
+                        bool hold_for_retry);
+  std::optional<outbox_claim> take_retry(std::size_t shard, position pos);
+  void release_held(std::size_t shard);
+  std::vector<dead_entry> dead_letters() const;
+  std::size_t requeue(std::optional<position> at);
+  std::size_t purge(std::optional<position> at);
+  outbox_counts counts() const;
+  bool wait_until_empty(std::chrono::milliseconds timeout) const;
+
+private:
+  struct candidate {
+    position pos;
+    std::uint32_t attempts;
+    bool fresh; // found by the scan, not in `ready`
+  };
+
+  struct shard {
+    position cursor = 0;                                 // see the file comment
+    std::map<position, std::uint32_t> ready;             // failed, pending again
+    std::unordered_map<position, std::uint32_t> waiting; // failed, held for a retry
+    std::unordered_set<position> in_flight;
+    std::size_t pending = 0; // stored entries (in flight and held included)
+  };
+
+  std::vector<candidate> candidates(std::size_t index, std::size_t limit) const;
+  outbox_claim claim(std::size_t index, const candidate& c);
+  std::size_t total_pending() const;
+
+  store& store_;
+  std::function<position()> last_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable empty_;
+  std::vector<shard> shards_;  // GUARDED_BY(mutex_)
+  std::size_t dead_ = 0;       // GUARDED_BY(mutex_)
+  std::size_t published_ = 0;  // GUARDED_BY(mutex_)
+  std::size_t failures_ = 0;   // GUARDED_BY(mutex_)
+};
+
+} // namespace sourcery::storage::rocksdb_detail

@@ -1,0 +1,162 @@
+#include "key_file.hpp"
+
+#include "layout.hpp"
+
+#include <boost/crc.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace sourcery::storage::rocksdb_detail {
+
+namespace {
+
+constexpr std::string_view magic = "SRCKEYS1";
+
+std::uint32_t crc_of(std::string_view bytes) {
+  boost::crc_32_type crc;
+  crc.process_bytes(bytes.data(), bytes.size());
+  return crc.checksum();
+}
+
+[[noreturn]] void fail_io(const std::string& what, const std::filesystem::path& p) {
+  throw storage_unavailable(what + " " + p.string() + ": " + std::strerror(errno));
+}
+
+/// Writes `bytes` to `p` and fsyncs it.
+void write_synced(const std::filesystem::path& p, const std::string& bytes) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    fail_io("cannot create", p);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      ::close(fd);
+      fail_io("cannot write", p);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail_io("cannot fsync", p);
+  }
+  ::close(fd);
+}
+
+void sync_folder(const std::filesystem::path& folder) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    fail_io("cannot open folder", folder);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0)
+    fail_io("cannot fsync folder", folder);
+}
+
+} // namespace
+
+key_file::key_map key_file::load(const std::filesystem::path& file) {
+  key_map out;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    return out;
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    throw storage_unavailable("cannot read " + file.string());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto corrupt = [&](const std::string& why) {
+    return storage_corrupt("the key file " + file.string() + " is damaged: " + why);
+  };
+  if (bytes.size() < magic.size() + 8 || std::string_view(bytes).substr(0, magic.size()) != magic)
+    throw corrupt("it does not start with a Sourcery key file header");
+  auto body = std::string_view(bytes).substr(0, bytes.size() - 4);
+  if (crc_of(body) != get_u32(bytes.data() + body.size()))
+    throw corrupt("checksum mismatch");
+  try {
+    byte_reader r(body.substr(magic.size()));
+    auto count = r.u32();
+    for (std::uint32_t i = 0; i < count; ++i) {
+      std::string tenant(r.string());
+      std::string subject(r.string());
+      auto key = r.string();
+      out.emplace(std::pair{std::move(tenant), std::move(subject)},
+                  encryption_key(key.begin(), key.end()));
+    }
+    if (!r.done())
+      throw corrupt("trailing bytes");
+  } catch (const storage_corrupt& e) {
+    throw corrupt(e.what());
+  }
+  return out;
+}
+
+void key_file::check(const std::filesystem::path& folder) { load(folder / "keys"); }
+
+key_file::key_file(std::filesystem::path folder)
+  : folder_(std::move(folder)), keys_(load(folder_ / "keys")) {}
+
+key_file::~key_file() {
+  for (auto& [who, key] : keys_)
+    std::fill(key.begin(), key.end(), std::uint8_t{0});
+}
+
+void key_file::save(const key_map& keys) const {
+  std::string bytes(magic);
+  put_u32(bytes, static_cast<std::uint32_t>(keys.size()));
+  for (const auto& [who, key] : keys) {
+    put_string(bytes, who.first);
+    put_string(bytes, who.second);
+    put_string(bytes, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  }
+  put_u32(bytes, crc_of(bytes));
+  auto tmp = folder_ / "keys.tmp";
+  write_synced(tmp, bytes);
+  std::fill(bytes.begin(), bytes.end(), '\0');
+  if (::rename(tmp.c_str(), (folder_ / "keys").c_str()) != 0)
+    fail_io("cannot rename", tmp);
+  sync_folder(folder_);
+}
+
+std::optional<encryption_key> key_file::get(std::string_view tenant,
+                                            std::string_view subject) const {
+  std::shared_lock lock(mutex_);
+  auto it = keys_.find(std::pair{std::string(tenant), std::string(subject)});
+  if (it == keys_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+bool key_file::store(std::string_view tenant, std::string_view subject,
+                     const encryption_key& key) {
+  std::unique_lock lock(mutex_);
+  std::pair who{std::string(tenant), std::string(subject)};
+  if (keys_.contains(who))
+    return false;
+  auto next = keys_;
+  next.emplace(std::move(who), key);
+  save(next);
+  keys_.swap(next);
+  return true;
+}
+
+void key_file::remove(std::string_view tenant, std::string_view subject) {
+  std::unique_lock lock(mutex_);
+  auto it = keys_.find(std::pair{std::string(tenant), std::string(subject)});
+  if (it == keys_.end())
+    return;
+  auto next = keys_;
+  next.erase(std::pair{std::string(tenant), std::string(subject)});
+  save(next);
+  std::fill(it->second.begin(), it->second.end(), std::uint8_t{0});
+  keys_.swap(next);
+}
+
+} // namespace sourcery::storage::rocksdb_detail

@@ -1,0 +1,52 @@
+// The data-subject keys of a RocksDB store, kept out of RocksDB (R-ST4,
+// R-EN): RocksDB's write-ahead log, memtables and compactions keep deleted
+// values in files for an unknown time, and a shredded key's bytes must not
+// survive in any file of the store. Keys are few and small, so they live in
+// one file, `keys`, rewritten whole on every change: written to `keys.tmp`,
+// fsync'd, renamed over `keys`, and the folder fsync'd. After `remove`
+// returns, no file in the folder holds the key.
+//
+// File: "SRCKEYS1", u32 entry count, entries (u32-length-prefixed tenant,
+// subject and key), u32 CRC-32 of everything before it.
+#pragma once
+
+#include <sourcery/encryption.hpp>
+
+#include <filesystem>
+#include <map>
+#include <shared_mutex>
+#include <string>
+
+namespace sourcery::storage::rocksdb_detail {
+
+class key_file final : public key_storage {
+public:
+  /// Reads `folder`/keys if present; throws `storage_corrupt` when it is
+  /// damaged, `storage_unavailable` when it cannot be read.
+  explicit key_file(std::filesystem::path folder);
+  ~key_file() override;
+
+  /// Throws `storage_corrupt` if `folder`/keys exists and is damaged; reads
+  /// only.
+  static void check(const std::filesystem::path& folder);
+
+  std::optional<encryption_key> get(std::string_view tenant,
+                                    std::string_view subject) const override;
+  /// Durable when it returns; throws `storage_unavailable` (nothing stored).
+  bool store(std::string_view tenant, std::string_view subject,
+             const encryption_key& key) override;
+  /// The key's bytes are gone from the folder when it returns; throws
+  /// `storage_unavailable` (the key stays).
+  void remove(std::string_view tenant, std::string_view subject) override;
+
+private:
+  using key_map = std::map<std::pair<std::string, std::string>, encryption_key, std::less<>>;
+  static key_map load(const std::filesystem::path& file);
+  void save(const key_map& keys) const;
+
+  const std::filesystem::path folder_;
+  mutable std::shared_mutex mutex_;
+  key_map keys_; // GUARDED_BY(mutex_); the file always matches it
+};
+
+} // namespace sourcery::storage::rocksdb_detail

@@ -1,0 +1,271 @@
+#include "layout.hpp"
+
+#include <cstring>
+#include <unordered_map>
+
+namespace sourcery::storage::rocksdb_detail {
+
+void put_u32(std::string& out, std::uint32_t v) {
+  char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  out.append(b, 4);
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  put_u32(out, static_cast<std::uint32_t>(v >> 32));
+  put_u32(out, static_cast<std::uint32_t>(v));
+}
+
+std::uint32_t get_u32(const char* p) noexcept {
+  auto b = reinterpret_cast<const unsigned char*>(p);
+  return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8)
+         | std::uint32_t{b[3]};
+}
+
+std::uint64_t get_u64(const char* p) noexcept {
+  return (std::uint64_t{get_u32(p)} << 32) | get_u32(p + 4);
+}
+
+std::string position_key(position p) {
+  std::string out;
+  put_u64(out, p);
+  return out;
+}
+
+void put_string(std::string& out, std::string_view s) {
+  if (s.size() > UINT32_MAX)
+    throw invalid_argument("a stored value is larger than 4 GiB");
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+void put_id(std::string& out, const uuid& id) {
+  out.append(reinterpret_cast<const char*>(id.data), 16);
+}
+
+const char* byte_reader::take(std::size_t n) {
+  if (bytes_.size() - at_ < n)
+    throw storage_corrupt("a stored value is truncated (" + std::to_string(bytes_.size())
+                          + " bytes, needed " + std::to_string(at_ + n) + ")");
+  auto p = bytes_.data() + at_;
+  at_ += n;
+  return p;
+}
+
+std::uint8_t byte_reader::u8() { return static_cast<std::uint8_t>(*take(1)); }
+std::uint32_t byte_reader::u32() { return get_u32(take(4)); }
+std::uint64_t byte_reader::u64() { return get_u64(take(8)); }
+uuid byte_reader::id() {
+  uuid out;
+  std::memcpy(out.data, take(16), 16);
+  return out;
+}
+std::string_view byte_reader::string() {
+  auto n = u32();
+  return {take(n), n};
+}
+
+namespace {
+
+void put_optional(std::string& out, const std::optional<std::string>& s) {
+  out.push_back(s ? 1 : 0);
+  if (s)
+    put_string(out, *s);
+}
+
+std::optional<std::string> get_optional(byte_reader& r) {
+  if (r.u8() == 0)
+    return std::nullopt;
+  return std::string(r.string());
+}
+
+} // namespace
+
+std::string stream_key(std::string_view tenant, const stream_id& stream) {
+  std::string out;
+  out.reserve(tenant.size() + 32);
+  put_string(out, tenant);
+  put_id(out, stream.id());
+  put_optional(out, stream.category());
+  return out;
+}
+
+std::string index_key(std::string_view stream_key, std::uint64_t n) {
+  std::string out(stream_key);
+  put_u64(out, n);
+  return out;
+}
+
+std::string outbox_key(std::uint32_t shard, position p) {
+  std::string out;
+  put_u32(out, shard);
+  put_u64(out, p);
+  return out;
+}
+
+std::string cursor_store_key(const cursor_key& key) {
+  std::string out;
+  put_string(out, key.projection);
+  out += stream_key(key.tenant_id, key.stream);
+  return out;
+}
+
+std::string encode_state(const stream_info& info) {
+  std::string out;
+  out.push_back(info.versionless ? 1 : 0);
+  put_u64(out, info.current);
+  return out;
+}
+
+stream_info decode_state(std::string_view bytes) {
+  byte_reader r(bytes);
+  stream_info out;
+  out.versionless = r.u8() != 0;
+  out.current = r.u64();
+  return out;
+}
+
+std::string encode_snapshot(const raw_event& s) {
+  std::string out;
+  put_id(out, s.id);
+  put_u64(out, static_cast<std::uint64_t>(s.created_at.micros()));
+  put_string(out, s.name);
+  put_string(out, s.data);
+  put_string(out, s.context);
+  out.push_back(s.version ? 1 : 0);
+  put_u64(out, s.version.value_or(0));
+  return out;
+}
+
+raw_event decode_snapshot(std::string_view bytes) {
+  byte_reader r(bytes);
+  raw_event out;
+  out.id = r.id();
+  out.created_at = timestamp::from_micros(static_cast<std::int64_t>(r.u64()));
+  out.name = r.string();
+  out.data = r.string();
+  out.context = r.string();
+  bool versioned = r.u8() != 0;
+  auto v = r.u64();
+  if (versioned)
+    out.version = v;
+  return out;
+}
+
+std::string encode_attempts(std::uint32_t attempts) {
+  std::string out;
+  put_u32(out, attempts);
+  return out;
+}
+
+std::uint32_t decode_attempts(std::string_view bytes) {
+  byte_reader r(bytes);
+  return r.u32();
+}
+
+std::string encode_dead(std::uint32_t attempts, std::string_view last_error) {
+  std::string out;
+  put_u32(out, attempts);
+  put_string(out, last_error);
+  return out;
+}
+
+std::pair<std::uint32_t, std::string> decode_dead(std::string_view bytes) {
+  byte_reader r(bytes);
+  auto attempts = r.u32();
+  return {attempts, std::string(r.string())};
+}
+
+// A record: u8 layout (1), tenant, stream (id, category?, name?), event id,
+// created (µs), version (0 = versionless), type, data, context.
+std::string encode_record(std::string_view tenant, const stream_id& stream,
+                          const raw_event& e, std::uint64_t version) {
+  std::string out;
+  out.reserve(64 + tenant.size() + e.name.size() + e.data.size() + e.context.size());
+  out.push_back(1);
+  put_string(out, tenant);
+  put_id(out, stream.id());
+  put_optional(out, stream.category());
+  put_optional(out, stream.name());
+  put_id(out, e.id);
+  put_u64(out, static_cast<std::uint64_t>(e.created_at.micros()));
+  put_u64(out, version);
+  put_string(out, e.name);
+  put_string(out, e.data);
+  put_string(out, e.context);
+  return out;
+}
+
+namespace {
+
+/// Named stream ids cost a SHA-1 to rebuild; a reading thread keeps the ones
+/// it met last, keyed by their stored bytes.
+const stream_id& cached_stream(std::string_view stored, const uuid& id,
+                               std::optional<std::string> category,
+                               std::optional<std::string> name) {
+  thread_local std::unordered_map<std::string, stream_id> seen;
+  if (auto it = seen.find(std::string(stored)); it != seen.end())
+    return it->second;
+  if (seen.size() >= 4096)
+    seen.clear();
+  // The name was checked against the UUID when the stream id was made.
+  auto made = name ? stream_id(id, std::move(category), std::move(name))
+                   : stream_id(id, std::move(category));
+  return seen.emplace(std::string(stored), std::move(made)).first->second;
+}
+
+} // namespace
+
+void stored_record::decode(const stream_id* known) {
+  byte_reader r(bytes);
+  if (r.u8() != 1)
+    throw storage_corrupt("record at position " + std::to_string(pos)
+                          + " has an unknown layout");
+  auto span = [&](std::uint32_t& at, std::uint32_t& len) {
+    auto s = r.string();
+    at = static_cast<std::uint32_t>(s.data() - bytes.data());
+    len = static_cast<std::uint32_t>(s.size());
+  };
+  span(tenant_at, tenant_len);
+  auto stream_at = r.offset();
+  auto stream_uuid = r.id();
+  auto category = get_optional(r);
+  auto name = get_optional(r);
+  if (known)
+    stream = *known;
+  else
+    stream = cached_stream(std::string_view(bytes).substr(stream_at, r.offset() - stream_at),
+                           stream_uuid, std::move(category), std::move(name));
+  id = r.id();
+  created_us = static_cast<std::int64_t>(r.u64());
+  version = r.u64();
+  span(type_at, type_len);
+  span(data_at, data_len);
+  span(context_at, context_len);
+}
+
+record stored_record::view() const noexcept {
+  const char* b = bytes.data();
+  return record{pos,
+                {b + tenant_at, tenant_len},
+                &stream,
+                id,
+                created_us,
+                version,
+                {b + type_at, type_len},
+                {b + data_at, data_len},
+                {b + context_at, context_len}};
+}
+
+std::size_t stored_record::footprint() const noexcept {
+  return sizeof(stored_record) + bytes.capacity() + 32;
+}
+
+std::shared_ptr<stored_record> decode_record(position p, std::string bytes) {
+  auto out = std::make_shared<stored_record>();
+  out->pos = p;
+  out->bytes = std::move(bytes);
+  out->decode();
+  return out;
+}
+
+} // namespace sourcery::storage::rocksdb_detail

@@ -1,0 +1,559 @@
+// The RocksDB engine (R-ST1–R-ST6): the global log, each tenant's streams,
+// the outbox, cursors and the format in one RocksDB database; data-subject
+// keys in a file beside it (key_file.hpp says why).
+//
+// Key layout. Integers are big-endian and fixed-width (u32, u64), so
+// RocksDB's bytewise order is numeric order; strings are u32-length-
+// prefixed, so no key is a prefix of another of its kind. One column
+// family per kind:
+//
+//   default (meta)  "format"          → "sourcery-rocksdb" u32 format_version
+//                   "outbox_shards"   → u32
+//   log             u64 position      → record: u8 layout (1), tenant,
+//                                       stream (uuid, category?, name?),
+//                                       event uuid, u64 created µs,
+//                                       u64 version (0 = versionless),
+//                                       type, data, context
+//   streams         stream key        → u8 versionless, u64 current
+//                                       (versioned: last version;
+//                                       versionless: event count)
+//   index           stream key, u64 n → u64 position (n = the event's
+//                                       version, or its number on a
+//                                       versionless stream)
+//   snapshots       stream key        → the latest snapshot (raw event)
+//   outbox          u32 shard, u64 position → u32 failed attempts
+//   dead            u64 position      → u32 attempts, last error
+//   cursors         projection, stream key → u64 version
+//
+// where stream key = tenant, uuid[16], u8 has-category [, category]. One
+// append is one WriteBatch holding its records, index entries, outbox
+// entries and the stream's new state (R-ST1); concurrent appends share a
+// batch (commit_queue.hpp). A snapshot or a deletion is one batch too: the
+// snapshot (or nothing) plus a range deletion of the stream's index entries
+// it replaces; records stay in the log (R-ES4).
+//
+// Memory (R-ST5): one LRU cache of cache_mb × 3/4 holds RocksDB's data,
+// index and filter blocks and is charged for the memtables (a
+// WriteBufferManager); recent records (cache_mb × 1/4) are kept decoded in
+// a ring. Stream states are read from RocksDB on each append (point lookups
+// that hit the memtable or the block cache); nothing else grows with the
+// data: no per-stream or per-event state is kept in RAM.
+#include <sourcery/storage/rocksdb.hpp>
+
+#include "commit_queue.hpp"
+#include "durable_outbox.hpp"
+#include "key_file.hpp"
+#include "store.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <array>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <condition_variable>
+
+namespace sourcery::storage {
+
+namespace rocksdb_detail {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// RocksDB's info log would add (and rotate) LOG files in the folder; a
+/// store that is refused must be left as it was, so nothing is logged.
+class silent_logger final : public rocksdb::Logger {
+public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+struct tuned {
+  rocksdb::DBOptions db;
+  rocksdb::ColumnFamilyOptions cf;
+  std::shared_ptr<rocksdb::Cache> cache;
+};
+
+tuned make_options(const rocksdb_options& o) {
+  tuned t;
+  auto total = std::max<std::size_t>(o.cache_mb, 4) << 20;
+  t.cache = rocksdb::NewLRUCache(total / 4 * 3);
+  t.db.info_log = std::make_shared<silent_logger>();
+  t.db.write_buffer_manager =
+    std::make_shared<rocksdb::WriteBufferManager>(total / 4, t.cache);
+  t.db.max_total_wal_size = 64 << 20;
+  t.db.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  t.db.paranoid_checks = true;
+  t.db.max_background_jobs = 2;
+  t.db.keep_log_file_num = 1;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = t.cache;
+  table.cache_index_and_filter_blocks = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  t.cf.write_buffer_size = std::min<std::size_t>(total / 8, 32 << 20);
+  t.cf.compression = rocksdb::kLZ4Compression;
+  return t;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> descriptors(const tuned& t) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> out;
+  for (auto* name : family_names)
+    out.emplace_back(name, t.cf);
+  return out;
+}
+
+bool empty_folder(const fs::path& p) {
+  std::error_code ec;
+  return !fs::exists(p, ec) || (fs::is_directory(p, ec) && fs::is_empty(p, ec));
+}
+
+/// Checks an existing folder without writing to it: a Sourcery store of a
+/// known format whose files open cleanly (R-ST6). Opens the database
+/// read-only with every table file opened and its size checked.
+void check_existing(const fs::path& folder, const tuned& t) {
+  auto where = folder.string();
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    throw storage_corrupt(where + " is not a folder");
+  if (!fs::exists(folder / "CURRENT", ec))
+    throw storage_corrupt(where + " is not a Sourcery store (it holds other files)");
+  key_file::check(folder);
+
+  rocksdb::DBOptions dbo = t.db;
+  dbo.max_open_files = -1; // open (and check) every table file now
+  std::vector<std::string> names;
+  auto s = rocksdb::DB::ListColumnFamilies(dbo, where, &names);
+  if (!s.ok())
+    throw storage_corrupt(where + " is not a readable Sourcery store: " + s.ToString());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names)
+    cfs.emplace_back(n, t.cf);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(dbo, where, cfs, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("No such file") == std::string::npos)
+      throw storage_unavailable("cannot read the store in " + where + ": " + s.ToString());
+    throw storage_corrupt("the store in " + where + " is damaged: " + s.ToString());
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // Damage is reported before foreignness: a garbled MANIFEST lists no families.
+  for (auto* want : family_names)
+    if (std::find(names.begin(), names.end(), want) == names.end()) {
+      for (auto* h : handles)
+        db->DestroyColumnFamilyHandle(h);
+      db->Close();
+      throw storage_corrupt(where + " is not a Sourcery store (no column family '"
+                            + want + "')");
+    }
+  std::string format;
+  s = db->Get(rocksdb::ReadOptions(), handles[0], "format", &format);
+  auto close = [&] {
+    for (auto* h : handles)
+      db->DestroyColumnFamilyHandle(h);
+    db->Close();
+  };
+  close();
+  if (s.IsNotFound())
+    throw storage_corrupt(where + " is not a Sourcery store (no format key)");
+  if (!s.ok())
+    throw storage_corrupt("the store in " + where + " is damaged: " + s.ToString());
+  if (format.size() != format_magic.size() + 4
+      || std::string_view(format).substr(0, format_magic.size()) != format_magic)
+    throw storage_corrupt(where + " is not a Sourcery store (unknown format key)");
+  auto version = get_u32(format.data() + format_magic.size());
+  if (version > format_version)
+    throw storage_version_mismatch("the store in " + where + " has format version "
+                                   + std::to_string(version) + "; this build reads up to "
+                                   + std::to_string(format_version));
+}
+
+/// Opens the database for writing, creating it when `create`.
+void open_database(store& st, const fs::path& folder, const tuned& t, bool create) {
+  rocksdb::DBOptions dbo = t.db;
+  dbo.create_if_missing = create;
+  dbo.create_missing_column_families = create;
+  dbo.error_if_exists = create;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(dbo, folder.string(), descriptors(t), &st.families, &raw);
+  if (!s.ok()) {
+    if (s.IsCorruption())
+      throw storage_corrupt("the store in " + folder.string() + " is damaged: " + s.ToString());
+    throw storage_unavailable("cannot open the store in " + folder.string() + ": "
+                              + s.ToString());
+  }
+  st.db.reset(raw);
+  if (create) {
+    std::string format(format_magic);
+    put_u32(format, format_version);
+    rocksdb::WriteOptions synced;
+    synced.sync = true;
+    check(st.db->Put(synced, st.cf(family::meta), "format", format), "writing the format");
+  }
+}
+
+position last_stored_position(const store& st) {
+  std::unique_ptr<rocksdb::Iterator> it(
+    st.db->NewIterator(rocksdb::ReadOptions(), st.cf(family::log)));
+  it->SeekToLast();
+  check(it->status(), "reading the log");
+  return it->Valid() ? get_u64(it->key().data()) : 0;
+}
+
+std::size_t stored_shards(const store& st) {
+  std::string value;
+  auto s = st.db->Get(rocksdb::ReadOptions(), st.cf(family::meta), "outbox_shards", &value);
+  if (s.IsNotFound())
+    return 0;
+  check(s, "reading the outbox shard count");
+  return value.size() == 4 ? get_u32(value.data()) : 0;
+}
+
+class rocksdb_engine;
+
+/// Exclusive use of single streams: a stream is busy from an append's
+/// version check until its batch is written (or a snapshot's or deletion's),
+/// and only appends to the same stream wait for it. Holds only busy streams.
+class stream_locks {
+public:
+  class guard {
+  public:
+    guard(stream_locks& locks, std::string key) : locks_(locks), key_(std::move(key)) {
+      std::unique_lock lock(locks_.mutex_);
+      locks_.released_.wait(lock, [&] { return !locks_.busy_.contains(key_); });
+      locks_.busy_.insert(key_);
+    }
+    ~guard() {
+      {
+        std::lock_guard lock(locks_.mutex_);
+        locks_.busy_.erase(key_);
+      }
+      locks_.released_.notify_all();
+    }
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
+
+  private:
+    stream_locks& locks_;
+    std::string key_;
+  };
+
+private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  std::unordered_set<std::string> busy_; // GUARDED_BY(mutex_): stream keys
+};
+
+/// One tenant's streams. Appends to one stream are serialised by
+/// `stream_locks`, so appends to different streams proceed — and share
+/// batches — concurrently.
+class rocksdb_streams final : public stream_store {
+public:
+  rocksdb_streams(std::string tenant, store& st, commit_queue& commits, durable_outbox& outbox)
+    : tenant_(std::move(tenant)), store_(st), commits_(commits), outbox_(outbox) {}
+
+  const std::string& tenant() const noexcept override { return tenant_; }
+
+  append_receipt append(const stream_id& id, expected_version expected,
+                        std::span<const raw_event> events, std::span<const char> to_outbox,
+                        const commit_hook& hook) override {
+    auto key = stream_key(tenant_, id);
+    stream_locks::guard busy(locks_, key);
+    auto current = state(key);
+    auto versions = check_append(current, expected, events, describe_stream(id, tenant_));
+    pending_commit c;
+    c.records.reserve(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto r = std::make_shared<stored_record>();
+      r->bytes = encode_record(tenant_, id, events[i], versions[i]);
+      r->decode(&id);
+      c.records.push_back(std::move(r));
+    }
+    stream_info after{current ? current->versionless : !expected.is_versioned(),
+                      (current ? current->current : 0) + events.size()};
+    c.first_number = (current ? current->current : 0) + 1;
+    c.state = encode_state(after);
+    c.stream_key = std::move(key);
+    c.to_outbox = to_outbox;
+    c.outbox_shard = static_cast<std::uint32_t>(outbox_.shard_of(tenant_));
+    commits_.commit(c, hook);
+    return append_receipt{c.records.front()->pos, c.records.back()->pos,
+                          after.versionless ? std::nullopt
+                                            : std::optional<version>(after.current)};
+  }
+
+  std::optional<stream_info> info(const stream_id& id) const override {
+    return state(stream_key(tenant_, id));
+  }
+
+  stream_read read(const stream_id& id, std::optional<version> start,
+                   std::optional<version> stop) const override {
+    stream_read out;
+    auto key = stream_key(tenant_, id);
+    // One consistent view of state, snapshot and index.
+    const rocksdb::Snapshot* snap = store_.db->GetSnapshot();
+    struct release {
+      rocksdb::DB* db;
+      const rocksdb::Snapshot* s;
+      ~release() { db->ReleaseSnapshot(s); }
+    } guard{store_.db.get(), snap};
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    auto current = state(key, ro);
+    if (!current)
+      return out;
+    auto in_range = [&](std::optional<version> v) {
+      if (!v)
+        return true;
+      return (!start || *v >= *start) && (!stop || *v < *stop);
+    };
+    std::string value;
+    auto s = store_.db->Get(ro, store_.cf(family::snapshots), key, &value);
+    if (s.ok()) {
+      auto snapshot = decode_snapshot(value);
+      if (in_range(snapshot.version))
+        out.snapshot = std::move(snapshot);
+    } else if (!s.IsNotFound()) {
+      check(s, "reading a snapshot");
+    }
+    // Versioned streams: index numbers are versions, so the range bounds the
+    // scan; versionless ones read whole.
+    std::uint64_t from = 0, to = UINT64_MAX;
+    if (!current->versionless) {
+      from = start.value_or(0);
+      to = stop.value_or(UINT64_MAX);
+    }
+    auto lower = index_key(key, from);
+    auto upper = index_key(key, to);
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db->NewIterator(ro, store_.cf(family::index)));
+    std::vector<std::string> positions;
+    for (it->Seek(lower); it->Valid(); it->Next())
+      positions.push_back(it->value().ToString());
+    check(it->status(), "reading a stream's index");
+    it.reset();
+    auto owner = std::make_shared<std::vector<std::shared_ptr<const stored_record>>>();
+    owner->reserve(positions.size());
+    std::vector<rocksdb::Slice> keys(positions.begin(), positions.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    if (!keys.empty())
+      store_.db->MultiGet(ro, store_.cf(family::log), keys.size(), keys.data(), values.data(),
+                          statuses.data());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      check(statuses[i], "reading a stream's events");
+      owner->push_back(decode_record(get_u64(positions[i].data()), values[i].ToString()));
+    }
+    out.events.records.reserve(owner->size());
+    for (const auto& r : *owner)
+      out.events.records.push_back(r->view());
+    out.events.owner = std::move(owner);
+    return out;
+  }
+
+  void save_snapshot(const stream_id& id, raw_event snapshot) override {
+    auto key = stream_key(tenant_, id);
+    stream_locks::guard busy(locks_, key);
+    auto current = state(key);
+    check_snapshot(current, snapshot, describe_stream(id, tenant_));
+    rocksdb::WriteBatch batch;
+    batch.Put(store_.cf(family::snapshots), key, encode_snapshot(snapshot));
+    batch.DeleteRange(store_.cf(family::index), index_key(key, 0),
+                      index_key(key, current->current + 1));
+    check(store_.db->Write(store_.commit_write, &batch), "saving a snapshot");
+  }
+
+  void remove(const stream_id& id) override {
+    auto key = stream_key(tenant_, id);
+    stream_locks::guard busy(locks_, key);
+    if (!state(key))
+      return;
+    rocksdb::WriteBatch batch;
+    batch.Delete(store_.cf(family::streams), key);
+    batch.Delete(store_.cf(family::snapshots), key);
+    batch.DeleteRange(store_.cf(family::index), index_key(key, 0), index_key(key, UINT64_MAX));
+    check(store_.db->Write(store_.commit_write, &batch), "deleting a stream");
+  }
+
+private:
+  std::optional<stream_info> state(const std::string& key,
+                                   const rocksdb::ReadOptions& ro = {}) const {
+    std::string value;
+    auto s = store_.db->Get(ro, store_.cf(family::streams), key, &value);
+    if (s.IsNotFound())
+      return std::nullopt;
+    check(s, "reading a stream's state");
+    return decode_state(value);
+  }
+
+  const std::string tenant_;
+  store& store_;
+  commit_queue& commits_;
+  durable_outbox& outbox_;
+  // Serialises appends, snapshots and deletions of each stream (and so
+  // guards its stored state between check and write).
+  stream_locks locks_;
+};
+
+class rocksdb_engine final : public engine {
+public:
+  rocksdb_engine(const fs::path& folder, const rocksdb_options& o) {
+    auto t = make_options(o);
+    bool create = empty_folder(folder);
+    if (create) {
+      std::error_code ec;
+      fs::create_directories(folder, ec);
+      if (ec)
+        throw storage_unavailable("cannot create " + folder.string() + ": " + ec.message());
+    } else {
+      check_existing(folder, t);
+    }
+    cache_ = t.cache;
+    store_.commit_write.sync = o.durability == rocksdb_options::durability::full;
+    store_.state_write.sync = false;
+    store_.cache = std::make_unique<record_cache>(std::max<std::size_t>(o.cache_mb, 4) << 18);
+    open_database(store_, folder, t, create);
+    keys_ = std::make_shared<key_file>(folder);
+
+    auto stored = stored_shards(store_);
+    auto shards = o.outbox_shards ? o.outbox_shards
+                  : stored        ? stored
+                                  : std::max(1u, std::thread::hardware_concurrency());
+    if (shards != stored)
+      durable_outbox::reshard(store_, stored, shards);
+    commits_ = std::make_unique<commit_queue>(
+      store_, last_stored_position(store_),
+      [this](std::span<pending_commit* const> group) { published(group); });
+    outbox_ = std::make_unique<durable_outbox>(store_, shards,
+                                               [this] { return commits_->last(); });
+  }
+
+  ~rocksdb_engine() override {
+    commits_->cancel_all();
+    tenants_.clear();
+    outbox_.reset();
+    commits_.reset();
+  }
+
+  std::string_view name() const noexcept override { return "rocksdb"; }
+
+  std::shared_ptr<stream_store> streams(const std::string& tenant) override {
+    std::lock_guard lock(tenants_mutex_);
+    auto& slot = tenants_[tenant];
+    if (!slot)
+      slot = std::make_shared<rocksdb_streams>(tenant, store_, *commits_, *outbox_);
+    return slot;
+  }
+
+  position last_position() const override { return commits_->last(); }
+
+  void read(position after, std::size_t max, record_batch& out) const override {
+    auto last = commits_->last();
+    if (after >= last || max == 0)
+      return;
+    auto end = after + std::min<std::uint64_t>(max, last - after);
+    auto records = std::make_shared<std::vector<std::shared_ptr<const stored_record>>>(
+      store_.records(after + 1, end));
+    out.records.reserve(out.records.size() + records->size());
+    for (const auto& r : *records)
+      out.records.push_back(r->view());
+    if (out.owner) // keep what earlier reads into `out` hold alive too
+      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(records)>>(
+        std::move(out.owner), std::move(records));
+    else
+      out.owner = std::move(records);
+  }
+
+  std::uint64_t notify_after(position after, wake_fn wake) override {
+    return commits_->notify_after(after, std::move(wake));
+  }
+  void cancel(std::uint64_t id) override { commits_->cancel(id); }
+  void cancel_all() override { commits_->cancel_all(); }
+
+  std::size_t outbox_shards() const noexcept override { return outbox_->shard_count(); }
+  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
+    return outbox_->shard_of(tenant);
+  }
+  std::vector<outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
+    return outbox_->take(shard, limit);
+  }
+  std::vector<outbox_claim> outbox_take_all(std::size_t limit) override {
+    return outbox_->take_all(limit);
+  }
+  outbox_outcome outbox_report(const outbox_claim& c, const std::string* failure,
+                               int max_attempts, bool hold_for_retry) override {
+    return outbox_->report(c, failure, max_attempts, hold_for_retry);
+  }
+  std::optional<outbox_claim> outbox_take_retry(std::size_t shard, position pos) override {
+    return outbox_->take_retry(shard, pos);
+  }
+  void outbox_release_held(std::size_t shard) override { outbox_->release_held(shard); }
+  std::vector<dead_entry> outbox_dead_letters() const override {
+    return outbox_->dead_letters();
+  }
+  std::size_t outbox_requeue(std::optional<position> at) override {
+    return outbox_->requeue(at);
+  }
+  std::size_t outbox_purge(std::optional<position> at) override { return outbox_->purge(at); }
+  outbox_counts outbox_count() const override { return outbox_->counts(); }
+  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
+    return outbox_->wait_until_empty(timeout);
+  }
+
+  std::shared_ptr<key_storage> keys() override { return keys_; }
+
+  std::optional<version> load_cursor(const cursor_key& key) const override {
+    std::string value;
+    auto s = store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::cursors),
+                            cursor_store_key(key), &value);
+    if (s.IsNotFound())
+      return std::nullopt;
+    check(s, "reading a cursor");
+    return get_u64(value.data());
+  }
+  void store_cursor(const cursor_key& key, version v) override {
+    check(store_.db->Put(store_.state_write, store_.cf(family::cursors), cursor_store_key(key),
+                         position_key(v)),
+          "storing a cursor");
+  }
+
+  std::size_t memory_bytes() const override {
+    return store_.cache->bytes() + cache_->GetUsage();
+  }
+
+private:
+  void published(std::span<pending_commit* const> group) noexcept {
+    for (const auto* c : group)
+      store_.cache->add(c->records);
+    outbox_->added(group);
+  }
+
+  std::shared_ptr<rocksdb::Cache> cache_;
+  store store_;
+  std::shared_ptr<key_file> keys_;
+  std::unique_ptr<commit_queue> commits_;
+  std::unique_ptr<durable_outbox> outbox_;
+
+  std::mutex tenants_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<rocksdb_streams>> tenants_; // GUARDED_BY
+};
+
+} // namespace
+
+} // namespace rocksdb_detail
+
+std::shared_ptr<engine> open_rocksdb_engine(const std::string& path, rocksdb_options options) {
+  return std::make_shared<rocksdb_detail::rocksdb_engine>(path, options);
+}
+
+} // namespace sourcery::storage

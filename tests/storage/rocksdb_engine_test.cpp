@@ -1,0 +1,540 @@
+// The RocksDB engine (SPEC §15): R-ST1, R-ST3, R-ST4, R-ST5, R-ST6, used
+// directly, without an actor system. Every test works on a real store in a
+// temporary folder under /tmp, removed afterwards.
+#include <sourcery/storage/rocksdb.hpp>
+
+#include <rocksdb/db.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace sourcery;
+using namespace sourcery::storage;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh folder under /tmp, removed with everything in it.
+struct temp_folder {
+  fs::path path;
+  temp_folder() {
+    std::random_device rd;
+    path = fs::path("/tmp") / ("sourcery-rocksdb-test-" + std::to_string(rd()) + "-"
+                               + std::to_string(rd()));
+  }
+  ~temp_folder() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+raw_event event(int n) {
+  raw_event e;
+  e.id = random_uuid();
+  e.created_at = timestamp::now();
+  e.name = "item_added";
+  e.data = R"({"n":)" + std::to_string(n) + "}";
+  e.context = "{}";
+  return e;
+}
+
+std::vector<raw_event> events(int count, int from = 0) {
+  std::vector<raw_event> out;
+  for (int i = 0; i < count; ++i)
+    out.push_back(event(from + i));
+  return out;
+}
+
+const std::vector<char> all_to_outbox(64, 1);
+
+std::span<const char> outbox_flags(std::size_t n) { return {all_to_outbox.data(), n}; }
+
+append_receipt append(engine& e, const std::string& tenant, const stream_id& id,
+                      expected_version expected, int count, bool to_outbox = false) {
+  auto evs = events(count);
+  return e.streams(tenant)->append(id, expected, evs,
+                                   to_outbox ? outbox_flags(evs.size()) : std::span<const char>{},
+                                   {});
+}
+
+/// Every record of the log, in order.
+std::vector<record> whole_log(const engine& e, record_batch& keep) {
+  e.read(0, e.last_position() + 1, keep);
+  return keep.records;
+}
+
+/// Names and contents of every file under `folder`.
+std::map<std::string, std::string> files_of(const fs::path& folder) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : fs::recursive_directory_iterator(folder))
+    if (f.is_regular_file()) {
+      std::ifstream in(f.path(), std::ios::binary);
+      out[fs::relative(f.path(), folder).string()] =
+        std::string(std::istreambuf_iterator<char>(in), {});
+    }
+  return out;
+}
+
+fs::path largest_table_file(const fs::path& folder) {
+  fs::path best;
+  std::uintmax_t size = 0;
+  for (const auto& f : fs::directory_iterator(folder))
+    if (f.path().extension() == ".sst" && f.file_size() >= size) {
+      best = f.path();
+      size = f.file_size();
+    }
+  BOOST_REQUIRE(!best.empty());
+  return best;
+}
+
+/// Given a closed store with a few streams of events in `folder`.
+void given_closed_store(const fs::path& folder) {
+  auto e = open_rocksdb_engine(folder);
+  for (int i = 0; i < 20; ++i)
+    append(*e, "t1", stream_id::random(), 0, 5, true);
+}
+
+/// Opening `folder` must throw `Error` and leave every file as it was.
+template <class Error>
+void refused_unchanged(const fs::path& folder) {
+  auto before = files_of(folder);
+  try {
+    open_rocksdb_engine(folder);
+    BOOST_ERROR("the store opened");
+  } catch (const Error& e) {
+    BOOST_TEST_MESSAGE("refused: " << e.what());
+  }
+  auto after = files_of(folder);
+  BOOST_TEST(before.size() == after.size());
+  BOOST_TEST((before == after), "the folder changed");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(rocksdb_engine_suite)
+
+BOOST_AUTO_TEST_CASE(appends_read_back_and_version_errors_are_typed) { // R-ST1, R-ES1
+  temp_folder dir;
+  auto e = open_rocksdb_engine(dir.path);
+  BOOST_TEST(e->name() == "rocksdb");
+  auto s = e->streams("t1");
+  BOOST_TEST(s == e->streams("t1"));
+  auto id = stream_id::named("order #1", "orders");
+  auto receipt = append(*e, "t1", id, 0, 3);
+  BOOST_TEST(receipt.first_position == 1u);
+  BOOST_TEST(receipt.last_position == 3u);
+  BOOST_TEST(*receipt.version == 3u);
+  BOOST_TEST(e->last_position() == 3u);
+  BOOST_TEST(s->info(id)->current == 3u);
+
+  BOOST_CHECK_THROW(append(*e, "t1", id, 0, 1), concurrent_stream_write_error);
+  BOOST_CHECK_THROW(append(*e, "t1", id, no_versioning, 1),
+                    no_expected_version_given_on_versioned_stream);
+  BOOST_CHECK_THROW(append(*e, "t1", id, 3, 0), invalid_argument);
+  auto loose = stream_id::random();
+  append(*e, "t1", loose, no_versioning, 2);
+  BOOST_CHECK_THROW(append(*e, "t1", loose, 2, 1), expected_version_used_on_versionless_stream);
+  BOOST_TEST(e->last_position() == 5u);
+
+  auto all = s->read(id, std::nullopt, std::nullopt);
+  BOOST_REQUIRE_EQUAL(all.events.records.size(), 3u);
+  BOOST_TEST(all.events.records[0].version == 1u);
+  BOOST_TEST(all.events.records[0].data == R"({"n":0})");
+  BOOST_TEST(*all.events.records[0].stream->name() == "order #1");
+  BOOST_TEST(*all.events.records[0].stream->category() == "orders");
+  auto middle = s->read(id, 2, 3);
+  BOOST_REQUIRE_EQUAL(middle.events.records.size(), 1u);
+  BOOST_TEST(middle.events.records[0].version == 2u);
+  BOOST_TEST(s->read(loose, 5, 6).events.records.size() == 2u); // versionless: no slicing
+  BOOST_TEST(!e->streams("t2")->info(id)); // tenants do not share streams
+
+  record_batch batch;
+  auto log = whole_log(*e, batch);
+  BOOST_REQUIRE_EQUAL(log.size(), 5u);
+  for (std::size_t i = 0; i < log.size(); ++i)
+    BOOST_TEST(log[i].position == i + 1);
+  BOOST_TEST(log[0].tenant == "t1");
+  BOOST_TEST(*log[4].stream == loose);
+  BOOST_TEST(log[4].version == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(snapshots_and_deletions) { // R-ES3, R-ES4
+  temp_folder dir;
+  auto e = open_rocksdb_engine(dir.path);
+  auto s = e->streams("t1");
+  auto id = stream_id::random();
+  append(*e, "t1", id, 0, 3);
+  auto snap = event(99);
+  BOOST_CHECK_THROW(s->save_snapshot(id, [&] { auto x = snap; x.version = 2; return x; }()),
+                    versioning_mismatch);
+  s->save_snapshot(id, snap);
+  append(*e, "t1", id, 3, 2);
+  auto read = s->read(id, std::nullopt, std::nullopt);
+  BOOST_REQUIRE(read.snapshot);
+  BOOST_TEST(*read.snapshot->version == 3u);
+  BOOST_REQUIRE_EQUAL(read.events.records.size(), 2u);
+  BOOST_TEST(read.events.records[0].version == 4u);
+  s->remove(id);
+  BOOST_TEST(!s->info(id));
+  BOOST_TEST(s->read(id, std::nullopt, std::nullopt).events.records.empty());
+  BOOST_TEST(e->last_position() == 5u); // the log keeps the events
+  auto again = append(*e, "t1", id, 0, 1);
+  BOOST_TEST(*again.version == 1u);
+  BOOST_TEST(s->read(id, std::nullopt, std::nullopt).events.records.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_without_gaps) { // R-ST3, R-P1
+  temp_folder dir;
+  auto e = open_rocksdb_engine(dir.path);
+  constexpr int threads = 8, per_thread = 150;
+  std::vector<std::vector<std::pair<stream_id, append_receipt>>> receipts(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      auto tenant = "tenant" + std::to_string(t % 3);
+      std::vector<stream_id> mine;
+      for (int i = 0; i < 10; ++i)
+        mine.push_back(stream_id::random());
+      std::vector<version> versions(mine.size(), 0);
+      for (int i = 0; i < per_thread; ++i) {
+        auto k = static_cast<std::size_t>(i) % mine.size();
+        int n = 1 + i % 3;
+        auto r = append(*e, tenant, mine[k], versions[k], n, i % 2 == 0);
+        versions[k] = *r.version;
+        receipts[t].emplace_back(mine[k], r);
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+
+  record_batch keep;
+  auto log = whole_log(*e, keep);
+  std::size_t expected = 0;
+  for (const auto& rs : receipts)
+    for (const auto& [id, r] : rs)
+      expected += r.last_position - r.first_position + 1;
+  BOOST_REQUIRE_EQUAL(log.size(), expected);
+  BOOST_TEST(e->last_position() == expected);
+  for (std::size_t i = 0; i < log.size(); ++i)
+    BOOST_REQUIRE_EQUAL(log[i].position, i + 1); // gap-free, in order
+  for (const auto& rs : receipts)
+    for (const auto& [id, r] : rs)
+      for (auto p = r.first_position; p <= r.last_position; ++p) {
+        const auto& rec = log[p - 1];
+        BOOST_REQUIRE(*rec.stream == id);
+        BOOST_REQUIRE_EQUAL(rec.version, *r.version - (r.last_position - p));
+      }
+  BOOST_TEST(e->outbox_count().pending > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_hook_rolls_back_its_commit_only) { // R-ST1
+  temp_folder dir;
+  auto e = open_rocksdb_engine(dir.path);
+  auto s = e->streams("t1");
+  auto id = stream_id::random();
+  append(*e, "t1", id, 0, 1);
+  auto evs = events(2);
+  std::vector<position> seen;
+  auto hook = [&](std::span<const record> recs) {
+    for (const auto& r : recs)
+      seen.push_back(r.position);
+    BOOST_TEST(e->last_position() == 1u); // not visible yet
+    throw std::runtime_error("listener says no");
+  };
+  BOOST_CHECK_THROW(s->append(id, 1, evs, outbox_flags(2), hook), std::runtime_error);
+  BOOST_TEST((seen == std::vector<position>{2, 3}));
+  BOOST_TEST(e->last_position() == 1u);
+  BOOST_TEST(s->info(id)->current == 1u);
+  BOOST_TEST(e->outbox_count().pending == 0u);
+  auto r = append(*e, "t1", id, 1, 1);
+  BOOST_TEST(r.first_position == 2u); // the position was not consumed
+  record_batch keep;
+  BOOST_TEST(whole_log(*e, keep).size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(reads_of_old_records_come_from_disk) { // R-ST5
+  temp_folder dir;
+  rocksdb_options small;
+  small.cache_mb = 4; // 1 MB of recent records: most of the log is on disk only
+  auto e = open_rocksdb_engine(dir.path, small);
+  std::vector<raw_event> big;
+  for (int i = 0; i < 100; ++i) {
+    auto ev = event(i);
+    ev.data = R"({"pad":")" + std::string(400, 'x') + "\"}";
+    big.push_back(ev);
+  }
+  auto s = e->streams("t1");
+  for (int i = 0; i < 100; ++i)
+    s->append(stream_id::random(), 0, big, {}, {});
+  BOOST_TEST(e->last_position() == 10000u);
+  record_batch keep;
+  auto log = whole_log(*e, keep);
+  BOOST_REQUIRE_EQUAL(log.size(), 10000u);
+  for (std::size_t i = 0; i < log.size(); ++i)
+    BOOST_REQUIRE_EQUAL(log[i].position, i + 1);
+  BOOST_TEST(log[0].data.size() == big[0].data.size());
+  BOOST_TEST(e->memory_bytes() < std::size_t{8} << 20);
+}
+
+BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
+  temp_folder dir;
+  auto versioned = stream_id::named("kept");
+  auto loose = stream_id::random();
+  auto snapped = stream_id::random();
+  auto removed = stream_id::random();
+  cursor_key cursor{"totals", "t1", versioned};
+  encryption_key key(40, 7);
+  std::size_t failed_pos = 0, dead_pos = 0, in_flight_pos = 0;
+  {
+    rocksdb_options o;
+    o.outbox_shards = 2;
+    auto e = open_rocksdb_engine(dir.path, o);
+    append(*e, "t1", versioned, 0, 3, true);  // 1..3
+    append(*e, "t1", loose, no_versioning, 2); // 4..5
+    append(*e, "t2", snapped, 0, 2);           // 6..7
+    e->streams("t2")->save_snapshot(snapped, event(50));
+    append(*e, "t2", removed, 0, 1); // 8
+    e->streams("t2")->remove(removed);
+    e->keys()->store("t1", "ann", key);
+    e->store_cursor(cursor, 3);
+
+    auto claims = e->outbox_take_all(10);
+    BOOST_REQUIRE_EQUAL(claims.size(), 3u);
+    std::string broker = "broker down";
+    e->outbox_report(claims[0], nullptr, 3, false);                                // published
+    BOOST_TEST((e->outbox_report(claims[1], &broker, 3, false) == outbox_outcome::retry));
+    BOOST_TEST((e->outbox_report(claims[2], &broker, 1, false) == outbox_outcome::dead));
+    failed_pos = claims[1].record.position;
+    dead_pos = claims[2].record.position;
+    append(*e, "t1", versioned, 3, 1, true); // 9: claimed and never reported
+    auto in_flight = e->outbox_take_all(10);
+    BOOST_REQUIRE_EQUAL(in_flight.size(), 2u);
+    in_flight_pos = in_flight[1].record.position;
+    BOOST_TEST(in_flight_pos == 9u);
+  }
+  auto e = open_rocksdb_engine(dir.path);
+  BOOST_TEST(e->outbox_shards() == 2u); // as stored
+  BOOST_TEST(e->last_position() == 9u);
+  BOOST_TEST(e->streams("t1")->info(versioned)->current == 4u);
+  BOOST_TEST(e->streams("t1")->info(loose)->versionless);
+  BOOST_TEST(e->streams("t1")->info(loose)->current == 2u);
+  auto snap = e->streams("t2")->read(snapped, std::nullopt, std::nullopt);
+  BOOST_REQUIRE(snap.snapshot);
+  BOOST_TEST(snap.snapshot->data == R"({"n":50})");
+  BOOST_TEST(snap.events.records.empty());
+  BOOST_TEST(!e->streams("t2")->info(removed));
+  BOOST_TEST(*e->keys()->get("t1", "ann") == key);
+  BOOST_TEST(*e->load_cursor(cursor) == 3u);
+  BOOST_TEST(!e->load_cursor(cursor_key{"other", "t1", versioned}));
+
+  auto counts = e->outbox_count();
+  BOOST_TEST(counts.pending == 2u); // the failed one and the one in flight
+  BOOST_TEST(counts.dead == 1u);
+  auto dead = e->outbox_dead_letters();
+  BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+  BOOST_TEST(dead[0].record.position == dead_pos);
+  BOOST_TEST(dead[0].attempts == 1);
+  BOOST_TEST(dead[0].last_error == "broker down");
+  auto claims = e->outbox_take_all(10);
+  BOOST_REQUIRE_EQUAL(claims.size(), 2u);
+  BOOST_TEST(claims[0].record.position == failed_pos);
+  BOOST_TEST(claims[0].attempts == 1u);
+  BOOST_TEST(claims[1].record.position == in_flight_pos);
+  BOOST_TEST(claims[1].attempts == 0u);
+  for (const auto& c : claims)
+    e->outbox_report(c, nullptr, 3, false);
+  BOOST_TEST(e->outbox_wait_until_empty(std::chrono::milliseconds(0)));
+  BOOST_TEST(e->outbox_requeue(std::nullopt) == 1u);
+  auto requeued = e->outbox_take_all(10);
+  BOOST_REQUIRE_EQUAL(requeued.size(), 1u);
+  BOOST_TEST(requeued[0].record.position == dead_pos);
+
+  auto next = append(*e, "t1", versioned, 4, 1);
+  BOOST_TEST(next.first_position == 10u);
+  BOOST_TEST(*next.version == 5u);
+  auto again = append(*e, "t2", removed, 0, 1);
+  BOOST_TEST(*again.version == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(reopening_with_other_shard_counts_keeps_the_outbox) { // R-ST4
+  temp_folder dir;
+  {
+    rocksdb_options o;
+    o.outbox_shards = 1;
+    auto e = open_rocksdb_engine(dir.path, o);
+    for (int t = 0; t < 8; ++t)
+      append(*e, "tenant" + std::to_string(t), stream_id::random(), 0, 2, true);
+  }
+  rocksdb_options o;
+  o.outbox_shards = 4;
+  auto e = open_rocksdb_engine(dir.path, o);
+  BOOST_TEST(e->outbox_count().pending == 16u);
+  std::size_t taken = 0;
+  for (std::size_t shard = 0; shard < 4; ++shard)
+    for (const auto& c : e->outbox_take(shard, 100)) {
+      BOOST_TEST(e->outbox_shard_of(c.record.tenant) == shard);
+      ++taken;
+    }
+  BOOST_TEST(taken == 16u);
+}
+
+BOOST_AUTO_TEST_CASE(a_shredded_key_leaves_no_bytes_in_any_file) { // R-ST4, R-EN
+  temp_folder dir;
+  encryption_key key;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 40; ++i)
+    key.push_back(static_cast<std::uint8_t>(rng()));
+  std::string needle(key.begin(), key.end());
+  auto holds_key = [&] {
+    for (const auto& [name, bytes] : files_of(dir.path))
+      if (bytes.find(needle) != std::string::npos)
+        return true;
+    return false;
+  };
+  {
+    auto e = open_rocksdb_engine(dir.path);
+    e->keys()->store("t1", "ann", key);
+    e->keys()->store("t1", "bob", encryption_key(40, 1));
+    append(*e, "t1", stream_id::random(), 0, 10, true);
+    BOOST_TEST(holds_key()); // the test can see the key where it is
+    e->keys()->remove("t1", "ann");
+    BOOST_TEST(!e->keys()->get("t1", "ann"));
+    BOOST_TEST(!holds_key()); // gone while the store is open, WAL included
+  }
+  BOOST_TEST(!holds_key());
+  auto e = open_rocksdb_engine(dir.path);
+  BOOST_TEST(!e->keys()->get("t1", "ann"));
+  BOOST_TEST(e->keys()->get("t1", "bob").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_table_file_is_refused_unchanged) { // R-ST6
+  temp_folder dir;
+  given_closed_store(dir.path);
+  auto table = largest_table_file(dir.path);
+  fs::resize_file(table, fs::file_size(table) / 2);
+  refused_unchanged<storage_corrupt>(dir.path);
+}
+
+BOOST_AUTO_TEST_CASE(a_garbage_filled_table_file_is_refused_unchanged) { // R-ST6
+  temp_folder dir;
+  given_closed_store(dir.path);
+  auto table = largest_table_file(dir.path);
+  auto size = fs::file_size(table);
+  std::mt19937 rng(7);
+  std::string garbage(size, '\0');
+  for (auto& c : garbage)
+    c = static_cast<char>(rng());
+  std::ofstream(table, std::ios::binary | std::ios::trunc) << garbage;
+  refused_unchanged<storage_corrupt>(dir.path);
+}
+
+BOOST_AUTO_TEST_CASE(a_garbage_filled_manifest_is_refused_unchanged) { // R-ST6
+  temp_folder dir;
+  given_closed_store(dir.path);
+  for (const auto& f : fs::directory_iterator(dir.path))
+    if (f.path().filename().string().starts_with("MANIFEST-")) {
+      auto size = f.file_size();
+      std::ofstream(f.path(), std::ios::binary | std::ios::trunc) << std::string(size, 'Z');
+    }
+  refused_unchanged<storage_corrupt>(dir.path);
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_of_another_application_is_refused_unchanged) { // R-ST6
+  temp_folder dir;
+  fs::create_directories(dir.path / "photos");
+  std::ofstream(dir.path / "notes.txt") << "not a database";
+  std::ofstream(dir.path / "photos" / "cat.jpg") << "\xff\xd8\xff";
+  refused_unchanged<storage_corrupt>(dir.path);
+}
+
+BOOST_AUTO_TEST_CASE(another_rocksdb_database_is_refused_unchanged) { // R-ST6
+  temp_folder dir;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    BOOST_REQUIRE(rocksdb::DB::Open(o, dir.path.string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    BOOST_REQUIRE(db->Put({}, "user:1", "someone else's data").ok());
+    BOOST_REQUIRE(db->Close().ok());
+  }
+  refused_unchanged<storage_corrupt>(dir.path);
+}
+
+BOOST_AUTO_TEST_CASE(a_newer_format_version_is_refused_unchanged) { // R-ST6
+  temp_folder dir;
+  given_closed_store(dir.path);
+  {
+    rocksdb::DBOptions o;
+    std::vector<std::string> names;
+    BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir.path.string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names)
+      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    BOOST_REQUIRE(rocksdb::DB::Open(o, dir.path.string(), cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string format = "sourcery-rocksdb";
+    format += std::string("\0\0\0\x63", 4); // format version 99
+    BOOST_REQUIRE(db->Put({}, handles[0], "format", format).ok());
+    BOOST_REQUIRE(db->Flush({}, handles).ok());
+    for (auto* h : handles)
+      db->DestroyColumnFamilyHandle(h);
+    BOOST_REQUIRE(db->Close().ok());
+  }
+  refused_unchanged<storage_version_mismatch>(dir.path);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_open_elsewhere_is_unavailable) { // R-ST6
+  temp_folder dir;
+  auto first = open_rocksdb_engine(dir.path);
+  append(*first, "t1", stream_id::random(), 0, 1);
+  BOOST_CHECK_THROW(open_rocksdb_engine(dir.path), storage_unavailable);
+  BOOST_TEST(first->last_position() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(both_durability_levels_keep_acknowledged_appends) { // R-ST3
+  for (auto level : {rocksdb_options::durability::full, rocksdb_options::durability::normal}) {
+    temp_folder dir;
+    rocksdb_options o;
+    o.durability = level;
+    auto id = stream_id::random();
+    {
+      auto e = open_rocksdb_engine(dir.path, o);
+      for (int i = 0; i < 20; ++i)
+        append(*e, "t1", id, static_cast<std::uint64_t>(i), 1);
+    }
+    auto e = open_rocksdb_engine(dir.path, o);
+    BOOST_TEST(e->last_position() == 20u);
+    BOOST_TEST(e->streams("t1")->info(id)->current == 20u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wake_ups_run_after_a_commit_publishes) { // R-SUB-ORDER
+  temp_folder dir;
+  auto e = open_rocksdb_engine(dir.path);
+  std::atomic<int> woken{0};
+  std::atomic<position> seen{0};
+  e->notify_after(0, [&] {
+    seen = e->last_position();
+    ++woken;
+  });
+  auto cancelled = e->notify_after(0, [&] { woken += 100; });
+  e->cancel(cancelled);
+  BOOST_TEST(woken == 0);
+  append(*e, "t1", stream_id::random(), 0, 2);
+  BOOST_TEST(woken == 1); // from the committing thread, before append returned
+  BOOST_TEST(seen == 2u);
+  e->notify_after(1, [&] { ++woken; }); // already past: at once
+  BOOST_TEST(woken == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
