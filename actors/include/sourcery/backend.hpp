@@ -29,6 +29,10 @@ class actor_system;
 
 namespace sourcery {
 
+namespace storage {
+struct rocksdb_options;
+} // namespace storage
+
 /// The tenant a container is bound to.
 struct tenant_binding {
   std::string id;
@@ -49,6 +53,14 @@ public:
   static backend in_memory(runtime_options options = {});
   /// A backend over `engine` (R-ST2).
   static backend on(std::shared_ptr<storage::engine> engine, runtime_options options = {});
+  /// The durable embedded backend: the RocksDB engine in folder `path`,
+  /// created when absent (see <sourcery/storage/rocksdb.hpp> for what it
+  /// keeps and what each durability level survives). Defined in the
+  /// sourcery::rocksdb target: link it to use these; an embedder that does
+  /// not, does not link RocksDB.
+  static backend rocksdb(const std::string& path);
+  static backend rocksdb(const std::string& path, const storage::rocksdb_options& storage,
+                         runtime_options options = {});
 
   // The runtime starts on the first call that needs it (event_store(),
   // subscriber(), in_tenant_mode(), …). Until then the providers in
