@@ -18,8 +18,9 @@ namespace {
 /// Who spawns what, handed exactly what it needs.
 detail::wiring wiring() {
   return detail::wiring{
-    [](runtime& rt, const std::string& tenant) {
-      auto a = detail::spawn_tenant_storage(rt.system(), rt.engine().streams(tenant), rt.commits());
+    [](runtime& rt, detail::tenant_slot& slot) {
+      auto a = detail::spawn_tenant_storage(rt.system(), rt.engine().streams(slot.id), rt.commits(),
+                                            slot, rt.settings().get().tenant_idle);
       detail::release_caf_thread_state();
       return a;
     },
@@ -192,7 +193,7 @@ caf::actor_system& backend::actor_system() {
 runtime_stats backend::stats() {
   auto rt = services_->get<runtime>();
   return runtime_stats{rt->tenants().size(), rt->engine().last_position(),
-                       rt->engine().memory_bytes()};
+                       rt->engine().memory_bytes(), rt->tenants().active()};
 }
 
 std::shared_ptr<storage::engine> backend::engine() {

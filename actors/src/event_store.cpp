@@ -24,7 +24,7 @@ std::vector<wrapped_event<>> decode_read(const codec& c, const storage::stream_r
 
 } // namespace
 
-event_store::event_store(std::shared_ptr<runtime> rt, std::shared_ptr<const tenant_slot> tenant)
+event_store::event_store(std::shared_ptr<runtime> rt, std::shared_ptr<tenant_slot> tenant)
   : rt_(std::move(rt)), tenant_(std::move(tenant)) {}
 
 const std::string& event_store::tenant_id() const noexcept {
@@ -43,7 +43,7 @@ std::vector<wrapped_event<>> event_store::load_stream(const stream_id& stream,
                                                       std::optional<version> stop) {
   // Decode on the caller's thread, not on the tenant's actor.
   auto read = wait_for<storage::stream_read>([&](callback<storage::stream_read> done) {
-    caf::anon_send(tenant_->actor, load_atom::value,
+    tenant_->send(load_atom::value,
                    load_job{stream, start, stop, completion<storage::stream_read>(std::move(done))});
   });
   return decode_read(rt_->codec(), read, stream, tenant_id());
@@ -76,7 +76,7 @@ void event_store::append_async(const stream_id& stream, std::vector<wrapped_even
     job.done(std::current_exception());
     return;
   }
-  caf::anon_send(tenant_->actor, append_atom::value, std::move(job));
+  tenant_->send(append_atom::value, std::move(job));
 }
 
 void event_store::load_stream_async(const stream_id& stream, std::optional<version> start,
@@ -96,7 +96,7 @@ void event_store::load_stream_async(const stream_id& stream, std::optional<versi
     }
     done(std::move(*out)); // exactly once
   };
-  caf::anon_send(tenant_->actor, load_atom::value,
+  tenant_->send(load_atom::value,
                  load_job{stream, start, stop, completion<storage::stream_read>(std::move(decode))});
 }
 
@@ -109,12 +109,12 @@ void event_store::save_snapshot_async(const stream_id& stream, wrapped_event<> s
     done(std::current_exception());
     return;
   }
-  caf::anon_send(tenant_->actor, snapshot_atom::value,
+  tenant_->send(snapshot_atom::value,
                  snapshot_job{stream, std::move(raw), completion<done_t>(std::move(done))});
 }
 
 void event_store::delete_stream_async(const stream_id& stream, callback<done_t> done) {
-  caf::anon_send(tenant_->actor, delete_atom::value,
+  tenant_->send(delete_atom::value,
                  delete_job{stream, completion<done_t>(std::move(done))});
 }
 

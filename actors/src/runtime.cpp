@@ -52,7 +52,7 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
     engine_(std::move(engine)),
     codec_(std::move(registry)),
     commits_(*engine_, codec_, listeners_),
-    tenants_([this](const std::string& tenant) { return wires_.tenant(*this, tenant); }),
+    tenants_([this](tenant_slot& slot) { return wires_.tenant(*this, slot); }),
     outbox_(
       *engine_, commits_,
       [this](std::size_t shard, dispatcher_slot* slot, dispatcher_config config) {

@@ -29,7 +29,7 @@ class runtime;
 /// How the runtime's actors are spawned; filled in by the backend, the one
 /// place that spawns and wires actors (SPEC §9).
 struct wiring {
-  std::function<tenant_storage_actor(runtime&, const std::string& tenant)> tenant;
+  std::function<tenant_storage_actor(runtime&, tenant_slot&)> tenant;
   std::function<outbox_dispatcher_actor(runtime&, std::size_t shard, dispatcher_slot*,
                                         dispatcher_config)>
     dispatcher;

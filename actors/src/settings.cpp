@@ -16,6 +16,9 @@ void settings::validate() const {
                            + std::to_string(outbox_backoff_base.count()) + " ms)");
   if (subscription_buffer < 1)
     throw invalid_argument("subscription_buffer must be at least 1");
+  if (tenant_idle.count() < 0)
+    throw invalid_argument("tenant_idle must not be negative, got "
+                           + std::to_string(tenant_idle.count()) + " ms");
 }
 
 } // namespace sourcery

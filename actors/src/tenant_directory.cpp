@@ -4,14 +4,22 @@
 
 namespace sourcery::detail {
 
-std::shared_ptr<const tenant_slot> tenant_directory::get(const std::string& tenant) {
+std::shared_ptr<tenant_slot> tenant_directory::get(const std::string& tenant) {
   std::lock_guard lock(mutex_);
   if (auto it = tenants_.find(tenant); it != tenants_.end())
     return it->second;
   validate_tenant_id(tenant);
-  auto slot = std::make_shared<const tenant_slot>(tenant_slot{tenant, spawn_(tenant)});
+  auto slot = std::make_shared<tenant_slot>(tenant, &spawn_);
   tenants_.emplace(tenant, slot);
   return slot;
+}
+
+std::size_t tenant_directory::active() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [id, slot] : tenants_)
+    n += slot->actor() ? 1 : 0;
+  return n;
 }
 
 std::size_t tenant_directory::size() const {
@@ -24,7 +32,8 @@ std::vector<tenant_storage_actor> tenant_directory::actors() const {
   std::vector<tenant_storage_actor> out;
   out.reserve(tenants_.size());
   for (const auto& [id, slot] : tenants_)
-    out.push_back(slot->actor);
+    if (auto a = slot->actor())
+      out.push_back(std::move(a));
   return out;
 }
 

@@ -1,8 +1,11 @@
 // The tenant directory: each tenant's storage actor, spawned on first use
-// (R-MT). It does not know how to spawn one: the backend hands it that.
+// (R-MT) and again after it was passivated for idleness (R-ST5). It does not
+// know how to spawn one: the backend hands it that.
 #pragma once
 
 #include "tenant_protocol.hpp"
+
+#include <caf/send.hpp>
 
 #include <functional>
 #include <memory>
@@ -13,29 +16,68 @@
 
 namespace sourcery::detail {
 
-/// A tenant's storage actor and the id it serves.
-struct tenant_slot {
-  std::string id;
-  tenant_storage_actor actor;
+class tenant_slot;
+using spawn_tenant_fn = std::function<tenant_storage_actor(tenant_slot&)>;
+
+/// A tenant's place in the directory: its id and, while it is active, its
+/// storage actor. Messages go through `send`, under the slot's lock, so an
+/// actor that passivates itself (also under that lock, with an empty
+/// mailbox) never loses one: the next send spawns a fresh actor.
+class tenant_slot {
+public:
+  tenant_slot(std::string id, const spawn_tenant_fn* spawn) : id(std::move(id)), spawn_(spawn) {}
+
+  const std::string id;
+
+  template <class... Ts>
+  void send(Ts&&... xs) {
+    std::lock_guard lock(mutex_);
+    if (!actor_)
+      actor_ = (*spawn_)(*this);
+    caf::anon_send(actor_, std::forward<Ts>(xs)...);
+  }
+
+  /// Called by the actor `self` when idle: clears the slot and returns true
+  /// when nothing waits in its mailbox (it must then quit), else false.
+  template <class Self>
+  bool try_passivate(Self* self) {
+    std::lock_guard lock(mutex_);
+    if (!self->mailbox().empty() || actor_ != caf::actor_cast<tenant_storage_actor>(self))
+      return false;
+    actor_ = nullptr;
+    return true;
+  }
+
+  /// The active actor, if any (for shutdown).
+  tenant_storage_actor actor() const {
+    std::lock_guard lock(mutex_);
+    return actor_;
+  }
+
+private:
+  const spawn_tenant_fn* spawn_;
+  mutable std::mutex mutex_;
+  tenant_storage_actor actor_; // GUARDED_BY(mutex_); null while passivated
 };
 
 class tenant_directory {
 public:
-  using spawn_fn = std::function<tenant_storage_actor(const std::string& tenant)>;
+  explicit tenant_directory(spawn_tenant_fn spawn) : spawn_(std::move(spawn)) {}
 
-  explicit tenant_directory(spawn_fn spawn) : spawn_(std::move(spawn)) {}
-
-  /// The tenant's slot, its actor spawned on first use; throws
+  /// The tenant's slot (its actor spawns on the first message); throws
   /// illegal_tenant_id. The slot lives as long as the directory.
-  std::shared_ptr<const tenant_slot> get(const std::string& tenant);
+  std::shared_ptr<tenant_slot> get(const std::string& tenant);
+  /// Tenants used so far.
   std::size_t size() const;
-  /// Every actor spawned so far (for shutdown).
+  /// Tenants whose actor is running (not passivated).
+  std::size_t active() const;
+  /// Every running actor (for shutdown).
   std::vector<tenant_storage_actor> actors() const;
 
 private:
-  spawn_fn spawn_;
+  spawn_tenant_fn spawn_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const tenant_slot>> tenants_; // GUARDED_BY
+  std::unordered_map<std::string, std::shared_ptr<tenant_slot>> tenants_; // GUARDED_BY
 };
 
 } // namespace sourcery::detail

@@ -27,6 +27,7 @@ using append_atom = caf::atom_constant<caf::atom("append")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 
 struct append_job {
   stream_id stream;
@@ -57,7 +58,8 @@ using tenant_storage_actor = caf::typed_actor<
   caf::replies_to<append_atom, append_job>::with<append_receipt>,
   caf::replies_to<load_atom, load_job>::with<storage::stream_read>,
   caf::replies_to<snapshot_atom, snapshot_job>::with<done_t>,
-  caf::replies_to<delete_atom, delete_job>::with<done_t>>;
+  caf::replies_to<delete_atom, delete_job>::with<done_t>,
+  caf::reacts_to<passivate_atom>>; // its own idle check (R-ST5)
 
 } // namespace sourcery::detail
 

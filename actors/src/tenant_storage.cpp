@@ -34,40 +34,71 @@ caf::result<T> complete(Job& job, F&& body) {
 struct tenant_state {
   std::shared_ptr<storage::stream_store> streams;
   const commit_path* commits = nullptr;
+  tenant_slot* slot = nullptr;
+  std::chrono::milliseconds idle{0};
+  std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
+
+  void touch() {
+    if (idle.count() > 0)
+      last_active = std::chrono::steady_clock::now();
+  }
 };
+
+using self_ptr = tenant_storage_actor::pointer;
+
+/// Checks for idleness once per `idle`: one delayed message, not one per call.
+void schedule_idle_check(self_ptr self, const tenant_state& st) {
+  if (st.idle.count() > 0)
+    self->delayed_send(self, st.last_active + st.idle - std::chrono::steady_clock::now(),
+                       passivate_atom::value);
+}
 
 } // namespace
 
 tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
                                           std::shared_ptr<storage::stream_store> streams,
-                                          const commit_path& commits) {
-  auto behavior = [](tenant_storage_actor::pointer,
+                                          const commit_path& commits, tenant_slot& slot,
+                                          std::chrono::milliseconds idle) {
+  auto behavior = [](self_ptr self,
                      std::shared_ptr<tenant_state> st) -> tenant_storage_actor::behavior_type {
+    schedule_idle_check(self, *st);
     return {
       [st](append_atom, append_job& job) {
+        st->touch();
         return complete<append_receipt>(job, [&] {
           return st->commits->append(*st->streams, job.stream, job.expected, job.events);
         });
       },
       [st](load_atom, load_job& job) {
+        st->touch();
         return complete<storage::stream_read>(
           job, [&] { return st->streams->read(job.stream, job.start, job.stop); });
       },
       [st](snapshot_atom, snapshot_job& job) {
+        st->touch();
         return complete<done_t>(job, [&] {
           st->streams->save_snapshot(job.stream, std::move(job.snapshot));
           return done_t{};
         });
       },
       [st](delete_atom, delete_job& job) {
+        st->touch();
         return complete<done_t>(job, [&] {
           st->streams->remove(job.stream);
           return done_t{};
         });
       },
+      [self, st](passivate_atom) {
+        auto now = std::chrono::steady_clock::now();
+        if (now - st->last_active >= st->idle && st->slot->try_passivate(self))
+          self->quit(); // the slot spawns a fresh actor on the next call
+        else
+          schedule_idle_check(self, *st);
+      },
     };
   };
-  auto state = std::make_shared<tenant_state>(tenant_state{std::move(streams), &commits});
+  auto state = std::make_shared<tenant_state>(
+    tenant_state{std::move(streams), &commits, &slot, idle, std::chrono::steady_clock::now()});
   return system.spawn(behavior, std::move(state));
 }
 

@@ -1,11 +1,14 @@
 // The tenant storage actor: one per tenant, spawned on first use by the
-// backend's wiring. It is handed its tenant's streams (from the engine) and
-// the commit path, nothing else.
+// backend's wiring. It is handed its tenant's streams (from the engine), the
+// commit path and its directory slot (to passivate itself when idle for
+// `idle`; zero = never), nothing else.
 #pragma once
 
 #include "commit_path.hpp"
+#include "tenant_directory.hpp"
 #include "tenant_protocol.hpp"
 
+#include <chrono>
 #include <memory>
 
 namespace caf {
@@ -16,6 +19,7 @@ namespace sourcery::detail {
 
 tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
                                           std::shared_ptr<storage::stream_store> streams,
-                                          const commit_path& commits);
+                                          const commit_path& commits, tenant_slot& slot,
+                                          std::chrono::milliseconds idle);
 
 } // namespace sourcery::detail

@@ -244,6 +244,53 @@ BOOST_AUTO_TEST_CASE(a_push_subscription_skips_an_undecodable_record_and_reports
   BOOST_TEST(!sub.error());
 }
 
+// R-ST5: idle tenants' actors stop, and come back on the next call.
+BOOST_AUTO_TEST_CASE(an_idle_tenant_actor_is_passivated_and_respawned_on_demand) {
+  auto config = backend.current_settings();
+  config.tenant_idle = 50ms;
+  backend.configure(config);
+  auto acme = backend.in_tenant_mode("acme").event_store();
+  auto id = stream_id::random();
+  acme.append(id, {added("a")});
+  BOOST_TEST(backend.stats().active_tenants == 1u);
+  // Wait (with a generous deadline) for the actor to find itself idle.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (backend.stats().active_tenants != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  BOOST_TEST(backend.stats().active_tenants == 0u);
+  BOOST_TEST(backend.stats().tenants == 1u); // known, not running
+  // The next call spawns it again; nothing was lost.
+  acme.append(id, {added("b")}, 1);
+  BOOST_TEST(acme.load_stream(id).size() == 2u);
+  BOOST_TEST(backend.stats().active_tenants == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(calls_racing_with_passivation_are_never_lost) {
+  auto config = backend.current_settings();
+  config.tenant_idle = 1ms; // passivate between nearly every pair of calls
+  backend.configure(config);
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      auto s = backend.in_tenant_mode("t" + std::to_string(w % 2)).event_store();
+      auto id = stream_id::random();
+      for (int i = 0; i < 300; ++i) {
+        try {
+          s.append(id, {added("x")}, static_cast<std::uint64_t>(i));
+          if (i % 50 == 0) // idle long enough to passivate
+            std::this_thread::sleep_for(3ms);
+        } catch (...) {
+          ++failed;
+        }
+      }
+    });
+  for (auto& w : writers)
+    w.join();
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(store().position() == std::optional<position>(1200));
+}
+
 // Issue 10 item 11 and issue 14 defect 6: the rough edges.
 BOOST_AUTO_TEST_CASE(the_rough_edges_a_new_user_meets_are_smooth) {
   // A plain number of seconds as a time limit.

@@ -44,6 +44,8 @@ struct runtime_stats {
   position last_position = 0;
   /// Bytes the storage engine holds in memory (records, payloads, indexes).
   std::size_t log_bytes = 0;
+  /// Tenants whose storage actor runs (the others are passivated, R-ST5).
+  std::size_t active_tenants = 0;
 };
 
 class backend {

@@ -24,12 +24,12 @@ namespace sourcery {
 
 namespace detail {
 class runtime;
-struct tenant_slot;
+class tenant_slot;
 } // namespace detail
 
 class event_store {
 public:
-  event_store(std::shared_ptr<detail::runtime> rt, std::shared_ptr<const detail::tenant_slot> tenant);
+  event_store(std::shared_ptr<detail::runtime> rt, std::shared_ptr<detail::tenant_slot> tenant);
 
   /// The tenant this store belongs to ("" = default tenant).
   const std::string& tenant_id() const noexcept;
@@ -76,7 +76,7 @@ public:
 
 private:
   std::shared_ptr<detail::runtime> rt_;
-  std::shared_ptr<const detail::tenant_slot> tenant_;
+  std::shared_ptr<detail::tenant_slot> tenant_;
 };
 
 } // namespace sourcery

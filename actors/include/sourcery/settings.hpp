@@ -29,6 +29,10 @@ struct settings {
   std::chrono::milliseconds outbox_backoff_cap{1000};
   /// Records a push subscription keeps in flight to its consumer (≥ 1).
   std::size_t subscription_buffer = 1024;
+  /// A tenant's storage actor idle this long is stopped and spawned again on
+  /// its next call (R-ST5: idle tenants cost next to nothing); 0 = never.
+  /// Applies to actors spawned after it is set.
+  std::chrono::milliseconds tenant_idle{0};
 
   /// Throws `invalid_argument` naming the first out-of-range setting.
   void validate() const;
