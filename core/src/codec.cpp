@@ -34,7 +34,12 @@ std::shared_ptr<const field_encryption> configured(std::shared_ptr<const field_e
 
 } // namespace
 
-codec::codec(std::shared_ptr<event_registry> registry) : registry_(std::move(registry)) {
+namespace {
+std::atomic<std::uint64_t> next_codec_id{1};
+} // namespace
+
+codec::codec(std::shared_ptr<event_registry> registry)
+  : registry_(std::move(registry)), id_(next_codec_id++) {
   if (!registry_)
     throw invalid_argument("a codec needs an event registry");
 }
@@ -77,8 +82,23 @@ any_event codec::decode_data(const event_type& type, std::string_view data,
   return event_registry::decode(type, json, stream);
 }
 
+const event_type& codec::type_of(std::string_view name) const {
+  // Registered types are never removed, so a hit stays valid while this codec
+  // (which owns the registry) lives; the id keeps codecs apart.
+  thread_local std::uint64_t cached_codec = 0;
+  thread_local std::string cached_name;
+  thread_local const event_type* cached_type = nullptr;
+  if (cached_codec == id_ && cached_name == name)
+    return *cached_type;
+  const auto& type = registry_->get(name);
+  cached_codec = id_;
+  cached_name.assign(name);
+  cached_type = &type;
+  return type;
+}
+
 wrapped_event<> codec::decode_wrapped(const storage::record& r) const {
-  const auto& type = registry_->get(r.type);
+  const auto& type = type_of(r.type);
   return event_registry::with_metadata(decode_data(type, r.data, *r.stream, r.tenant), r.context,
                                        r.id, timestamp::from_micros(r.created_us),
                                        r.opt_version(), *r.stream);
@@ -90,7 +110,7 @@ recorded_event codec::decode(const storage::record& r) const {
 
 wrapped_event<> codec::decode_snapshot(const raw_event& raw, const stream_id& stream,
                                        const std::string& tenant) const {
-  const auto& type = registry_->get(std::string_view(raw.name));
+  const auto& type = type_of(raw.name);
   return event_registry::with_metadata(decode_data(type, raw.data, stream, tenant), raw.context,
                                        raw.id, raw.created_at, raw.version, stream);
 }

@@ -43,11 +43,15 @@ public:
                                   const std::string& tenant) const;
 
 private:
+  /// The registered type of a stored name; remembers the last one per thread
+  /// (consecutive records are mostly of one type).
+  const event_type& type_of(std::string_view name) const;
   any_event decode_data(const event_type& type, std::string_view data, const stream_id& stream,
                         std::string_view tenant) const;
 
   std::shared_ptr<event_registry> registry_;
   std::atomic<std::shared_ptr<const field_encryption>> encryption_;
+  std::uint64_t id_; // unique per codec, for the per-thread cache of type_of
 };
 
 } // namespace sourcery
