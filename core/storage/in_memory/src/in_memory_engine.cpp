@@ -162,10 +162,10 @@ public:
   }
 
   std::uint64_t notify_after(position after, wake_fn wake) override {
-    return log_.notify_after(after, std::move(wake));
+    return log_.wake_ups().notify_after(after, std::move(wake));
   }
-  void cancel(std::uint64_t id) override { log_.cancel(id); }
-  void cancel_all() override { log_.cancel_all(); }
+  void cancel(std::uint64_t id) override { log_.wake_ups().cancel(id); }
+  void cancel_all() override { log_.wake_ups().cancel_all(); }
 
   std::size_t outbox_shards() const noexcept override { return outbox_.shard_count(); }
   std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {

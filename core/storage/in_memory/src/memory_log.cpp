@@ -4,7 +4,8 @@
 
 namespace sourcery::storage::in_memory_detail {
 
-memory_log::memory_log() : top_(new std::atomic<chunk_ptr*>[top_size]) {
+memory_log::memory_log()
+  : top_(new std::atomic<chunk_ptr*>[top_size]), wake_ups_([this] { return last(); }) {
   for (std::size_t i = 0; i < top_size; ++i)
     top_[i].store(nullptr, std::memory_order_relaxed);
 }
@@ -106,60 +107,8 @@ std::vector<const mem_record*> memory_log::commit(
     }
     last_.store(first + events.size() - 1, std::memory_order_seq_cst);
   }
-  if (has_waiters_.load(std::memory_order_seq_cst))
-    wake_waiters();
+  wake_ups_.published();
   return records;
-}
-
-std::uint64_t memory_log::notify_after(position after, wake_fn wake) {
-  std::uint64_t id;
-  {
-    std::lock_guard lock(waiters_mutex_);
-    id = next_waiter_++;
-    if (last() <= after) {
-      auto it = waiters_.emplace(id, waiter{after, std::move(wake)}).first;
-      has_waiters_.store(true, std::memory_order_seq_cst);
-      // A commit that published before has_waiters_ was set did not look.
-      if (last() <= after)
-        return id;
-      wake = std::move(it->second.wake);
-      waiters_.erase(it);
-      has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
-    }
-  }
-  wake();
-  return id;
-}
-
-void memory_log::cancel(std::uint64_t id) {
-  std::lock_guard lock(waiters_mutex_);
-  waiters_.erase(id);
-  has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
-}
-
-void memory_log::wake_waiters() {
-  std::vector<wake_fn> ready;
-  {
-    std::lock_guard lock(waiters_mutex_);
-    auto now = last();
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.after < now) {
-        ready.push_back(std::move(it->second.wake));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
-  }
-  for (auto& wake : ready)
-    wake();
-}
-
-void memory_log::cancel_all() {
-  std::lock_guard lock(waiters_mutex_);
-  waiters_.clear();
-  has_waiters_.store(false, std::memory_order_seq_cst);
 }
 
 std::size_t memory_log::memory_bytes() const {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <sourcery/storage/engine.hpp>
+#include <sourcery/storage/wake_ups.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -80,9 +81,8 @@ public:
     return chunk[i & chunk_mask];
   }
 
-  std::uint64_t notify_after(position after, wake_fn wake);
-  void cancel(std::uint64_t id);
-  void cancel_all();
+  /// The wake-ups, run after each publication.
+  storage::wake_ups& wake_ups() noexcept { return wake_ups_; }
 
   /// Runs `f` while holding the commit lock (no commit runs meanwhile).
   template <class F>
@@ -108,7 +108,6 @@ private:
   mem_record* slot(position p);
   char* allocate(std::size_t n);
   const std::string* intern(const std::string& type);
-  void wake_waiters();
 
   std::mutex commit_mutex_;
   std::atomic<position> last_{0};
@@ -122,14 +121,7 @@ private:
   std::atomic<std::size_t> arena_bytes_{0};
   std::unordered_set<std::string> types_; // GUARDED_BY(commit_mutex_)
 
-  struct waiter {
-    position after;
-    wake_fn wake;
-  };
-  std::mutex waiters_mutex_;
-  std::atomic<bool> has_waiters_{false};
-  std::uint64_t next_waiter_ = 1;  // GUARDED_BY(waiters_mutex_)
-  std::unordered_map<std::uint64_t, waiter> waiters_; // GUARDED_BY(waiters_mutex_)
+  storage::wake_ups wake_ups_;
 };
 
 } // namespace sourcery::storage::in_memory_detail

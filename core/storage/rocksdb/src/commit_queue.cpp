@@ -4,7 +4,8 @@ namespace sourcery::storage::rocksdb_detail {
 
 commit_queue::commit_queue(store& s, position last,
                            std::function<void(std::span<pending_commit* const>)> published)
-  : store_(s), published_(std::move(published)), last_(last), next_position_(last + 1) {}
+  : store_(s), published_(std::move(published)), last_(last), next_position_(last + 1),
+    wake_ups_([this] { return this->last(); }) {}
 
 void commit_queue::commit(pending_commit& c, const commit_hook& hook) {
   {
@@ -92,9 +93,9 @@ void commit_queue::lead(std::unique_lock<std::mutex>& lock) {
     c->wake.notify_one();
   if (!queue_.empty())
     queue_.front()->wake.notify_one(); // the next leader
-  if (status.ok() && has_waiters_.load(std::memory_order_seq_cst)) {
+  if (status.ok()) {
     lock.unlock();
-    wake_waiters();
+    wake_ups_.published();
     lock.lock();
   }
 }
@@ -108,55 +109,5 @@ void commit_queue::fail_queued(const std::string& error) {
   queue_.clear();
 }
 
-std::uint64_t commit_queue::notify_after(position after, wake_fn wake) {
-  std::uint64_t id;
-  {
-    std::lock_guard lock(waiters_mutex_);
-    id = next_waiter_++;
-    if (last() <= after) {
-      auto it = waiters_.emplace(id, waiter{after, std::move(wake)}).first;
-      has_waiters_.store(true, std::memory_order_seq_cst);
-      // A batch that published before has_waiters_ was set did not look.
-      if (last() <= after)
-        return id;
-      wake = std::move(it->second.wake);
-      waiters_.erase(it);
-      has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
-    }
-  }
-  wake();
-  return id;
-}
-
-void commit_queue::cancel(std::uint64_t id) {
-  std::lock_guard lock(waiters_mutex_);
-  waiters_.erase(id);
-  has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
-}
-
-void commit_queue::cancel_all() {
-  std::lock_guard lock(waiters_mutex_);
-  waiters_.clear();
-  has_waiters_.store(false, std::memory_order_seq_cst);
-}
-
-void commit_queue::wake_waiters() {
-  std::vector<wake_fn> ready;
-  {
-    std::lock_guard lock(waiters_mutex_);
-    auto now = last();
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.after < now) {
-        ready.push_back(std::move(it->second.wake));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    has_waiters_.store(!waiters_.empty(), std::memory_order_seq_cst);
-  }
-  for (auto& wake : ready)
-    wake();
-}
 
 } // namespace sourcery::storage::rocksdb_detail

@@ -27,6 +27,8 @@
 
 #include "store.hpp"
 
+#include <sourcery/storage/wake_ups.hpp>
+
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
@@ -73,14 +75,12 @@ public:
   /// `storage_full`, or `storage_unavailable` when the write failed.
   void commit(pending_commit& c, const commit_hook& hook);
 
-  std::uint64_t notify_after(position after, wake_fn wake);
-  void cancel(std::uint64_t id);
-  void cancel_all();
+  /// The wake-ups of the log, run after each published batch.
+  storage::wake_ups& wake_ups() noexcept { return wake_ups_; }
 
 private:
   void lead(std::unique_lock<std::mutex>& lock);
   void fail_queued(const std::string& error);
-  void wake_waiters();
 
   store& store_;
   std::function<void(std::span<pending_commit* const>)> published_;
@@ -95,14 +95,7 @@ private:
   bool leading_ = false;               // GUARDED_BY(write_mutex_)
   bool resume_ = false;                // GUARDED_BY(write_mutex_): a write failed
 
-  struct waiter {
-    position after;
-    wake_fn wake;
-  };
-  std::mutex waiters_mutex_;
-  std::atomic<bool> has_waiters_{false};
-  std::uint64_t next_waiter_ = 1;                     // GUARDED_BY(waiters_mutex_)
-  std::unordered_map<std::uint64_t, waiter> waiters_; // GUARDED_BY(waiters_mutex_)
+  storage::wake_ups wake_ups_;
 };
 
 } // namespace sourcery::storage::rocksdb_detail

@@ -439,7 +439,7 @@ public:
   }
 
   ~rocksdb_engine() override {
-    commits_->cancel_all();
+    commits_->wake_ups().cancel_all();
     tenants_.clear();
     outbox_.reset();
     commits_.reset();
@@ -475,10 +475,10 @@ public:
   }
 
   std::uint64_t notify_after(position after, wake_fn wake) override {
-    return commits_->notify_after(after, std::move(wake));
+    return commits_->wake_ups().notify_after(after, std::move(wake));
   }
-  void cancel(std::uint64_t id) override { commits_->cancel(id); }
-  void cancel_all() override { commits_->cancel_all(); }
+  void cancel(std::uint64_t id) override { commits_->wake_ups().cancel(id); }
+  void cancel_all() override { commits_->wake_ups().cancel_all(); }
 
   std::size_t outbox_shards() const noexcept override { return outbox_->shard_count(); }
   std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
