@@ -18,6 +18,10 @@
 //   (3) run(limit = --limit) in a loop until it returns 0, draining a backlog of
 //       each size in --backlogs; the ratio of successive drain times shows
 //       whether draining is linear in the backlog (2 ± 20% when doubling).
+//   (4) user code cannot starve the runtime: 8 writers make --slow-appends
+//       blocking single-event appends each while continuous publishing runs
+//       with a publisher that sleeps --slow-ms per call; their append p99
+//       beside the same run with a no-op publisher (target: within 2x).
 // Completion is awaited with wait_until_empty (event-driven), never by sleeping.
 // Figures are wall-clock on whatever else the machine is doing: the table
 // shows the load average and the share of CPU other processes took. Exit code
@@ -28,7 +32,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -50,6 +56,8 @@ struct bench_config : bench::config {
   std::vector<std::size_t> backlogs{200'000, 400'000, 800'000};
   std::size_t loads = 1'000;
   std::size_t load_size = 1'000;
+  std::size_t slow_appends = 2'000;
+  std::size_t slow_ms = 1'000;
 
   bench_config() {
     add_scheduler_options(
@@ -61,7 +69,9 @@ struct bench_config : bench::config {
         .add(limit, "limit", "(3) run(limit)")
         .add(backlogs, "backlogs", "(3) backlog sizes to drain, e.g. 200000,400000,800000")
         .add(loads, "loads", "baseline: loads of one stream")
-        .add(load_size, "load-size", "baseline: events in the loaded stream"));
+        .add(load_size, "load-size", "baseline: events in the loaded stream")
+        .add(slow_appends, "slow-appends", "(4) blocking appends per writer")
+        .add(slow_ms, "slow-ms", "(4) how long the slow publisher sleeps per call"));
   }
 };
 
@@ -234,6 +244,52 @@ void run_drain(const bench_config& cfg, double decode_rate) {
   }
 }
 
+// -- (4) a slow publisher beside writers ------------------------------------------------
+
+/// The p99 of 8 writers' blocking append latencies (µs) while `publisher`
+/// publishes continuously.
+double append_p99_with(const bench_config& cfg, sourcery::outbox_publisher publisher) {
+  auto backend = make_backend(cfg, true);
+  backend.outbox().start(std::move(publisher));
+  std::vector<std::vector<double>> per_writer(8);
+  std::vector<std::thread> writers;
+  for (std::size_t w = 0; w < per_writer.size(); ++w)
+    writers.emplace_back([&, w] {
+      auto store = backend.in_tenant_mode("writer-" + std::to_string(w)).event_store();
+      auto id = sourcery::stream_id::random();
+      auto& lat = per_writer[w];
+      lat.reserve(cfg.slow_appends);
+      for (std::size_t i = 0; i < cfg.slow_appends; ++i) {
+        auto t0 = clock_type::now();
+        store.append(id, {bench::wrapped(i)},
+                     static_cast<std::uint64_t>(i));
+        lat.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+      }
+    });
+  for (auto& w : writers)
+    w.join();
+  backend.outbox().stop();
+  std::vector<double> all;
+  for (auto& l : per_writer)
+    all.insert(all.end(), l.begin(), l.end());
+  auto k = all.size() * 99 / 100;
+  std::nth_element(all.begin(), all.begin() + k, all.end());
+  return all[k];
+}
+
+void slow_publisher(const bench_config& cfg) {
+  auto fast = append_p99_with(cfg, noop_publisher());
+  record({"baseline: append p99, 8 writers, no-op publisher", fast, "us", "", "",
+          with_commas(8 * cfg.slow_appends) + " blocking single-event appends"});
+  auto ms = std::chrono::milliseconds(cfg.slow_ms);
+  auto slow = append_p99_with(cfg, [ms](const sourcery::recorded_event&) {
+    std::this_thread::sleep_for(ms); // the user's slow publisher
+  });
+  record(row{"(4) append p99, 8 writers, publisher sleeping " + with_commas(cfg.slow_ms) + " ms",
+             slow, "us", "<= 2 x baseline", slow <= 2 * fast ? "yes" : "NO",
+             times(slow / fast, "no-op publisher run")});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -252,6 +308,7 @@ int main(int argc, char** argv) {
   continuous_live(cfg);
   continuous_backlog(cfg, decode_rate);
   run_drain(cfg, decode_rate);
+  slow_publisher(cfg);
   record({"original design: outbox publishing", 23'000, "events/s", "", "",
           "quoted from issue 4, not measured; quadratic"});
   print_table(cfg, machine);
