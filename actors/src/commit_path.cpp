@@ -5,7 +5,7 @@ namespace sourcery::detail {
 append_receipt commit_path::append(storage::stream_store& store, const stream_id& stream,
                                    expected_version expected,
                                    std::span<const raw_event> events) const {
-  auto route = outbox_.load();
+  const auto* route = outbox_.load(std::memory_order_acquire);
   std::vector<char> to_outbox;
   bool any = false;
   if (route) {
@@ -31,10 +31,11 @@ append_receipt commit_path::append(storage::stream_store& store, const stream_id
 }
 
 void commit_path::enable_outbox(outbox_filter filter, std::function<void(std::size_t)> wake) {
-  auto next = std::make_shared<const outbox_route>(outbox_route{std::move(filter), std::move(wake)});
-  std::shared_ptr<const outbox_route> none;
-  if (!outbox_.compare_exchange_strong(none, std::move(next)))
+  std::lock_guard lock(enable_mutex_);
+  if (route_)
     throw invalid_argument("the outbox is already on");
+  route_ = std::make_unique<const outbox_route>(outbox_route{std::move(filter), std::move(wake)});
+  outbox_.store(route_.get(), std::memory_order_release);
 }
 
 } // namespace sourcery::detail

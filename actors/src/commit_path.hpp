@@ -14,6 +14,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace sourcery::detail {
 
@@ -32,7 +33,7 @@ public:
   /// after a commit that added entries to `shard`. Throws invalid_argument if
   /// it is on already.
   void enable_outbox(outbox_filter filter, std::function<void(std::size_t)> wake);
-  bool outbox_enabled() const noexcept { return outbox_.load() != nullptr; }
+  bool outbox_enabled() const noexcept { return outbox_.load(std::memory_order_acquire) != nullptr; }
 
 private:
   struct outbox_route {
@@ -43,7 +44,11 @@ private:
   const storage::engine& engine_;
   const codec& codec_;
   std::shared_ptr<listener_registry> listeners_;
-  std::atomic<std::shared_ptr<const outbox_route>> outbox_;
+  // Set once, never replaced (enable_outbox refuses a second call), so
+  // committers read it with one atomic load.
+  std::mutex enable_mutex_;
+  std::unique_ptr<const outbox_route> route_; // GUARDED_BY(enable_mutex_) for writes
+  std::atomic<const outbox_route*> outbox_{nullptr};
 };
 
 } // namespace sourcery::detail

@@ -38,8 +38,7 @@ public:
                         const commit_hook& hook) override {
     std::lock_guard lock(mutex_);
     auto it = streams_.find(id);
-    auto versions = check_append(info_locked(it), expected, events,
-                                 describe_stream(id, tenant_));
+    auto versions = check_append(info_locked(it), expected, events, id, tenant_);
     bool created = it == streams_.end();
     if (created)
       it = streams_.emplace(id, mem_stream{!expected.is_versioned(), 0, {}, {}}).first;
@@ -101,7 +100,7 @@ public:
   void save_snapshot(const stream_id& id, raw_event snapshot) override {
     std::lock_guard lock(mutex_);
     auto it = streams_.find(id);
-    check_snapshot(info_locked(it), snapshot, describe_stream(id, tenant_));
+    check_snapshot(info_locked(it), snapshot, id, tenant_);
     auto& s = it->second;
     s.snapshot = std::move(snapshot);
     s.events.clear();

@@ -269,7 +269,7 @@ public:
     auto key = stream_key(tenant_, id);
     stream_locks::guard busy(locks_, key);
     auto current = state(key);
-    auto versions = check_append(current, expected, events, describe_stream(id, tenant_));
+    auto versions = check_append(current, expected, events, id, tenant_);
     pending_commit c;
     c.records.reserve(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
@@ -365,7 +365,7 @@ public:
     auto key = stream_key(tenant_, id);
     stream_locks::guard busy(locks_, key);
     auto current = state(key);
-    check_snapshot(current, snapshot, describe_stream(id, tenant_));
+    check_snapshot(current, snapshot, id, tenant_);
     rocksdb::WriteBatch batch;
     batch.Put(store_.cf(family::snapshots), key, encode_snapshot(snapshot));
     batch.DeleteRange(store_.cf(family::index), index_key(key, 0),

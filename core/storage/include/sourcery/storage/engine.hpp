@@ -235,17 +235,17 @@ public:
 /// Returns the versions (0 for versionless). Throws `invalid_argument` for no
 /// events, `concurrent_stream_write_error`,
 /// `expected_version_used_on_versionless_stream`,
-/// `no_expected_version_given_on_versioned_stream`, `versioning_mismatch`.
-/// `describe` names the stream in messages.
+/// `no_expected_version_given_on_versioned_stream`, `versioning_mismatch`,
+/// whose messages name `stream` of `tenant`.
 std::vector<std::uint64_t> check_append(const std::optional<stream_info>& current,
                                         expected_version expected,
                                         std::span<const raw_event> events,
-                                        const std::string& describe);
+                                        const stream_id& stream, std::string_view tenant);
 
 /// Checks a snapshot against the stream (R-ES3) and fills in its version;
 /// throws `versioning_mismatch`.
 void check_snapshot(const std::optional<stream_info>& current, raw_event& snapshot,
-                    const std::string& describe);
+                    const stream_id& stream, std::string_view tenant);
 
 /// "stream <id>[ of tenant 't']", for messages.
 std::string describe_stream(const stream_id& stream, std::string_view tenant);
