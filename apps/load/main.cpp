@@ -236,35 +236,6 @@ void print_progress(const run_state& st, double elapsed, double rate, bool tty, 
     std::fprintf(stderr, "%s\n", line);
 }
 
-void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged);
-
-int run(const scenario& sc) {
-  prepare_fresh_store(sc.storage);
-  report r;
-  r.settings = &sc;
-  acknowledged_run acknowledged;
-  // Everything that holds the runtime lives in run_live: when it returns,
-  // the last handle is gone and a durable engine is closed.
-  run_live(sc, r, acknowledged);
-  if (sc.storage.durable()) {
-    std::cerr << "Reopening the store...\n";
-    r.notes.push_back("durable engine: every handle was dropped (the store closed), then the store "
-                      "at '" + sc.storage.path + "' was reopened and read back");
-    for (auto& c : verify_reopened(sc, acknowledged))
-      r.checks.push_back(std::move(c));
-  }
-  if (sc.max_rss_growth > 0)
-    r.notes.push_back("soak rule: resident memory at the end of writing may exceed the sample "
-                      "taken at 20% of the writing time (minute 2 of a 10-minute run) by at most "
-                      + std::to_string(static_cast<int>(sc.max_rss_growth * 100 + 0.5)) + "%");
-
-  print_text(r, std::cout);
-  write_json(r, sc.report_json);
-  write_svg(r, sc.report_svg);
-  std::cout << "Report: " << sc.report_json << ", picture: " << sc.report_svg << "\n";
-  return r.ok() ? 0 : 1;
-}
-
 /// The run itself: spawns, writes, waits for subscribers and the outbox,
 /// verifies through the live runtime; fills `r` and what was acknowledged.
 void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
@@ -470,6 +441,33 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
   // The per-stream counters outlive the runtime: the reopened store is
   // checked against them.
   acknowledged.streams = std::move(st.streams_of_writer);
+}
+
+int run(const scenario& sc) {
+  prepare_fresh_store(sc.storage);
+  report r;
+  r.settings = &sc;
+  acknowledged_run acknowledged;
+  // Everything that holds the runtime lives in run_live: when it returns,
+  // the last handle is gone and a durable engine is closed.
+  run_live(sc, r, acknowledged);
+  if (sc.storage.durable()) {
+    std::cerr << "Reopening the store...\n";
+    r.notes.push_back("durable engine: every handle was dropped (the store closed), then the store "
+                      "at '" + sc.storage.path + "' was reopened and read back");
+    for (auto& c : verify_reopened(sc, acknowledged))
+      r.checks.push_back(std::move(c));
+  }
+  if (sc.max_rss_growth > 0)
+    r.notes.push_back("soak rule: resident memory at the end of writing may exceed the sample "
+                      "taken at 20% of the writing time (minute 2 of a 10-minute run) by at most "
+                      + std::to_string(static_cast<int>(sc.max_rss_growth * 100 + 0.5)) + "%");
+
+  print_text(r, std::cout);
+  write_json(r, sc.report_json);
+  write_svg(r, sc.report_svg);
+  std::cout << "Report: " << sc.report_json << ", picture: " << sc.report_svg << "\n";
+  return r.ok() ? 0 : 1;
 }
 
 } // namespace harness
