@@ -3,15 +3,21 @@
 // outbox whose publisher fails with probability p, through the public API
 // only. Reports throughput, latency and memory, and verifies that nothing
 // was lost. Exit codes: 0 verified, 1 verification failed, 2 bad settings.
+#include "crash.hpp"
+#include "domain.hpp"
+#include "memory_sampler.hpp"
+#include "publish_tally.hpp"
+#include "reopen_check.hpp"
 #include "report.hpp"
 #include "scenario.hpp"
+#include "store_setup.hpp"
+#include "stream_check.hpp"
 
 #include <sourcery/sourcery.hpp>
 
-#include <boost/describe.hpp>
-
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -24,29 +30,6 @@
 
 namespace harness {
 
-// -- the simulated domain ------------------------------------------------------
-
-struct order_placed {
-  std::int64_t seq = 0;
-  std::string payload;
-};
-BOOST_DESCRIBE_STRUCT(order_placed, (), (seq, payload))
-
-struct profile_updated {
-  std::string subject;
-  std::string email;
-  std::string phone;
-  std::string address;
-  std::int64_t seq = 0;
-};
-BOOST_DESCRIBE_STRUCT(profile_updated, (), (subject, email, phone, address, seq))
-
-const std::string masked = "<erased>";
-
-std::string email_of(const std::string& subject) {
-  return subject + "@example.com";
-}
-
 // -- process memory ------------------------------------------------------------
 
 std::size_t status_kib(const char* field) {
@@ -57,7 +40,6 @@ std::size_t status_kib(const char* field) {
       return std::stoull(line.substr(std::string(field).size()));
   return 0;
 }
-std::size_t rss_bytes() { return status_kib("VmRSS:") * 1024; }
 std::size_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
 
 // -- measurements shared by threads ----------------------------------------------
@@ -118,35 +100,7 @@ struct subscription_check {
   }
 };
 
-/// Which positions the outbox published at least once.
-class publish_marks {
-public:
-  explicit publish_marks(std::size_t capacity)
-    : marks_(static_cast<std::uint8_t*>(std::calloc(capacity + 1, 1))), capacity_(capacity) {
-    if (!marks_)
-      throw std::bad_alloc();
-  }
-  ~publish_marks() { std::free(marks_); }
-  void mark(sourcery::position p) {
-    if (p <= capacity_)
-      std::atomic_ref<std::uint8_t>(marks_[p]).store(1, std::memory_order_relaxed);
-  }
-  bool marked(sourcery::position p) const {
-    return p <= capacity_ && std::atomic_ref<std::uint8_t>(marks_[p]).load();
-  }
-
-private:
-  std::uint8_t* marks_;
-  std::size_t capacity_;
-};
-
 // -- the writers -------------------------------------------------------------------
-
-struct stream_slot {
-  std::size_t tenant;
-  sourcery::stream_id id;
-  std::uint64_t submitted = 0; // events submitted, i.e. the expected final version
-};
 
 struct writer_progress {
   std::mutex m;
@@ -262,77 +216,6 @@ void run_writer(run_state& st, std::size_t w, std::int64_t quota) {
     st.first_half_done.count_down();
 }
 
-// -- verification ------------------------------------------------------------------
-
-check verify_streams(run_state& st, std::size_t& masked_seen, std::size_t& clear_seen) {
-  // Load every stream (asynchronously, many at once) and check versions 1..n.
-  std::mutex m;
-  std::condition_variable cv;
-  std::size_t pending = 0, bad = 0, checked = 0;
-  std::string first_bad;
-  std::vector<const stream_slot*> all;
-  for (const auto& per_writer : st.streams_of_writer)
-    for (const auto& s : per_writer)
-      if (s.submitted > 0)
-        all.push_back(&s);
-  for (const auto* s : all) {
-    {
-      std::unique_lock lock(m);
-      cv.wait(lock, [&] { return pending < 256; });
-      ++pending;
-    }
-    st.stores[s->tenant].load_stream_async(
-      s->id, std::nullopt, std::nullopt,
-      [&, s](sourcery::result<std::vector<sourcery::wrapped_event<>>> r) {
-        std::string problem;
-        std::size_t masked_here = 0, clear_here = 0;
-        if (!r) {
-          try {
-            std::rethrow_exception(r.exception());
-          } catch (const std::exception& e) {
-            problem = e.what();
-          }
-        } else {
-          const auto& events = r.value();
-          if (events.size() != s->submitted)
-            problem = "holds " + std::to_string(events.size()) + " events, expected "
-                      + std::to_string(s->submitted);
-          for (std::size_t i = 0; problem.empty() && i < events.size(); ++i) {
-            if (events[i].version != std::optional<sourcery::version>(i + 1))
-              problem = "hole: event " + std::to_string(i) + " has version "
-                        + (events[i].version ? std::to_string(*events[i].version) : "none");
-            if (const auto* p = events[i].event.get_if<profile_updated>()) {
-              auto k = std::stoll(p->subject.substr(5));
-              bool shredded = k < st.shred_count;
-              if (p->email == masked && p->phone == masked && p->address == masked)
-                ++masked_here;
-              else if (p->email == email_of(p->subject))
-                ++clear_here;
-              if (shredded != (p->email == masked))
-                problem = "subject " + p->subject + (shredded ? " was shredded but its email reads '"
-                                                              : " was not shredded but its email reads '")
-                          + p->email + "'";
-            }
-          }
-        }
-        std::lock_guard lock(m);
-        --pending;
-        ++checked;
-        masked_seen += masked_here;
-        clear_seen += clear_here;
-        if (!problem.empty() && bad++ == 0)
-          first_bad = "stream " + s->id.to_string() + " of tenant '" + st.stores[s->tenant].tenant_id()
-                      + "': " + problem;
-        cv.notify_all();
-      });
-  }
-  std::unique_lock lock(m);
-  cv.wait(lock, [&] { return pending == 0; });
-  return {"every stream holds versions 1..n without holes", bad == 0,
-          bad == 0 ? std::to_string(checked) + " streams"
-                   : std::to_string(bad) + " of " + std::to_string(checked) + " streams wrong; first: " + first_bad};
-}
-
 // -- the run --------------------------------------------------------------------------
 
 void print_progress(const run_state& st, double elapsed, double rate, bool tty, bool final_line) {
@@ -353,26 +236,16 @@ void print_progress(const run_state& st, double elapsed, double rate, bool tty, 
     std::fprintf(stderr, "%s\n", line);
 }
 
-int run(const scenario& sc) {
+/// The run itself: spawns, writes, waits for subscribers and the outbox,
+/// verifies through the live runtime; fills `r` and what was acknowledged.
+void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
   using clock = std::chrono::steady_clock;
-  auto backend = sourcery::backend::in_memory(sc.runtime);
-  backend.configure(sc.sourcery);
-  backend.registry().add<order_placed>("order_placed");
-  if (sc.encrypted_share > 0) {
-    backend.registry().add<profile_updated>(
-      "profile_updated", sourcery::encryption_spec_for<profile_updated>()
-                           .subject("subject")
-                           .encrypt("email", masked)
-                           .encrypt("phone", masked)
-                           .encrypt("address", masked));
-    backend.with_encryption();
-  }
-  if (sc.outbox)
-    backend.with_outbox();
+  auto backend = open_backend(sc);
+  set_up_domain(backend, sc);
 
   run_state st(sc);
   st.shred_count = static_cast<std::int64_t>(sc.shred_share * static_cast<double>(sc.subjects));
-  auto rss0 = rss_bytes();
+  auto rss0 = resident_bytes();
 
   // Phase 1: the tenants (each store's actor spawns on first use).
   std::cerr << "Spawning " << sc.tenants << " tenants...\n";
@@ -381,7 +254,7 @@ int run(const scenario& sc) {
     auto view = backend.in_tenant_mode("tenant-" + std::to_string(t));
     st.stores.push_back(view.event_store());
   }
-  auto rss1 = rss_bytes();
+  auto rss1 = resident_bytes();
   if (sc.encrypted_share > 0)
     for (std::int64_t t = 0; t < sc.tenants; ++t) {
       auto keys = backend.in_tenant_mode("tenant-" + std::to_string(t)).encryption();
@@ -414,8 +287,8 @@ int run(const scenario& sc) {
     counter = sourcery::make_listener([&st](const sourcery::recorded_event&) { ++st.listened; });
     backend.in_transaction().add_all(counter);
   }
-  auto capacity = static_cast<std::size_t>(sc.events > 0 ? sc.events : 50'000'000);
-  publish_marks published(capacity);
+  // Timed runs keep a fingerprint only: bookkeeping must not grow per event.
+  publish_tally published(static_cast<std::size_t>(sc.events));
   shared_histogram outbox_latency;
   std::atomic<std::uint64_t> publish_calls{0};
   if (sc.outbox)
@@ -431,7 +304,9 @@ int run(const scenario& sc) {
 
   // Phase 2: the writers, a progress line, and mid-run shredding.
   std::cerr << "Running scenario '" << sc.name << "'...\n";
+  memory_sampler memory;
   st.start = clock::now();
+  memory.start();
   std::vector<std::thread> writers;
   for (std::int64_t w = 0; w < sc.writers; ++w) {
     auto quota = sc.events / sc.writers + (w < sc.events % sc.writers ? 1 : 0);
@@ -480,6 +355,7 @@ int run(const scenario& sc) {
   for (auto& w : writers)
     w.join();
   auto write_end = clock::now();
+  memory.stop();
   {
     std::lock_guard lock(done_m);
     writers_done = true;
@@ -489,8 +365,9 @@ int run(const scenario& sc) {
   if (shredder.joinable())
     shredder.join();
 
-  report r;
-  r.settings = &sc;
+  r.memory = memory.samples();
+  if (sc.max_rss_growth > 0)
+    r.checks.push_back(rss_growth_check(r.memory, sc.max_rss_growth));
   r.seconds = std::chrono::duration<double>(write_end - st.start).count();
   r.events = st.committed.load();
   r.appends = st.appends.load();
@@ -529,27 +406,24 @@ int run(const scenario& sc) {
     box.stop();
     auto counts = box.counts();
     auto dead = box.dead_letters();
-    std::size_t missing = 0;
-    std::vector<bool> is_dead(total + 1, false);
+    std::vector<sourcery::position> dead_positions;
     for (const auto& d : dead)
-      if (d.event.position <= total)
-        is_dead[d.event.position] = true;
-    sourcery::position first_missing = 0;
-    for (sourcery::position p = 1; p <= total; ++p)
-      if (!published.marked(p) && !is_dead[p] && missing++ == 0)
-        first_missing = p;
+      dead_positions.push_back(d.event.position);
+    std::sort(dead_positions.begin(), dead_positions.end());
+    auto missing = published.missing(total, dead_positions);
+    acknowledged.dead = std::move(dead_positions);
     r.outbox_published = counts.published;
     r.outbox_dead = counts.dead;
     r.outbox_failures = counts.failures;
     r.outbox_publish = outbox_latency.snapshot();
-    r.checks.push_back({"every outbox entry was published or dead-lettered", missing == 0 && counts.pending == 0,
-                        missing == 0 ? std::to_string(counts.published) + " published + " + std::to_string(counts.dead) + " dead = " + std::to_string(total)
-                                     : std::to_string(missing) + " entries lost, first at position " + std::to_string(first_missing)});
+    r.checks.push_back({"every outbox entry was published or dead-lettered", missing.empty() && counts.pending == 0,
+                        missing.empty() ? std::to_string(counts.published) + " published + " + std::to_string(counts.dead) + " dead = " + std::to_string(total)
+                                        : missing});
     r.checks.push_back({"outbox counts reconcile", counts.published + counts.dead == total && publish_calls == counts.published + counts.failures,
                         std::to_string(publish_calls.load()) + " publisher calls = " + std::to_string(counts.published) + " successes + " + std::to_string(counts.failures) + " failures"});
   }
   std::size_t masked_seen = 0, clear_seen = 0;
-  r.checks.push_back(verify_streams(st, masked_seen, clear_seen));
+  r.checks.push_back(verify_streams(st.stores, st.streams_of_writer, st.shred_count, masked_seen, clear_seen));
   if (sc.encrypted_share > 0)
     r.checks.push_back({"shredded subjects read as masks, others in clear",
                         (st.shred_count == 0 || masked_seen > 0) && clear_seen > 0,
@@ -557,10 +431,37 @@ int run(const scenario& sc) {
 
   auto stats = backend.stats();
   r.peak_rss = peak_rss_bytes();
-  auto rss2 = rss_bytes();
-  r.bytes_per_tenant = static_cast<double>(rss1 - rss0) / static_cast<double>(sc.tenants);
+  auto rss2 = resident_bytes();
+  r.bytes_per_tenant = static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / static_cast<double>(sc.tenants);
   r.bytes_per_event = total ? static_cast<double>(rss2 > rss1 ? rss2 - rss1 : 0) / static_cast<double>(total) : 0;
   r.log_bytes_per_event = total ? static_cast<double>(stats.log_bytes) / static_cast<double>(total) : 0;
+
+  acknowledged.events = total;
+  acknowledged.shred_count = st.shred_count;
+  // The per-stream counters outlive the runtime: the reopened store is
+  // checked against them.
+  acknowledged.streams = std::move(st.streams_of_writer);
+}
+
+int run(const scenario& sc) {
+  prepare_fresh_store(sc.storage);
+  report r;
+  r.settings = &sc;
+  acknowledged_run acknowledged;
+  // Everything that holds the runtime lives in run_live: when it returns,
+  // the last handle is gone and a durable engine is closed.
+  run_live(sc, r, acknowledged);
+  if (sc.storage.durable()) {
+    std::cerr << "Reopening the store...\n";
+    r.notes.push_back("durable engine: every handle was dropped (the store closed), then the store "
+                      "at '" + sc.storage.path + "' was reopened and read back");
+    for (auto& c : verify_reopened(sc, acknowledged))
+      r.checks.push_back(std::move(c));
+  }
+  if (sc.max_rss_growth > 0)
+    r.notes.push_back("soak rule: resident memory at the end of writing may exceed the sample "
+                      "taken at 20% of the writing time (minute 2 of a 10-minute run) by at most "
+                      + std::to_string(static_cast<int>(sc.max_rss_growth * 100 + 0.5)) + "%");
 
   print_text(r, std::cout);
   write_json(r, sc.report_json);
@@ -572,9 +473,23 @@ int run(const scenario& sc) {
 } // namespace harness
 
 int main(int argc, char** argv) {
+  // A crash child (the crash scenario's parent adds these flags).
+  std::vector<std::string> args(argv, argv + argc);
+  std::uint32_t crash_child = 0;
+  std::int64_t crash_child_appends = 0;
+  std::vector<char*> settings_argv;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind(harness::crash_child_flag, 0) == 0)
+      crash_child = static_cast<std::uint32_t>(std::stoul(a.substr(std::strlen(harness::crash_child_flag))));
+    else if (a.rfind(harness::crash_child_appends_flag, 0) == 0)
+      crash_child_appends = std::stoll(a.substr(std::strlen(harness::crash_child_appends_flag)));
+    else
+      settings_argv.push_back(argv[i]);
+  }
   harness::scenario sc;
   try {
-    sc = harness::load_scenario(argc, argv);
+    sc = harness::load_scenario(static_cast<int>(settings_argv.size()), settings_argv.data());
   } catch (const harness::help_requested& h) {
     std::cout << h.text;
     return 0;
@@ -583,6 +498,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (crash_child > 0)
+      return harness::run_crash_child(sc, crash_child, crash_child_appends);
+    if (sc.crash.kills > 0)
+      return harness::run_crash(sc, args);
     return harness::run(sc);
   } catch (const harness::setting_error& e) {
     std::cerr << "sourcery_load: " << e.what() << "\n";

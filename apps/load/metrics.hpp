@@ -93,6 +93,12 @@ struct sample {
   double e2e_p50 = 0, e2e_p99 = 0;
 };
 
+/// Resident memory at one moment of the run.
+struct memory_sample {
+  double t = 0;         // seconds since start
+  std::size_t rss = 0;  // bytes
+};
+
 inline double micros_since(std::int64_t created_us) {
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())

@@ -60,6 +60,34 @@ void latency_line(std::ostream& out, const char* name, const latency_histogram& 
       << fmt_us(h.max_us()) << "  (" << h.count() << " samples)\n";
 }
 
+double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+/// The samples to print: one a minute for runs of three minutes or more,
+/// else about ten over the run; always the last.
+std::vector<memory_sample> memory_rows(const std::vector<memory_sample>& all) {
+  std::vector<memory_sample> rows;
+  if (all.empty())
+    return rows;
+  double end = all.back().t;
+  double step = end >= 180 ? 60 : std::max(1.0, std::ceil(end / 10));
+  double next = 0;
+  for (const auto& s : all)
+    if (s.t >= next) {
+      rows.push_back(s);
+      next += step;
+    }
+  if (rows.back().t != end)
+    rows.push_back(all.back());
+  return rows;
+}
+
+std::string clock_time(double t) {
+  char buf[32];
+  auto whole = static_cast<long>(t + 0.5);
+  std::snprintf(buf, sizeof buf, "%ld:%02ld", whole / 60, whole % 60);
+  return buf;
+}
+
 } // namespace
 
 bool report::ok() const {
@@ -85,10 +113,24 @@ void print_text(const report& r, std::ostream& out) {
   out << "  peak RSS " << r.peak_rss / (1024 * 1024) << " MiB; " << r.bytes_per_event
       << " B per stored event (" << r.log_bytes_per_event << " B of it in the global log); "
       << r.bytes_per_tenant << " B per tenant\n";
+  if (!r.memory.empty()) {
+    out << "  resident memory (sampled every second, " << r.memory.size() << " samples), m:ss MiB:\n   ";
+    out << std::setprecision(1);
+    for (const auto& s : memory_rows(r.memory))
+      out << " " << clock_time(s.t) << " " << mib(s.rss);
+    out << std::setprecision(0) << "\n";
+  }
+  out << "Storage:\n  " << r.settings->storage.engine;
+  if (r.settings->storage.durable())
+    out << " at '" << r.settings->storage.path << "', durability " << r.settings->storage.durability
+        << ", cache " << r.settings->storage.cache_mb << " MB";
+  out << "\n";
   if (r.settings->outbox)
     out << "Outbox:\n  " << r.outbox_published << " published, " << r.outbox_failures
         << " failed attempts, " << r.outbox_dead << " dead letters\n";
   out << "Verification:\n";
+  for (const auto& n : r.notes)
+    out << "  " << n << "\n";
   for (const auto& c : r.checks)
     out << "  [" << (c.ok ? "ok" : "FAILED") << "] " << c.name
         << (c.detail.empty() ? "" : ": " + c.detail) << "\n";
@@ -110,6 +152,12 @@ void write_json(const report& r, const std::string& path) {
                       {"append_p99_us", s.append_p99},
                       {"e2e_p50_us", s.e2e_p50},
                       {"e2e_p99_us", s.e2e_p99}});
+  boost::json::array rss;
+  for (const auto& m : r.memory)
+    rss.push_back({m.t, m.rss});
+  boost::json::array notes;
+  for (const auto& n : r.notes)
+    notes.push_back(boost::json::value(n));
   boost::json::object doc{
     {"settings", settings},
     {"throughput",
@@ -125,12 +173,13 @@ void write_json(const report& r, const std::string& path) {
      {{"peak_rss_bytes", r.peak_rss},
       {"bytes_per_event", r.bytes_per_event},
       {"log_bytes_per_event", r.log_bytes_per_event},
-      {"bytes_per_tenant", r.bytes_per_tenant}}},
+      {"bytes_per_tenant", r.bytes_per_tenant},
+      {"rss_samples", rss}}},
     {"outbox",
      {{"published", r.outbox_published},
       {"failed_attempts", r.outbox_failures},
       {"dead_letters", r.outbox_dead}}},
-    {"verification", {{"passed", r.ok()}, {"checks", checks}}},
+    {"verification", {{"passed", r.ok()}, {"notes", notes}, {"checks", checks}}},
     {"series", series},
   };
   auto out = open_for_writing(path);
@@ -150,6 +199,8 @@ void write_svg(const report& r, const std::string& path) {
         lat_max = std::max(lat_max, v);
       }
   }
+  for (const auto& m : r.memory)
+    t_max = std::max(t_max, m.t);
   // Latency axis: whole decades around the data.
   double lo = std::pow(10.0, std::floor(std::log10(std::min(lat_min, lat_max))));
   double hi = std::pow(10.0, std::ceil(std::log10(lat_max)));
@@ -178,7 +229,8 @@ void write_svg(const report& r, const std::string& path) {
         svg << x(s.t) << "," << y << " ";
     svg << "'/>";
   };
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << 2 * h + 10
+  const int panels = r.memory.empty() ? 2 : 3;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << panels * h + 10
       << "' font-family='sans-serif'>"
       << "<rect width='100%' height='100%' fill='white'/>"
       << "<text x='" << left << "' y='18' font-size='15' font-weight='bold'>Sourcery load harness: "
@@ -202,6 +254,19 @@ void write_svg(const report& r, const std::string& path) {
   line([&](const sample& s) { return ly(s.append_p99); }, "#bcbd22");
   line([&](const sample& s) { return ly(s.e2e_p50); }, "#1f77b4");
   line([&](const sample& s) { return ly(s.e2e_p99); }, "#d62728");
+  if (!r.memory.empty()) {
+    double y3 = 2 * h + top + 20, rss_max = 1;
+    for (const auto& m : r.memory)
+      rss_max = std::max(rss_max, mib(m.rss));
+    rss_max = std::ceil(rss_max / 4) * 4;
+    frame(y3, "Resident memory (MiB), sampled every second");
+    for (int i = 0; i <= 4; ++i)
+      gridline(y3 + ph * (1 - i / 4.0), std::to_string(static_cast<long>(rss_max * i / 4)));
+    svg << "<polyline fill='none' stroke='#9467bd' stroke-width='2' points='";
+    for (const auto& m : r.memory)
+      svg << x(m.t) << "," << y3 + ph * (1 - mib(m.rss) / rss_max) << " ";
+    svg << "'/>";
+  }
   svg << "</svg>\n";
   auto out = open_for_writing(path);
   out << svg.str();

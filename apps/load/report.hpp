@@ -29,6 +29,8 @@ struct report {
   std::size_t outbox_published = 0, outbox_dead = 0, outbox_failures = 0;
   std::vector<check> checks;
   std::vector<sample> series;
+  std::vector<memory_sample> memory; // resident memory, one sample a second
+  std::vector<std::string> notes;    // how the run was verified, for the reader
 
   bool ok() const;
 };
@@ -36,7 +38,8 @@ struct report {
 void print_text(const report& r, std::ostream& out);
 /// Writes the report as JSON; throws std::runtime_error naming the path.
 void write_json(const report& r, const std::string& path);
-/// Writes throughput and latency over the run as a self-contained SVG.
+/// Writes throughput, latency and resident memory over the run as a
+/// self-contained SVG.
 void write_svg(const report& r, const std::string& path);
 
 } // namespace harness

@@ -4,7 +4,9 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -133,6 +135,21 @@ setter text(std::string scenario::*field) {
   };
 }
 
+/// A string setting of `scenario::storage` that must be one of `allowed`.
+setter one_of(std::string storage_settings::*field, std::vector<std::string> allowed) {
+  return [=](scenario& s, const std::string& key, const caf::config_value& v) {
+    auto value = as_string(key, v);
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
+      s.storage.*field = value;
+      return;
+    }
+    std::string list;
+    for (std::size_t i = 0; i < allowed.size(); ++i)
+      list += (i == 0 ? "'" : i + 1 == allowed.size() ? " or '" : ", '") + allowed[i] + "'";
+    bad(key, "must be " + list + ", got '" + value + "'");
+  };
+}
+
 const std::map<std::string, option>& options() {
   static const std::map<std::string, option> all{
     {"harness.events", {count(&scenario::events, 0, limits::events), "events to append (0 = run for harness.seconds)"}},
@@ -153,6 +170,30 @@ const std::map<std::string, option>& options() {
     {"harness.progress-interval", {non_negative(&scenario::progress_interval, limits::progress_interval), "seconds between progress lines"}},
     {"harness.report-json", {text(&scenario::report_json), "path of the JSON report"}},
     {"harness.report-svg", {text(&scenario::report_svg), "path of the SVG picture"}},
+    {"harness.max-rss-growth", {probability(&scenario::max_rss_growth), "largest share resident memory may grow between 20% of the run and its end (0 = unchecked)"}},
+    {"storage.engine", {one_of(&storage_settings::engine, {"in_memory", "rocksdb"}), "storage engine: in_memory or rocksdb"}},
+    {"storage.path", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.storage.path = as_string(k, v);
+     }, "the store's folder (required for rocksdb)"}},
+    {"storage.durability", {one_of(&storage_settings::durability, {"full", "normal"}), "rocksdb: full (fsync'd) or normal (written, not fsync'd)"}},
+    {"storage.cache-mb", {ranged(4, limits::cache_mb, [](scenario& s, std::int64_t n) {
+       s.storage.cache_mb = n;
+     }), "rocksdb: MB for the record cache, block cache and memtables"}},
+    {"storage.wipe", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.storage.wipe = as_bool(k, v);
+     }, "remove a Sourcery store already in storage.path before the run"}},
+    {"crash.kills", {ranged(0, limits::kills, [](scenario& s, std::int64_t n) {
+       s.crash.kills = n;
+     }), "crash scenario: child processes killed with SIGKILL (0 = not a crash scenario)"}},
+    {"crash.window-ms", {ranged(1, limits::kill_window_ms, [](scenario& s, std::int64_t n) {
+       s.crash.window_ms = n;
+     }), "crash scenario: each kill falls uniformly in [0, window] after the child starts"}},
+    {"crash.seed", {ranged(0, std::numeric_limits<std::int64_t>::max(), [](scenario& s, std::int64_t n) {
+       s.crash.seed = n;
+     }), "crash scenario: seed of the kill moments (0 = random, printed)"}},
+    {"crash.create-store-first", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.crash.create_store_first = as_bool(k, v);
+     }, "crash scenario: create the store before the first child (false: kills may land while it is created)"}},
     {"scheduler.policy", {[](scenario& s, const std::string& k, const caf::config_value& v) {
        auto p = as_string(k, v);
        if (p != "sharing" && p != "stealing")
@@ -262,6 +303,12 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"harness.encrypted-share", num(encrypted_share)},
     {"harness.shred-share", num(shred_share)},
     {"harness.subjects", num(subjects)},
+    {"harness.max-rss-growth", num(max_rss_growth)},
+    {"storage.engine", storage.engine},
+    {"storage.path", storage.path},
+    {"storage.durability", storage.durability},
+    {"storage.cache-mb", num(storage.cache_mb)},
+    {"storage.wipe", storage.wipe ? "true" : "false"},
     {"scheduler.policy", runtime.scheduler_policy},
     {"scheduler.max-threads", num(runtime.scheduler_threads)},
     {"sourcery.outbox-attempts", num(sourcery.outbox_attempts)},
@@ -306,6 +353,12 @@ scenario load_scenario(int argc, char** argv) {
   } catch (const std::exception& e) {
     throw setting_error(e.what());
   }
+  if (s.storage.durable() && s.storage.path.empty())
+    throw setting_error("setting 'storage.path': required when storage.engine = '" + s.storage.engine
+                        + "' (the store's folder)");
+  if (s.crash.kills > 0 && !s.storage.durable())
+    throw setting_error("setting 'storage.engine': the crash scenario needs a durable engine "
+                        "('rocksdb'), got '" + s.storage.engine + "'");
   if (s.events == 0 && s.seconds == 0)
     throw setting_error("setting 'harness.events': 0 needs harness.seconds > 0");
   check_combinations(s);

@@ -33,7 +33,34 @@ inline constexpr std::int64_t subscriptions = 10'000;
 inline constexpr std::int64_t subjects = 1'000'000;
 inline constexpr std::int64_t keys = 10'000'000;            // tenants x subjects, when encrypted
 inline constexpr double progress_interval = 3600;
+inline constexpr std::int64_t cache_mb = 65'536;            // 64 GiB
+inline constexpr std::int64_t kills = 10'000;
+inline constexpr std::int64_t kill_window_ms = 600'000;
 } // namespace limits
+
+/// Where the run's events are stored (SPEC §15, R-ST2).
+struct storage_settings {
+  std::string engine = "in_memory"; // in_memory | rocksdb
+  std::string path;                 // the RocksDB folder; required for rocksdb
+  std::string durability = "full";  // full | normal (rocksdb)
+  std::int64_t cache_mb = 64;       // rocksdb: record cache + block cache + memtables
+  bool wipe = false;                // remove a Sourcery store already at `path` first
+
+  bool durable() const { return engine != "in_memory"; }
+};
+
+/// The crash scenario (R-ST7): a child process appends, the harness kills it
+/// with SIGKILL at a random moment, reopens the store and checks it, `kills`
+/// times; 0 = not a crash scenario.
+struct crash_settings {
+  std::int64_t kills = 0;
+  std::int64_t window_ms = 1500; // each kill falls uniformly in [0, window] after the child starts
+  std::int64_t seed = 0;         // 0 = a random seed (printed either way)
+  /// Create the store in the parent before the first child, so that no kill
+  /// lands while the engine creates it (such a kill leaves a folder the
+  /// engine then refuses; see README).
+  bool create_store_first = true;
+};
 
 struct scenario {
   std::string name = "quick";
@@ -58,6 +85,13 @@ struct scenario {
   double progress_interval = 1;    // seconds between progress lines
   std::string report_json = "out/report.json";
   std::string report_svg = "out/report.svg";
+  /// Verification fails when resident memory grows more than this share
+  /// between 20% of the writing time (minute 2 of a 10-minute soak) and its
+  /// end; 0 = no such check.
+  double max_rss_growth = 0;
+
+  storage_settings storage;
+  crash_settings crash;
 
   // The runtime.
   sourcery::runtime_options runtime;

@@ -1,0 +1,55 @@
+// Resident memory over a run (SPEC §13, R-ST5): sampled on a timer, checked
+// for growth by the soak scenario.
+#pragma once
+
+#include "metrics.hpp"
+#include "report.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace harness {
+
+/// This process's resident memory in bytes, from /proc/self/statm; 0 when
+/// unreadable.
+std::size_t resident_bytes();
+
+/// Samples resident memory every `period` on its own thread, from start()
+/// until stop(). Thread-safety: start, stop and samples from one thread.
+class memory_sampler {
+public:
+  explicit memory_sampler(std::chrono::milliseconds period = std::chrono::seconds(1))
+    : period_(period) {}
+  ~memory_sampler() { stop(); }
+  memory_sampler(const memory_sampler&) = delete;
+  memory_sampler& operator=(const memory_sampler&) = delete;
+
+  /// Takes a sample at once (t = 0), then one per period.
+  void start();
+  /// Takes a last sample and joins the thread; no-op when not running.
+  void stop();
+  /// The samples in time order; call after stop().
+  const std::vector<memory_sample>& samples() const noexcept { return samples_; }
+
+private:
+  void take(std::chrono::steady_clock::time_point start);
+
+  std::chrono::milliseconds period_;
+  std::thread thread_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                // GUARDED_BY(m_)
+  std::vector<memory_sample> samples_;   // GUARDED_BY(m_) while running
+  std::chrono::steady_clock::time_point start_;
+};
+
+/// The soak rule: resident memory at the end of `samples` is at most
+/// (1 + max_growth) times the sample at 20% of the last sample's time (for a
+/// 10-minute run: minute 2). Needs at least two samples.
+check rss_growth_check(const std::vector<memory_sample>& samples, double max_growth);
+
+} // namespace harness

@@ -1,0 +1,53 @@
+#include "store_setup.hpp"
+
+#include <sourcery/errors.hpp>
+
+#include <filesystem>
+#include <system_error>
+
+namespace harness {
+
+sourcery::storage::rocksdb_options rocksdb_options_of(const storage_settings& s) {
+  sourcery::storage::rocksdb_options o;
+  o.durability = s.durability == "normal" ? sourcery::storage::rocksdb_options::durability::normal
+                                          : sourcery::storage::rocksdb_options::durability::full;
+  o.cache_mb = static_cast<std::size_t>(s.cache_mb);
+  return o;
+}
+
+void prepare_fresh_store(const storage_settings& s) {
+  if (!s.durable())
+    return;
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path folder(s.path);
+  if (!fs::exists(folder, error) || fs::is_empty(folder, error))
+    return;
+  auto refuse = [&](const std::string& why) {
+    throw setting_error("setting 'storage.path': '" + s.path + "' " + why);
+  };
+  if (!s.wipe)
+    refuse("is not empty; the harness verifies a fresh store (set storage.wipe = true to remove "
+           "a store there first, or choose another folder)");
+  try {
+    // Only a folder the engine opens as its own is removed.
+    open_engine(s).reset();
+  } catch (const std::exception& e) {
+    refuse(std::string("is not a Sourcery store the harness may remove: ") + e.what());
+  }
+  fs::remove_all(folder, error);
+  if (error)
+    refuse("could not be removed: " + error.message());
+}
+
+sourcery::backend open_backend(const scenario& sc) {
+  if (!sc.storage.durable())
+    return sourcery::backend::in_memory(sc.runtime);
+  return sourcery::backend::rocksdb(sc.storage.path, rocksdb_options_of(sc.storage), sc.runtime);
+}
+
+std::shared_ptr<sourcery::storage::engine> open_engine(const storage_settings& s) {
+  return sourcery::storage::open_rocksdb_engine(s.path, rocksdb_options_of(s));
+}
+
+} // namespace harness
