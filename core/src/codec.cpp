@@ -89,19 +89,22 @@ any_event codec::decode_data(const event_type& type, std::string_view data,
 any_event codec::decode_older(const event_type& type, std::string_view data,
                               std::uint32_t schema, const stream_id& stream,
                               std::string_view tenant) const {
-  auto stored = " (stored at schema version " + std::to_string(schema) + ", current "
-                + std::to_string(type.schema) + ")";
+  // Built only on failure: this runs once per upcast event.
+  auto stored = [&] {
+    return " (stored at schema version " + std::to_string(schema) + ", current "
+           + std::to_string(type.schema) + ")";
+  };
   boost::json::value json;
   try {
     json = serde::parse(data);
   } catch (const serde::decode_failure& f) {
-    throw deserialization_error(type.name, stream.to_string(), f.field, f.what() + stored);
+    throw deserialization_error(type.name, stream.to_string(), f.field, f.what() + stored());
   }
   auto* fields = json.if_object();
   if (!fields)
     throw deserialization_error(type.name, stream.to_string(), "",
                                 "the stored JSON is not an object, so it cannot be upcast"
-                                  + stored);
+                                  + stored());
   // Upcasters see decrypted data; a shredded field reaches them masked (R-EN).
   if (type.encryption)
     configured(encryption_.load(), type)
@@ -114,7 +117,7 @@ any_event codec::decode_older(const event_type& type, std::string_view data,
   } catch (const serde::decode_failure& f) {
     throw deserialization_error(type.name, stream.to_string(), f.field,
                                 std::string("the upcast JSON does not fit the type: ") + f.what()
-                                  + stored);
+                                  + stored());
   }
 }
 

@@ -1,5 +1,6 @@
 #include <sourcery/registry.hpp>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/core/demangle.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -78,15 +79,18 @@ void event_registry::alias(std::string old_name, std::string_view new_name) {
 boost::json::object event_registry::upcast(const event_type& type, std::uint32_t from,
                                            boost::json::object data,
                                            const stream_id& stream) const {
-  auto stored = "stored at schema version " + std::to_string(from);
+  // Messages are built only on failure: this runs once per upcast event.
+  auto fail = [&](const std::string& detail) {
+    return deserialization_error(type.name, stream.to_string(), "",
+                                 "stored at schema version " + std::to_string(from) + detail
+                                   + " (R-UP3)");
+  };
   if (from > type.schema)
-    throw deserialization_error(type.name, stream.to_string(), "",
-                                stored + ", above the current version "
-                                  + std::to_string(type.schema)
-                                  + " of this build (R-UP3)");
+    throw fail(", above the current version " + std::to_string(type.schema)
+               + " of this build");
   // Upcasters are never removed and map nodes never move: the pointers stay
   // valid after the lock is released, and user code runs without it.
-  std::vector<const upcaster*> chain;
+  boost::container::small_vector<const upcaster*, 8> chain;
   {
     std::shared_lock lock(mutex_);
     auto it = upcasters_.find(type.name);
@@ -96,10 +100,9 @@ boost::json::object event_registry::upcast(const event_type& type, std::uint32_t
         if (auto step = it->second.find(v); step != it->second.end())
           fn = &step->second;
       if (!fn)
-        throw deserialization_error(type.name, stream.to_string(), "",
-                                    stored + ": no upcaster chain reaches the current version "
-                                      + std::to_string(type.schema) + " (none from version "
-                                      + std::to_string(v) + ", R-UP3)");
+        throw fail(": no upcaster chain reaches the current version "
+                   + std::to_string(type.schema) + " (none from version " + std::to_string(v)
+                   + ")");
       chain.push_back(fn);
     }
   }
@@ -108,13 +111,9 @@ boost::json::object event_registry::upcast(const event_type& type, std::uint32_t
     try {
       data = (*fn)(std::move(data));
     } catch (const std::exception& e) {
-      throw deserialization_error(type.name, stream.to_string(), "",
-                                  stored + ": the upcaster from version " + std::to_string(v)
-                                    + " failed: " + e.what() + " (R-UP3)");
+      throw fail(": the upcaster from version " + std::to_string(v) + " failed: " + e.what());
     } catch (...) {
-      throw deserialization_error(type.name, stream.to_string(), "",
-                                  stored + ": the upcaster from version " + std::to_string(v)
-                                    + " failed (R-UP3)");
+      throw fail(": the upcaster from version " + std::to_string(v) + " failed");
     }
     ++v;
   }
