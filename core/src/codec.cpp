@@ -1,6 +1,7 @@
 #include <sourcery/codec.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/serializer.hpp>
 
 namespace sourcery {
@@ -67,7 +68,10 @@ raw_event codec::encode(const wrapped_event<>& e, const stream_id& stream,
 }
 
 any_event codec::decode_data(const event_type& type, std::string_view data,
-                             const stream_id& stream, std::string_view tenant) const {
+                             std::uint32_t schema, const stream_id& stream,
+                             std::string_view tenant) const {
+  if (schema != type.schema)
+    return decode_older(type, data, schema, stream, tenant);
   if (!type.encryption)
     return event_registry::decode(type, data, stream);
   auto encryption = configured(encryption_.load(), type);
@@ -80,6 +84,41 @@ any_event codec::decode_data(const event_type& type, std::string_view data,
   if (auto* fields = json.if_object())
     encryption->decrypt(*fields, *type.encryption, type.name, stream, tenant);
   return event_registry::decode(type, json, stream);
+}
+
+any_event codec::decode_older(const event_type& type, std::string_view data,
+                              std::uint32_t schema, const stream_id& stream,
+                              std::string_view tenant) const {
+  // Built only on failure: this runs once per upcast event.
+  auto stored = [&] {
+    return " (stored at schema version " + std::to_string(schema) + ", current "
+           + std::to_string(type.schema) + ")";
+  };
+  boost::json::value json;
+  try {
+    json = serde::parse(data);
+  } catch (const serde::decode_failure& f) {
+    throw deserialization_error(type.name, stream.to_string(), f.field, f.what() + stored());
+  }
+  auto* fields = json.if_object();
+  if (!fields)
+    throw deserialization_error(type.name, stream.to_string(), "",
+                                "the stored JSON is not an object, so it cannot be upcast"
+                                  + stored());
+  // Upcasters see decrypted data; a shredded field reaches them masked (R-EN).
+  if (type.encryption)
+    configured(encryption_.load(), type)
+      ->decrypt(*fields, *type.encryption, type.name, stream, tenant);
+  boost::json::value upcast = registry_->upcast(type, schema, std::move(*fields), stream);
+  try {
+    auto value = type.decode_value ? type.decode_value(upcast)
+                                   : type.decode(boost::json::serialize(upcast));
+    return any_event(type.type, std::move(value), type.name);
+  } catch (const serde::decode_failure& f) {
+    throw deserialization_error(type.name, stream.to_string(), f.field,
+                                std::string("the upcast JSON does not fit the type: ") + f.what()
+                                  + stored());
+  }
 }
 
 const event_type& codec::type_of(std::string_view name) const {
@@ -99,7 +138,7 @@ const event_type& codec::type_of(std::string_view name) const {
 
 wrapped_event<> codec::decode_wrapped(const storage::record& r) const {
   const auto& type = type_of(r.type);
-  return event_registry::with_metadata(decode_data(type, r.data, *r.stream, r.tenant), r.context,
+  return event_registry::with_metadata(decode_data(type, r.data, r.schema, *r.stream, r.tenant), r.context,
                                        r.id, timestamp::from_micros(r.created_us),
                                        r.opt_version(), *r.stream);
 }
@@ -111,7 +150,7 @@ recorded_event codec::decode(const storage::record& r) const {
 wrapped_event<> codec::decode_snapshot(const raw_event& raw, const stream_id& stream,
                                        const std::string& tenant) const {
   const auto& type = type_of(raw.name);
-  return event_registry::with_metadata(decode_data(type, raw.data, stream, tenant), raw.context,
+  return event_registry::with_metadata(decode_data(type, raw.data, raw.schema, stream, tenant), raw.context,
                                        raw.id, raw.created_at, raw.version, stream);
 }
 

@@ -3,6 +3,8 @@
 // temporary folder under /tmp, removed afterwards.
 #include <sourcery/storage/rocksdb.hpp>
 
+#include "layout.hpp"
+
 #include <rocksdb/db.h>
 
 #include <boost/test/unit_test.hpp>
@@ -535,6 +537,90 @@ BOOST_AUTO_TEST_CASE(wake_ups_run_after_a_commit_publishes) { // R-SUB-ORDER
   BOOST_TEST(seen == 2u);
   e->notify_after(1, [&] { ++woken; }); // already past: at once
   BOOST_TEST(woken == 2);
+}
+
+// -- schema versions (R-UP1): format 2, readable format-1 records ---------------------
+
+namespace {
+
+/// The format key's value for `version`.
+std::string format_value(std::uint32_t version) {
+  std::string out = "sourcery-rocksdb";
+  rocksdb_detail::put_u32(out, version);
+  return out;
+}
+
+/// Reads (and, with `write`, first replaces) the format key of a closed store.
+std::string format_key(const fs::path& folder, std::optional<std::string> write = {}) {
+  rocksdb::DBOptions o;
+  std::vector<std::string> names;
+  BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies(o, folder.string(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names)
+    cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  BOOST_REQUIRE(rocksdb::DB::Open(o, folder.string(), cfs, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (write)
+    BOOST_REQUIRE(db->Put({}, handles[0], "format", *write).ok());
+  std::string value;
+  BOOST_REQUIRE(db->Get({}, handles[0], "format", &value).ok());
+  BOOST_REQUIRE(db->Flush({}, handles).ok());
+  for (auto* h : handles)
+    db->DestroyColumnFamilyHandle(h);
+  BOOST_REQUIRE(db->Close().ok());
+  return value;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_record_of_layout_1_reads_as_schema_version_1) { // R-UP1, R-ST6
+  using namespace rocksdb_detail;
+  auto stream = stream_id::random();
+  std::string old; // as format-1 builds wrote it: no schema
+  old.push_back(1);
+  put_string(old, "t1");
+  put_id(old, stream.id());
+  old.push_back(0); // no category
+  old.push_back(0); // no name
+  put_id(old, random_uuid());
+  put_u64(old, 123);
+  put_u64(old, 4);
+  put_string(old, "item_added");
+  put_string(old, R"({"n":1})");
+  put_string(old, "{}");
+  auto r = decode_record(9, old)->view();
+  BOOST_TEST(r.schema == 1u);
+  BOOST_TEST(r.type == "item_added");
+  BOOST_TEST(r.data == R"({"n":1})");
+  BOOST_TEST(r.version == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(records_and_snapshots_keep_their_schema_version) { // R-UP1
+  using namespace rocksdb_detail;
+  auto e = event(1);
+  e.schema = 3;
+  auto r = decode_record(1, encode_record("t1", stream_id::random(), e, 2))->view();
+  BOOST_TEST(r.schema == 3u);
+  BOOST_TEST(r.data == e.data);
+  BOOST_TEST(decode_snapshot(encode_snapshot(e)).schema == 3u);
+  // A format-1 snapshot ends before the schema: it reads as 1.
+  auto old = encode_snapshot(e);
+  old.resize(old.size() - 4);
+  BOOST_TEST(decode_snapshot(old).schema == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_format_1_store_opens_and_is_marked_format_2) { // R-UP1, R-ST6
+  temp_folder dir;
+  given_closed_store(dir.path);
+  format_key(dir.path, format_value(1));
+  {
+    auto e = open_rocksdb_engine(dir.path);
+    record_batch keep;
+    BOOST_TEST(whole_log(*e, keep).size() == 100u);
+  }
+  BOOST_TEST(format_key(dir.path) == format_value(2));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

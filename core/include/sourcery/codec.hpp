@@ -33,8 +33,9 @@ public:
   raw_event encode(const wrapped_event<>& e, const stream_id& stream,
                    const std::string& tenant) const;
 
-  /// A committed record as subscriptions, listeners and the outbox see it.
-  /// Throws `unknown_event`, `deserialization_error`, `decryption_failed`.
+  /// A committed record as subscriptions, listeners and the outbox see it,
+  /// upcast to its type's current schema version (R-UP1). Throws
+  /// `unknown_event`, `deserialization_error`, `decryption_failed`.
   recorded_event decode(const storage::record& r) const;
   /// A committed record as `load_stream` returns it.
   wrapped_event<> decode_wrapped(const storage::record& r) const;
@@ -46,8 +47,16 @@ private:
   /// The registered type of a stored name; remembers the last one per thread
   /// (consecutive records are mostly of one type).
   const event_type& type_of(std::string_view name) const;
-  any_event decode_data(const event_type& type, std::string_view data, const stream_id& stream,
-                        std::string_view tenant) const;
+  /// The event from its stored data; data stored at the current schema
+  /// version is decoded straight from its text (no JSON tree unless fields
+  /// are encrypted).
+  any_event decode_data(const event_type& type, std::string_view data, std::uint32_t schema,
+                        const stream_id& stream, std::string_view tenant) const;
+  /// Data stored at an older schema version: parsed, decrypted, upcast
+  /// (R-UP1), then decoded; throws `deserialization_error` naming the stored
+  /// version (R-UP3).
+  any_event decode_older(const event_type& type, std::string_view data, std::uint32_t schema,
+                         const stream_id& stream, std::string_view tenant) const;
 
   std::shared_ptr<event_registry> registry_;
   std::atomic<std::shared_ptr<const field_encryption>> encryption_;

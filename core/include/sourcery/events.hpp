@@ -6,6 +6,7 @@
 #include <sourcery/stream_id.hpp>
 #include <sourcery/values.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -99,6 +100,9 @@ struct raw_event {
   std::string data;
   std::string context;
   std::optional<sourcery::version> version;
+  /// The schema version of the event type the data was written with (R-UP1);
+  /// records stored before schema versions existed read as 1.
+  std::uint32_t schema = 1;
 };
 
 } // namespace sourcery

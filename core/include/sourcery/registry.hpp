@@ -8,7 +8,10 @@
 #include <sourcery/events.hpp>
 #include <sourcery/serde.hpp>
 
+#include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -32,7 +35,13 @@ struct event_type {
   std::shared_ptr<const void> (*decode_value)(const boost::json::value& json) = nullptr;
   /// The encrypted fields and data subject (R-EN); null = none.
   std::shared_ptr<const encryption_spec> encryption;
+  /// The schema version this build writes and decodes to (R-UP1); ≥ 1.
+  std::uint32_t schema = 1;
 };
+
+/// Turns the stored JSON of one schema version of an event into the next
+/// (R-UP1). May throw; the read then fails with `deserialization_error`.
+using upcaster = std::function<boost::json::object(boost::json::object)>;
 
 class event_registry {
 public:
@@ -40,24 +49,59 @@ public:
   event_registry(const event_registry&) = delete;
   event_registry& operator=(const event_registry&) = delete;
 
-  /// Registers `E` under `name`. Throws `duplicated_event` if `E` or `name`
-  /// is already registered, `invalid_argument` for an empty name.
+  /// Registers `E` under `name` at schema version `schema` (R-UP1): events
+  /// of `E` are stored with it, and stored events of an older version are
+  /// upcast to it on every read. Throws `duplicated_event` if `E` or `name`
+  /// is already registered (also as an alias), `invalid_argument` for an
+  /// empty name, a schema version 0, or upcasters already registered for
+  /// `name` that do not end at `schema` - 1 (a gap in the chain, R-UP3).
   template <class E>
-  const event_type& add(std::string name) {
+  const event_type& add(std::string name, std::uint32_t schema = 1) {
     return add(event_type{std::move(name), typeid(E), &encode_as<E>, &decode_as<E>,
-                          &encode_value_as<E>, &decode_value_as<E>, nullptr});
+                          &encode_value_as<E>, &decode_value_as<E>, nullptr, schema});
   }
 
   /// Registers `E` with encrypted fields (R-EN). Also throws
   /// `invalid_argument` naming the path when `encryption` does not fit `E`.
   template <class E>
-  const event_type& add(std::string name, const encryption_spec_for<E>& encryption) {
+  const event_type& add(std::string name, const encryption_spec_for<E>& encryption,
+                        std::uint32_t schema = 1) {
     auto spec = encryption.check(name);
     return add(event_type{std::move(name), typeid(E), &encode_as<E>, &decode_as<E>,
-                          &encode_value_as<E>, &decode_value_as<E>, std::move(spec)});
+                          &encode_value_as<E>, &decode_value_as<E>, std::move(spec), schema});
   }
 
   const event_type& add(event_type type);
+
+  /// Registers the upcaster of event `name` from schema version `from` to
+  /// `from` + 1 (R-UP1). Upcasters may be registered before or after the
+  /// type, but each next to the ones already registered for `name`: their
+  /// from-versions always form one unbroken run (1, 2, 3 — or 2, 3 when
+  /// version 1 is no longer read). Throws `invalid_argument` for `from` 0,
+  /// an empty `fn`, an upcaster already registered for (`name`, `from`),
+  /// one that leaves a gap in the run, or one whose `from` is not below the
+  /// registered type's schema version (R-UP3). A run that stops short of the
+  /// current version is reported when such an event is read.
+  void add_upcaster(std::string name, std::uint32_t from, upcaster fn);
+
+  /// Makes events stored under `old_name` load as `E` (a rename, R-UP2);
+  /// they are upcast with `E`'s upcasters. Throws `invalid_argument` if `E`
+  /// is not registered, `duplicated_event` if `old_name` is already a name
+  /// or an alias.
+  template <class E>
+  void add_alias(std::string old_name) {
+    alias(std::move(old_name), name_of<E>());
+  }
+  /// As add_alias, by the current name; `invalid_argument` if `new_name` is
+  /// not registered.
+  void alias(std::string old_name, std::string_view new_name);
+
+  /// `data` of `type` stored at schema version `from`, upcast to
+  /// `type.schema` (R-UP1). Throws `deserialization_error` naming the event,
+  /// the stored version and `stream` when `from` is above the current
+  /// version, no chain of upcasters reaches it, or an upcaster throws (R-UP3).
+  boost::json::object upcast(const event_type& type, std::uint32_t from,
+                             boost::json::object data, const stream_id& stream) const;
 
   /// The registered type, or nullptr.
   const event_type* find(std::string_view name) const;
@@ -144,6 +188,9 @@ private:
   std::deque<event_type> types_; // stable addresses
   std::unordered_map<std::string_view, const event_type*> by_name_;
   std::unordered_map<std::type_index, const event_type*> by_type_;
+  std::deque<std::string> aliases_; // stable keys of by_name_
+  /// Upcasters by event name, then by from-version.
+  std::unordered_map<std::string, std::map<std::uint32_t, upcaster>> upcasters_;
 };
 
 } // namespace sourcery

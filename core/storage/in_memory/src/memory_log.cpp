@@ -92,7 +92,8 @@ std::vector<const mem_record*> memory_log::commit(
                           e.version,
                           payload,
                           static_cast<std::uint32_t>(data_len),
-                          static_cast<std::uint32_t>(ctx_len)};
+                          static_cast<std::uint32_t>(ctx_len),
+                          e.raw->schema};
         records.push_back(rec);
       }
       if (inside)

@@ -29,7 +29,7 @@
 
 namespace sourcery::storage::in_memory_detail {
 
-/// One committed event (72 bytes plus its payload in the log's arena). The
+/// One committed event (88 bytes plus its payload in the log's arena). The
 /// tenant, stream and type it points at are owned by the engine.
 struct mem_record {
   position pos;
@@ -42,10 +42,11 @@ struct mem_record {
   const char* payload;   // data, then context
   std::uint32_t data_len;
   std::uint32_t context_len;
+  std::uint32_t schema; // R-UP1
 
   record view() const noexcept {
     return record{pos,     *tenant, stream, id, created_us, version, *type,
-                  {payload, data_len}, {payload + data_len, context_len}};
+                  {payload, data_len}, {payload + data_len, context_len}, schema};
   }
 };
 

@@ -133,6 +133,7 @@ std::string encode_snapshot(const raw_event& s) {
   put_string(out, s.context);
   out.push_back(s.version ? 1 : 0);
   put_u64(out, s.version.value_or(0));
+  put_u32(out, s.schema); // since format 2
   return out;
 }
 
@@ -148,6 +149,7 @@ raw_event decode_snapshot(std::string_view bytes) {
   auto v = r.u64();
   if (versioned)
     out.version = v;
+  out.schema = r.done() ? 1 : r.u32(); // format 1 snapshots have none
   return out;
 }
 
@@ -175,13 +177,14 @@ std::pair<std::uint32_t, std::string> decode_dead(std::string_view bytes) {
   return {attempts, std::string(r.string())};
 }
 
-// A record: u8 layout (1), tenant, stream (id, category?, name?), event id,
-// created (µs), version (0 = versionless), type, data, context.
+// A record: u8 layout (2), tenant, stream (id, category?, name?), event id,
+// created (µs), version (0 = versionless), schema (u32, layout 2 only), type,
+// data, context. Layout 1 (format 1 stores) has no schema: it reads as 1.
 std::string encode_record(std::string_view tenant, const stream_id& stream,
                           const raw_event& e, std::uint64_t version) {
   std::string out;
   out.reserve(64 + tenant.size() + e.name.size() + e.data.size() + e.context.size());
-  out.push_back(1);
+  out.push_back(2);
   put_string(out, tenant);
   put_id(out, stream.id());
   put_optional(out, stream.category());
@@ -189,6 +192,7 @@ std::string encode_record(std::string_view tenant, const stream_id& stream,
   put_id(out, e.id);
   put_u64(out, static_cast<std::uint64_t>(e.created_at.micros()));
   put_u64(out, version);
+  put_u32(out, e.schema);
   put_string(out, e.name);
   put_string(out, e.data);
   put_string(out, e.context);
@@ -217,7 +221,8 @@ const stream_id& cached_stream(std::string_view stored, const uuid& id,
 
 void stored_record::decode(const stream_id* known) {
   byte_reader r(bytes);
-  if (r.u8() != 1)
+  auto layout = r.u8();
+  if (layout != 1 && layout != 2)
     throw storage_corrupt("record at position " + std::to_string(pos)
                           + " has an unknown layout");
   auto span = [&](std::uint32_t& at, std::uint32_t& len) {
@@ -238,6 +243,7 @@ void stored_record::decode(const stream_id* known) {
   id = r.id();
   created_us = static_cast<std::int64_t>(r.u64());
   version = r.u64();
+  schema = layout == 1 ? 1 : r.u32();
   span(type_at, type_len);
   span(data_at, data_len);
   span(context_at, context_len);
@@ -253,7 +259,8 @@ record stored_record::view() const noexcept {
                 version,
                 {b + type_at, type_len},
                 {b + data_at, data_len},
-                {b + context_at, context_len}};
+                {b + context_at, context_len},
+                schema};
 }
 
 std::size_t stored_record::footprint() const noexcept {

@@ -16,9 +16,12 @@
 namespace sourcery::storage::rocksdb_detail {
 
 /// The store's format (the "format" key of the meta column family). A store
-/// written by a newer build is refused (R-ST6).
+/// written by a newer build is refused (R-ST6). Version 2 added the schema
+/// version of each event (record layout 2, a trailing u32 in snapshots,
+/// R-UP1); a version-1 store is read as is and marked version 2 when opened
+/// for writing, so that older builds refuse it from then on.
 inline constexpr std::string_view format_magic = "sourcery-rocksdb";
-inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint32_t format_version = 2;
 
 // -- big-endian integers -------------------------------------------------------
 
@@ -93,6 +96,7 @@ struct stored_record {
   uuid id{};
   std::int64_t created_us = 0;
   std::uint64_t version = 0;
+  std::uint32_t schema = 1;
   std::uint32_t tenant_at = 0, tenant_len = 0, type_at = 0, type_len = 0, data_at = 0,
                 data_len = 0, context_at = 0, context_len = 0;
 

@@ -192,9 +192,16 @@ void open_database(store& st, const fs::path& folder, const tuned& t, bool creat
                               + s.ToString());
   }
   st.db.reset(raw);
-  if (create) {
-    std::string format(format_magic);
-    put_u32(format, format_version);
+  std::string format(format_magic);
+  put_u32(format, format_version);
+  std::string stored;
+  // An older format (checked readable before) is marked current: from now
+  // on this build may write records older builds cannot read.
+  if (!create) {
+    check(st.db->Get(rocksdb::ReadOptions(), st.cf(family::meta), "format", &stored),
+          "reading the format");
+  }
+  if (stored != format) {
     rocksdb::WriteOptions synced;
     synced.sync = true;
     check(st.db->Put(synced, st.cf(family::meta), "format", format), "writing the format");

@@ -41,6 +41,7 @@ struct record {
   std::string_view type;     // the registered name it was written under
   std::string_view data;     // JSON, encrypted fields encrypted
   std::string_view context;  // JSON
+  std::uint32_t schema = 1;  // schema version of the type it was written with (R-UP1)
 
   std::optional<sourcery::version> opt_version() const noexcept {
     return version == 0 ? std::nullopt : std::optional<sourcery::version>(version);
