@@ -282,7 +282,7 @@ latency_figures latency_at(const bench_config& cfg, double rate) {
     [&](std::span<const sourcery::recorded_event> batch) {
       auto received = now_ns();
       for (const auto& r : batch) {
-        auto sent = r.event().as<timed_order_placed>().sent_ns;
+        auto sent = r.event.as<timed_order_placed>().sent_ns;
         if (sent != 0)
           samples.push_back(received - sent);
       }

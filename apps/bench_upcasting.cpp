@@ -138,7 +138,7 @@ double catch_up_rate(backend& b, const bench_config& cfg) {
       bench::fail("catch-up: an empty batch after %zu records", got);
       break;
     }
-    check(batch.back().event(), "catch-up");
+    check(batch.back().event, "catch-up");
     got += batch.size();
   }
   auto s = seconds_since(start);

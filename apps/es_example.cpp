@@ -98,7 +98,7 @@ class balance_sheet {
 public:
   void project(const sourcery::recorded_event& r) {
     auto stream = sourcery::to_string(r.stream_id.id());
-    sourcery::visit_event<account_opened, deposited, withdrawn>(r.event(), [&](const auto& e) {
+    sourcery::visit_event<account_opened, deposited, withdrawn>(r.event, [&](const auto& e) {
       apply(stream, e);
     });
     ++events_;

@@ -80,7 +80,7 @@ struct subscription_check {
     std::vector<double> lat;
     lat.reserve(batch.size());
     for (const auto& r : batch)
-      lat.push_back(micros_since(r.wrapped.created_at.micros()));
+      lat.push_back(micros_since(r.created_at.micros()));
     std::lock_guard lock(m);
     for (const auto& r : batch) {
       out_of_order += r.position != last + 1;
@@ -299,7 +299,7 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
       if (unit(rng) < sc.outbox_failure)
         throw std::runtime_error("simulated broker failure");
       published.mark(r.position);
-      outbox_latency.record_us(micros_since(r.wrapped.created_at.micros()));
+      outbox_latency.record_us(micros_since(r.created_at.micros()));
     });
 
   // Phase 2: the writers, a progress line, and mid-run shredding.

@@ -530,7 +530,7 @@ BOOST_AUTO_TEST_CASE(the_outbox_filter_sees_ciphertext_and_publishes_decrypted_o
 
   std::vector<std::string> published;
   b.outbox().run([&](const recorded_event& r) {
-    published.push_back(r.event().as<profile_updated>().email);
+    published.push_back(r.event.as<profile_updated>().email);
   });
   BOOST_TEST(published == (std::vector<std::string>{"ann@example.org", erased}),
              boost::test_tools::per_element());
@@ -540,7 +540,7 @@ BOOST_AUTO_TEST_CASE(listeners_and_subscriptions_see_decrypted_events) { // R-EN
   given_subjects({"ann"});
   std::vector<std::string> heard;
   auto l = make_listener(
-    [&](const recorded_event& r) { heard.push_back(r.event().as<profile_updated>().email); });
+    [&](const recorded_event& r) { heard.push_back(r.event.as<profile_updated>().email); });
   b.in_transaction().add<profile_updated>(l);
   auto id = stream_id::random("profile");
   auto receipt = store().append(id, {wrap(profile_of("ann"))});
@@ -550,7 +550,7 @@ BOOST_AUTO_TEST_CASE(listeners_and_subscriptions_see_decrypted_events) { // R-EN
   auto sub = b.subscriber().start_from(receipt.first_position - 1).build_iter(std::chrono::seconds(5));
   auto first = sub.next();
   BOOST_REQUIRE(first);
-  BOOST_TEST(first->event().as<profile_updated>().email == "ann@example.org");
+  BOOST_TEST(first->event.as<profile_updated>().email == "ann@example.org");
 }
 
 // -- tampering ---------------------------------------------------------------------------

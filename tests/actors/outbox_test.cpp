@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(the_stream_name_reaches_the_publisher) { // R-OB
   BOOST_REQUIRE_EQUAL(published.size(), 1u);
   BOOST_TEST(*published[0].stream_id.name() == "order #42");
   BOOST_TEST(*published[0].stream_id.category() == "orders");
-  BOOST_TEST(published[0].event().as<item_added>().name == "x");
+  BOOST_TEST(published[0].event.as<item_added>().name == "x");
 }
 
 BOOST_AUTO_TEST_CASE(a_published_entry_is_published_once_across_runs) { // R-OB
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(failing_n_times_moves_the_entry_to_the_dead_letters) { // R
   BOOST_TEST(dead[0].attempts == 2);
   BOOST_TEST(dead[0].last_error == "broker down");
   BOOST_TEST(dead[0].event.tenant_id == "acme");
-  BOOST_TEST(dead[0].event.event().as<item_added>().name == "doomed");
+  BOOST_TEST(dead[0].event.event.as<item_added>().name == "doomed");
   BOOST_TEST(backend.outbox().counts().pending == 0u);
 
   // Re-queued with attempts reset: two more tries before it is dead again.

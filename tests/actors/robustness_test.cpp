@@ -51,9 +51,9 @@ BOOST_FIXTURE_TEST_SUITE(robustness_suite, robustness_fixture)
 BOOST_AUTO_TEST_CASE(an_undecodable_record_does_not_hide_the_others_from_pull_subscriptions) { // R-SUB, R-E3
   given_good_poison_good();
   auto iter = backend.subscriber().start_from(0).build_iter(60s);
-  BOOST_TEST(iter.next()->event().as<fragile>().text == "one");
+  BOOST_TEST(iter.next()->event.as<fragile>().text == "one");
   BOOST_CHECK_THROW(iter.next(), deserialization_error);
-  BOOST_TEST(iter.next()->event().as<fragile>().text == "three");
+  BOOST_TEST(iter.next()->event.as<fragile>().text == "three");
 
   auto batch = backend.subscriber().start_from(0).build_batch(3, 60s);
   auto first = batch.next();
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(dropping_the_backend_while_the_outbox_publishes_shuts_down_
     auto b = backend_fixture::make();
     b.with_outbox();
     b.outbox().start([&](const recorded_event& r) {
-      published += r.event().as<item_added>().name.size() > 0;
+      published += r.event.as<item_added>().name.size() > 0;
     });
     append_many(b.event_store(), 20'000);
     // No stop(): the last handle goes while dispatchers may still publish.

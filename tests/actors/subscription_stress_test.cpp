@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(eight_writers_fifty_tenants_four_subscriptions_gap_free) { 
   BOOST_REQUIRE_EQUAL(all.size(), total);
   std::size_t mismatches = 0;
   for (const auto& r : all)
-    mismatches += expected.at(r.position) != r.wrapped.id;
+    mismatches += expected.at(r.position) != r.id;
   BOOST_TEST(mismatches == 0u);
 }
 

@@ -64,8 +64,8 @@ BOOST_AUTO_TEST_CASE(all_events_in_order_across_streams) { // R-SUB-ORDER
   BOOST_TEST(positions(got) == (std::vector<position>{1, 2, 3, 4}));
   BOOST_TEST(got[0].stream_id == a);
   BOOST_TEST(got[1].stream_id == b);
-  BOOST_TEST(got[3].event().as<item_added>().name == "4");
-  BOOST_TEST(*got[3].wrapped.version == 2u);
+  BOOST_TEST(got[3].event.as<item_added>().name == "4");
+  BOOST_TEST(*got[3].version == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(several_subscriptions_each_receive_everything) { // R-SUB
@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(from_a_position_replays_the_past_then_continues_live) { // 
   writer.join();
   BOOST_REQUIRE(live);
   BOOST_TEST(live->position == 4u);
-  BOOST_TEST(live->event().as<item_added>().name == "live");
+  BOOST_TEST(live->event.as<item_added>().name == "live");
 }
 
 BOOST_AUTO_TEST_CASE(after_the_last_position_only_new_records_arrive) { // R-SUB
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(by_event_types) { // R-SUB
                .build_batch(10, 0.2s);
   auto got = sub.next();
   BOOST_TEST(positions(got) == (std::vector<position>{2, 3}));
-  BOOST_TEST(got[0].event().is<item_removed>());
+  BOOST_TEST(got[0].event.is<item_removed>());
 }
 
 BOOST_AUTO_TEST_CASE(batch_of_the_requested_size) { // R-SUB
@@ -163,7 +163,7 @@ BOOST_AUTO_TEST_CASE(records_from_all_tenants_carry_their_tenant_ids) { // R-MT
   auto only_b = backend.in_tenant_mode("b").tenant_subscriber().start_from(0).build_batch(3, 0.2s);
   auto b = only_b.next();
   BOOST_REQUIRE_EQUAL(b.size(), 1u);
-  BOOST_TEST(b[0].event().as<item_added>().name == "b");
+  BOOST_TEST(b[0].event.as<item_added>().name == "b");
 }
 
 BOOST_AUTO_TEST_CASE(time_limits_under_100_ms_are_refused) { // R-SUB

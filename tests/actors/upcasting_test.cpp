@@ -136,7 +136,7 @@ struct upcasting_fixture {
   static std::vector<any_event> of(const std::vector<recorded_event>& rs) {
     std::vector<any_event> out;
     for (const auto& r : rs)
-      out.push_back(r.event());
+      out.push_back(r.event);
     return out;
   }
 

@@ -40,7 +40,7 @@ struct balances {
 
   void project(const recorded_event& r) {
     auto stream = r.stream_id.to_string();
-    visit_event<account_opened, deposited, withdrawn>(r.event(), [&](const auto& e) {
+    visit_event<account_opened, deposited, withdrawn>(r.event, [&](const auto& e) {
       using E = std::decay_t<decltype(e)>;
       if constexpr (std::is_same_v<E, account_opened>) {
         owner_of[stream] = e.owner;
@@ -51,7 +51,7 @@ struct balances {
         balance[owner_of.at(stream)] -= e.amount;
       }
     });
-    versions.push_back(*r.wrapped.version);
+    versions.push_back(*r.version);
     positions.push_back(r.position);
   }
 };
@@ -92,7 +92,7 @@ struct projector_fixture : backend_fixture {
   const recorded_event& record(const stream_id& stream, version v) {
     std::lock_guard lock(mutex);
     for (const auto& r : recorded)
-      if (r.stream_id == stream && r.wrapped.version == v)
+      if (r.stream_id == stream && r.version == v)
         return r;
     throw std::logic_error("no recorded event at version " + std::to_string(v));
   }
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(an_unversioned_event_is_refused) { // #6.3, #6.4, R-ES1
   auto ledger = stream_id::random("account");
   store().append(ledger, {wrap(bank::account_opened{"bob"})}, no_versioning);
   const auto& unversioned = recorded.back();
-  BOOST_REQUIRE(!unversioned.wrapped.version.has_value());
+  BOOST_REQUIRE(!unversioned.version.has_value());
 
   BOOST_CHECK_THROW(balances.project(unversioned), sourcery::invalid_argument);
 
@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_handler_that_throws_leaves_the_cursor_at_the_last_accepte
   auto ada = given_adas_account();
   bool fail = true;
   projector flaky("flaky", backend, [&](const recorded_event& r) {
-    if (fail && r.wrapped.version == version(2))
+    if (fail && r.version == version(2))
       throw std::runtime_error("read model unavailable");
     model.project(r);
   });

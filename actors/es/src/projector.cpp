@@ -37,11 +37,11 @@ std::string describe(const cursor_key& key) {
 
 std::size_t projector::project(const recorded_event& e) {
   cursor_key key{name_, e.tenant_id, e.stream_id};
-  if (!e.wrapped.version)
+  if (!e.version)
     throw invalid_argument("projection '" + name_ + "' cannot project event '"
-                           + std::string(e.event().name()) + "' of " + describe(key)
+                           + std::string(e.event.name()) + "' of " + describe(key)
                            + ": it has no version (versionless stream)");
-  auto next = *e.wrapped.version;
+  auto next = *e.version;
   auto at = cursors_->load(key).value_or(0);
   if (next <= at)
     return 0;
@@ -82,7 +82,7 @@ std::size_t projector::catch_up(const cursor_key& key, version cursor, version n
 
 void projector::hand_over(const cursor_key& key, const recorded_event& e) {
   handler_(e);
-  cursors_->store(key, *e.wrapped.version);
+  cursors_->store(key, *e.version);
 }
 
 } // namespace sourcery

@@ -81,14 +81,16 @@ wrapped_event<> wrap(E&& e, sourcery::context ctx = {}) {
                          timestamp::now(), std::nullopt, std::move(ctx)};
 }
 
-/// A committed event as subscriptions, listeners and the outbox see it.
-struct recorded_event {
-  wrapped_event<> wrapped;
+/// A committed event as subscriptions, listeners and the outbox see it: a
+/// wrapped event (`event`, `id`, `created_at`, `version`, `context`, as
+/// members, like `wrapped_event`) plus where it was committed.
+struct recorded_event : wrapped_event<> {
   sourcery::stream_id stream_id;
   sourcery::position position = 0;
   std::string tenant_id;
 
-  const any_event& event() const noexcept { return wrapped.event; }
+  /// The wrapped event alone.
+  const wrapped_event<>& wrapped() const noexcept { return *this; }
 };
 
 /// The stored form of an event: data and context as JSON text (encrypted

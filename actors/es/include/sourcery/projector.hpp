@@ -2,7 +2,7 @@
 // follows, exactly once per stream version.
 //
 //   sourcery::projector balances("balances", backend, [&](const sourcery::recorded_event& r) {
-//     sourcery::visit_event<deposited, withdrawn>(r.event(), [&](const auto& e) { apply(e); });
+//     sourcery::visit_event<deposited, withdrawn>(r.event, [&](const auto& e) { apply(e); });
 //   });
 //   for (const auto& r : records) balances.project(r);   // e.g. a subscription's batches
 //
