@@ -590,7 +590,8 @@ BOOST_AUTO_TEST_CASE(a_record_of_layout_1_reads_as_schema_version_1) { // R-UP1,
   put_string(old, "item_added");
   put_string(old, R"({"n":1})");
   put_string(old, "{}");
-  auto r = decode_record(9, old)->view();
+  auto decoded = decode_record(9, old); // owns what the view points at
+  auto r = decoded->view();
   BOOST_TEST(r.schema == 1u);
   BOOST_TEST(r.type == "item_added");
   BOOST_TEST(r.data == R"({"n":1})");
@@ -601,7 +602,8 @@ BOOST_AUTO_TEST_CASE(records_and_snapshots_keep_their_schema_version) { // R-UP1
   using namespace rocksdb_detail;
   auto e = event(1);
   e.schema = 3;
-  auto r = decode_record(1, encode_record("t1", stream_id::random(), e, 2))->view();
+  auto decoded = decode_record(1, encode_record("t1", stream_id::random(), e, 2));
+  auto r = decoded->view(); // views what `decoded` owns
   BOOST_TEST(r.schema == 3u);
   BOOST_TEST(r.data == e.data);
   BOOST_TEST(decode_snapshot(encode_snapshot(e)).schema == 3u);
