@@ -2,21 +2,25 @@
 
 namespace sourcery::detail {
 
-append_receipt commit_path::append(storage::stream_store& store, const stream_id& stream,
-                                   expected_version expected,
-                                   std::span<const raw_event> events) const {
+void commit_path::append(storage::stream_store& store, const stream_id& stream,
+                         expected_version expected, std::span<const raw_event> events,
+                         storage::append_done done) const {
   const auto* route = outbox_.load(std::memory_order_acquire);
   std::vector<char> to_outbox;
   bool any = false;
-  if (route) {
-    // User code: runs here, on the tenant's actor, before anything is stored.
-    to_outbox.resize(events.size());
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      to_outbox[i] = !route->filter
-                     || route->filter(outbox_candidate{e.name, stream, store.tenant(), e.data});
-      any = any || to_outbox[i];
+  try {
+    if (route) {
+      // User code: runs here, on the tenant's actor, before anything is stored.
+      to_outbox.resize(events.size());
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        to_outbox[i] = !route->filter
+                       || route->filter(outbox_candidate{e.name, stream, store.tenant(), e.data});
+        any = any || to_outbox[i];
+      }
     }
+  } catch (...) {
+    return done(std::nullopt, std::current_exception());
   }
   storage::commit_hook hook;
   if (!listeners_->empty())
@@ -24,10 +28,23 @@ append_receipt commit_path::append(storage::stream_store& store, const stream_id
       listeners_->dispatch(records, codec_.registry(),
                            [this](const storage::record& r) { return codec_.decode(r); });
     };
-  auto receipt = store.append(stream, expected, events, to_outbox, hook);
-  if (any && route->wake)
-    route->wake(engine_.outbox_shard_of(store.tenant()));
-  return receipt;
+  auto shard = any && route->wake ? engine_.outbox_shard_of(store.tenant()) : no_shard;
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  store.append_async(stream, expected, events, to_outbox, hook,
+                     [this, route, shard, done = std::move(done)](
+                       std::optional<append_receipt> receipt, std::exception_ptr error) {
+                       if (receipt && shard != no_shard)
+                         route->wake(shard);
+                       done(std::move(receipt), std::move(error));
+                       if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+                         in_flight_.notify_all();
+                     });
+}
+
+void commit_path::drain() const {
+  for (auto n = in_flight_.load(std::memory_order_acquire); n != 0;
+       n = in_flight_.load(std::memory_order_acquire))
+    in_flight_.wait(n);
 }
 
 void commit_path::enable_outbox(outbox_filter filter, std::function<void(std::size_t)> wake) {

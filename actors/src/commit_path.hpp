@@ -1,8 +1,9 @@
 // The commit path: what one append does once its tenant's actor takes it.
 // The outbox filter picks the events that enter the outbox (on the tenant's
 // actor, before anything is stored); the engine commits atomically, running
-// the in-transaction listeners inside the commit (R-L); then the outbox's
-// dispatcher for the tenant's shard is woken if it idles.
+// the in-transaction listeners inside the commit (R-L); once the commit is
+// durable the outbox's dispatcher for the tenant's shard is woken if it
+// idles, and the caller learns the outcome.
 #pragma once
 
 #include <sourcery/codec.hpp>
@@ -12,6 +13,7 @@
 #include "listener_registry.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,10 +26,17 @@ public:
               std::shared_ptr<listener_registry> listeners)
     : engine_(engine), codec_(codec), listeners_(std::move(listeners)) {}
 
-  /// Appends `events` to `stream` of `store`'s tenant; throws what the
-  /// engine, a listener or the outbox filter throws (nothing is stored then).
-  append_receipt append(storage::stream_store& store, const stream_id& stream,
-                        expected_version expected, std::span<const raw_event> events) const;
+  /// Appends `events` to `stream` of `store`'s tenant (the engine's
+  /// `append_async`): `done` runs exactly once, with the receipt once the
+  /// commit is durable, or with what the engine, a listener or the outbox
+  /// filter threw (nothing is stored then) — on this thread before
+  /// returning, or on the engine's writer.
+  void append(storage::stream_store& store, const stream_id& stream, expected_version expected,
+              std::span<const raw_event> events, storage::append_done done) const;
+
+  /// Waits until every append handed to the engine has had its outcome
+  /// (the runtime's teardown: nothing may call back into it afterwards).
+  void drain() const;
 
   /// Turns the outbox on for commits from now on; `wake(shard)` is called
   /// after a commit that added entries to `shard`. Throws invalid_argument if
@@ -49,6 +58,8 @@ private:
   std::mutex enable_mutex_;
   std::unique_ptr<const outbox_route> route_; // GUARDED_BY(enable_mutex_) for writes
   std::atomic<const outbox_route*> outbox_{nullptr};
+  static constexpr std::size_t no_shard = SIZE_MAX;
+  mutable std::atomic<std::size_t> in_flight_{0};
 };
 
 } // namespace sourcery::detail

@@ -34,8 +34,9 @@ private:
     explicit state(callback<T> f) : fn(std::move(f)) {}
     state(const state&) = delete;
     ~state() {
-      complete(std::make_exception_ptr(
-        runtime_stopped("the runtime stopped before this call completed")));
+      if (fn && !done.load(std::memory_order_acquire)) // the exception only when needed
+        complete(std::make_exception_ptr(
+          runtime_stopped("the runtime stopped before this call completed")));
     }
     void complete(result<T> r) {
       if (!fn || done.exchange(true, std::memory_order_acq_rel))

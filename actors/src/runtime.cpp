@@ -111,6 +111,9 @@ runtime::~runtime() {
   for (auto& a : tenants_.actors())
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   system_->await_all_actors_done();
+  // No actor appends any more; the engine's writer may still call back into
+  // commits_ (and send to the stopped actors) for appends it holds.
+  commits_.drain();
   system_.reset();
   std::lock_guard lock(alive_mutex);
   --alive;

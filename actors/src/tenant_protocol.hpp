@@ -17,7 +17,9 @@
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
+#include <exception>
 #include <optional>
 #include <vector>
 
@@ -28,12 +30,23 @@ using load_atom = caf::atom_constant<caf::atom("load")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
 
 struct append_job {
   stream_id stream;
   std::vector<raw_event> events;
   expected_version expected;
   completion<append_receipt> done;
+};
+
+/// An append's outcome, sent by the engine's writer back to the tenant's
+/// actor when the commit was not finished while the actor waited (a durable
+/// engine writes asynchronously); the actor answers the caller.
+struct committed_append {
+  completion<append_receipt> done;
+  caf::typed_response_promise<append_receipt> promise;
+  std::optional<append_receipt> receipt;
+  std::exception_ptr error;
 };
 
 struct load_job {
@@ -59,11 +72,13 @@ using tenant_storage_actor = caf::typed_actor<
   caf::replies_to<load_atom, load_job>::with<storage::stream_read>,
   caf::replies_to<snapshot_atom, snapshot_job>::with<done_t>,
   caf::replies_to<delete_atom, delete_job>::with<done_t>,
-  caf::reacts_to<passivate_atom>>; // its own idle check (R-ST5)
+  caf::reacts_to<committed_atom, committed_append>, // its appends, written (R-ST3)
+  caf::reacts_to<passivate_atom>>;                  // its own idle check (R-ST5)
 
 } // namespace sourcery::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::append_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::committed_append)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::load_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::snapshot_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::delete_job)

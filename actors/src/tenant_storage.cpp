@@ -3,6 +3,7 @@
 #include "tenant_storage.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 namespace sourcery::detail {
@@ -31,12 +32,36 @@ caf::result<T> complete(Job& job, F&& body) {
   return T{}; // the facade's caller took the value; an anonymous sender gets nothing
 }
 
+/// Answers an append's caller: the facade's completion, or the requester.
+void answer(committed_append& a) {
+  if (a.receipt) {
+    a.done(*a.receipt);
+    a.promise.deliver(std::move(*a.receipt));
+  } else {
+    a.done(a.error);
+    a.promise.deliver(to_caf_error(a.error));
+  }
+}
+
+/// Where an append's outcome goes when the engine reports it while the
+/// actor is still in `append` (an engine that commits synchronously, or an
+/// early error): the actor answers at once, without a message. Otherwise the
+/// writer sends `committed_atom` to the actor. One atomic step decides which.
+struct inline_outcome {
+  enum : int { waiting, deferred, arrived };
+  std::atomic<int> stage{waiting};
+  std::optional<append_receipt> receipt; // written before `arrived`
+  std::exception_ptr error;
+};
+
 struct tenant_state {
   std::shared_ptr<storage::stream_store> streams;
   const commit_path* commits = nullptr;
   tenant_slot* slot = nullptr;
   std::chrono::milliseconds idle{0};
   std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
+  /// Appends handed to the engine whose outcome has not come back.
+  std::size_t in_flight = 0;
 
   void touch() {
     if (idle.count() > 0)
@@ -63,11 +88,41 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
                      std::shared_ptr<tenant_state> st) -> tenant_storage_actor::behavior_type {
     schedule_idle_check(self, *st);
     return {
-      [st](append_atom, append_job& job) {
+      [self, st](append_atom, append_job& job) -> caf::result<append_receipt> {
+        // The actor does not wait for the commit to be durable: it takes the
+        // next append while the engine writes this one (R-ST3).
         st->touch();
-        return complete<append_receipt>(job, [&] {
-          return st->commits->append(*st->streams, job.stream, job.expected, job.events);
-        });
+        committed_append a{std::move(job.done), self->make_response_promise<append_receipt>(),
+                           std::nullopt, nullptr};
+        auto outcome = std::make_shared<inline_outcome>();
+        st->commits->append(
+          *st->streams, job.stream, job.expected, job.events,
+          [outcome, a, actor = caf::actor_cast<tenant_storage_actor>(self)](
+            std::optional<append_receipt> receipt, std::exception_ptr error) mutable {
+            outcome->receipt = std::move(receipt);
+            outcome->error = std::move(error);
+            int expected = inline_outcome::waiting;
+            if (outcome->stage.compare_exchange_strong(expected, inline_outcome::arrived,
+                                                       std::memory_order_acq_rel))
+              return; // the actor answers when `append` returns
+            a.receipt = std::move(outcome->receipt);
+            a.error = std::move(outcome->error);
+            caf::anon_send(actor, committed_atom::value, std::move(a));
+          });
+        int expected = inline_outcome::waiting;
+        if (outcome->stage.compare_exchange_strong(expected, inline_outcome::deferred,
+                                                   std::memory_order_acq_rel)) {
+          ++st->in_flight;
+          return a.promise;
+        }
+        a.receipt = std::move(outcome->receipt);
+        a.error = std::move(outcome->error);
+        answer(a);
+        return a.promise;
+      },
+      [st](committed_atom, committed_append& a) {
+        --st->in_flight;
+        answer(a);
       },
       [st](load_atom, load_job& job) {
         st->touch();
@@ -90,7 +145,8 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
       },
       [self, st](passivate_atom) {
         auto now = std::chrono::steady_clock::now();
-        if (now - st->last_active >= st->idle && st->slot->try_passivate(self))
+        if (st->in_flight == 0 && now - st->last_active >= st->idle
+            && st->slot->try_passivate(self))
           self->quit(); // the slot spawns a fresh actor on the next call
         else
           schedule_idle_check(self, *st);

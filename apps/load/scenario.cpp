@@ -218,6 +218,9 @@ const std::map<std::string, option>& options() {
     {"sourcery.subscription-buffer", {ranged(1, 1'000'000, [](scenario& s, std::int64_t n) {
        s.sourcery.subscription_buffer = static_cast<std::size_t>(n);
      }), "records in flight to a push consumer actor"}},
+    {"sourcery.tenant-idle-ms", {ranged(0, 86'400'000, [](scenario& s, std::int64_t n) {
+       s.sourcery.tenant_idle = std::chrono::milliseconds(n);
+     }), "passivate a tenant's actor idle this long (0 = never; R-ST5)"}},
   };
   return all;
 }
@@ -315,6 +318,7 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"sourcery.outbox-backoff-base-ms", num(sourcery.outbox_backoff_base.count())},
     {"sourcery.outbox-backoff-cap-ms", num(sourcery.outbox_backoff_cap.count())},
     {"sourcery.subscription-buffer", num(sourcery.subscription_buffer)},
+    {"sourcery.tenant-idle-ms", num(sourcery.tenant_idle.count())},
   };
 }
 

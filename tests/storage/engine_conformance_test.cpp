@@ -390,6 +390,82 @@ BOOST_AUTO_TEST_CASE(concurrent_commits_of_many_tenants_leave_no_gap) { // R-P1
     }
 }
 
+BOOST_AUTO_TEST_CASE(pipelined_async_appends_to_one_stream_build_on_each_other) { // R-ST3, R-ES1
+  // A caller (the tenant's actor) hands appends over without waiting for
+  // each to be durable: each is checked against the stream as the earlier
+  // ones leave it, positions follow the calls, every `done` runs once.
+  auto store = engine->streams("t");
+  auto s = stream_id::random();
+  auto other = stream_id::random();
+  constexpr int n = 500;
+  struct outcome {
+    std::atomic<int> calls{0};
+    std::optional<append_receipt> receipt;
+    std::exception_ptr error;
+  };
+  std::vector<outcome> outcomes(n + 2);
+  std::atomic<int> finished{0};
+  auto done_for = [&](int i) {
+    return [&, i](std::optional<append_receipt> r, std::exception_ptr e) {
+      outcomes[i].receipt = std::move(r);
+      outcomes[i].error = std::move(e);
+      outcomes[i].calls++;
+      finished.fetch_add(1);
+      finished.notify_all();
+    };
+  };
+  for (int i = 0; i < n; ++i) {
+    auto evs = events(2);
+    store->append_async(i % 2 ? other : s, static_cast<std::uint64_t>(2 * (i / 2)), evs, {},
+                        {}, done_for(i));
+  }
+  // A wrong expected version, counted against the pipelined state, fails
+  // alone; the next one, right against it, succeeds.
+  auto wrong = events(1);
+  store->append_async(s, 2, wrong, {}, {}, done_for(n));
+  auto right = events(1);
+  store->append_async(s, static_cast<std::uint64_t>(n), right, {}, {}, done_for(n + 1));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int f = finished.load(); f < n + 2 && std::chrono::steady_clock::now() < deadline;
+       f = finished.load())
+    finished.wait(f);
+  BOOST_REQUIRE(finished.load() == n + 2);
+  for (int i = 0; i < n + 2; ++i)
+    BOOST_TEST_REQUIRE(outcomes[i].calls.load() == 1);
+  for (int i = 0; i < n; ++i) {
+    BOOST_TEST_REQUIRE(!outcomes[i].error);
+    BOOST_TEST(outcomes[i].receipt->first_position == static_cast<position>(2 * i + 1));
+    BOOST_TEST(outcomes[i].receipt->version == std::optional<version>(2 * (i / 2) + 2));
+  }
+  BOOST_TEST(!outcomes[n].receipt);
+  BOOST_CHECK_THROW(std::rethrow_exception(outcomes[n].error), concurrent_stream_write_error);
+  BOOST_TEST_REQUIRE(!outcomes[n + 1].error);
+  BOOST_TEST(outcomes[n + 1].receipt->version == std::optional<version>(n + 1));
+  BOOST_TEST(engine->last_position() == static_cast<position>(2 * n + 1));
+  BOOST_TEST(store->info(s)->current == static_cast<version>(n + 1));
+  BOOST_TEST(store->read(s, std::nullopt, std::nullopt).events.records.size()
+             == static_cast<std::size_t>(n + 1));
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_after_pipelined_appends_takes_their_version) { // R-ES3
+  auto store = engine->streams("");
+  auto s = stream_id::random();
+  std::atomic<int> succeeded{0};
+  for (int i = 0; i < 20; ++i) {
+    auto evs = events(1);
+    store->append_async(s, static_cast<std::uint64_t>(i), evs, {}, {},
+                        [&](std::optional<append_receipt> r, std::exception_ptr) {
+                          if (r)
+                            succeeded.fetch_add(1);
+                        });
+  }
+  store->save_snapshot(s, event(R"({"sum":20})", 20)); // waits for the appends of `s`
+  BOOST_TEST(succeeded.load() == 20);
+  auto read = store->read(s, std::nullopt, std::nullopt);
+  BOOST_TEST_REQUIRE(read.snapshot.has_value());
+  BOOST_TEST(read.events.records.empty());
+}
+
 BOOST_AUTO_TEST_CASE(records_stay_readable_while_their_batch_lives) {
   auto s = stream_id::random();
   append("", s, 0, {event(R"({"first":true})")});

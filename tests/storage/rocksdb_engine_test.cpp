@@ -495,6 +495,35 @@ BOOST_AUTO_TEST_CASE(a_newer_format_version_is_refused_unchanged) { // R-ST6
   refused_unchanged<storage_version_mismatch>(dir.path);
 }
 
+BOOST_AUTO_TEST_CASE(a_creation_interrupted_by_a_crash_is_created_afresh) { // R-ST6, R-ST7
+  // A kill while a new store is created leaves RocksDB's first files beside
+  // the creation marker: no append was ever acknowledged there, so opening
+  // creates the store again instead of refusing the folder as foreign.
+  temp_folder dir;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    BOOST_REQUIRE(rocksdb::DB::Open(o, dir.path.string(), &raw).ok()); // no format yet
+    std::unique_ptr<rocksdb::DB> db(raw);
+    BOOST_REQUIRE(db->Close().ok());
+  }
+  std::ofstream(dir.path / "SOURCERY-CREATING").flush();
+  auto e = open_rocksdb_engine(dir.path);
+  BOOST_TEST(e->last_position() == 0u);
+  append(*e, "t", stream_id::random(), 0, 3);
+  e.reset();
+  BOOST_TEST(!fs::exists(dir.path / "SOURCERY-CREATING"));
+  BOOST_TEST(open_rocksdb_engine(dir.path)->last_position() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_holds_no_creation_marker_once_open) { // R-ST6
+  // Without the marker, the same files are another application's database.
+  temp_folder dir;
+  open_rocksdb_engine(dir.path).reset();
+  BOOST_TEST(!fs::exists(dir.path / "SOURCERY-CREATING"));
+}
+
 BOOST_AUTO_TEST_CASE(a_store_open_elsewhere_is_unavailable) { // R-ST6
   temp_folder dir;
   auto first = open_rocksdb_engine(dir.path);

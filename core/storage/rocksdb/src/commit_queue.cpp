@@ -1,55 +1,75 @@
 #include "commit_queue.hpp"
 
+#include <rocksdb/write_batch.h>
+
 namespace sourcery::storage::rocksdb_detail {
 
-commit_queue::commit_queue(store& s, position last,
-                           std::function<void(std::span<pending_commit* const>)> published)
+commit_queue::commit_queue(
+  store& s, position last,
+  std::function<void(std::span<const std::unique_ptr<pending_commit>>)> published)
   : store_(s), published_(std::move(published)), last_(last), next_position_(last + 1),
-    wake_ups_([this] { return this->last(); }) {}
+    wake_ups_([this] { return this->last(); }), writer_([this] { run(); }) {}
 
-void commit_queue::commit(pending_commit& c, const commit_hook& hook) {
+commit_queue::~commit_queue() {
   {
-    std::lock_guard sequence(sequence_mutex_);
-    auto first = next_position_;
-    if (first + c.records.size() < first || first + c.records.size() > (position{1} << 62))
-      throw storage_full("the log cannot take more positions");
-    for (std::size_t i = 0; i < c.records.size(); ++i)
-      c.records[i]->pos = first + i;
-    if (hook) {
-      std::vector<record> views;
-      views.reserve(c.records.size());
-      for (const auto& r : c.records)
-        views.push_back(r->view());
-      hook(views); // a throw leaves next_position_ untouched
-    }
-    next_position_ = first + c.records.size();
-    std::lock_guard write(write_mutex_);
-    queue_.push_back(&c);
+    std::lock_guard lock(write_mutex_);
+    stopping_ = true;
   }
-  std::unique_lock lock(write_mutex_);
-  while (!c.done) {
-    if (!leading_)
-      lead(lock);
-    else
-      c.wake.wait(lock);
-  }
-  if (!c.error.empty())
-    throw storage_unavailable(c.error);
+  queued_.notify_one();
+  writer_.join();
 }
 
-void commit_queue::lead(std::unique_lock<std::mutex>& lock) {
-  leading_ = true;
-  std::vector<pending_commit*> group;
-  group.swap(queue_);
-  bool resume = std::exchange(resume_, false);
-  lock.unlock();
+position commit_queue::submit(std::unique_ptr<pending_commit> c, const commit_hook& hook) {
+  std::lock_guard sequence(sequence_mutex_);
+  if (c->epoch != epoch_.load(std::memory_order_acquire))
+    throw storage_unavailable(
+      "an earlier write to RocksDB failed while this append was being prepared");
+  auto first = next_position_;
+  if (first + c->records.size() < first || first + c->records.size() > (position{1} << 62))
+    throw storage_full("the log cannot take more positions");
+  for (std::size_t i = 0; i < c->records.size(); ++i)
+    c->records[i]->pos = first + i;
+  if (hook) {
+    std::vector<record> views;
+    views.reserve(c->records.size());
+    for (const auto& r : c->records)
+      views.push_back(r->view());
+    hook(views); // a throw leaves next_position_ untouched
+  }
+  next_position_ = first + c->records.size();
+  bool wake;
+  {
+    std::lock_guard write(write_mutex_);
+    wake = queue_.empty();
+    queue_.push_back(std::move(c));
+  }
+  if (wake)
+    queued_.notify_one();
+  return first;
+}
 
+void commit_queue::run() {
+  bool resume = false; // a write failed: ask RocksDB to resume first
+  std::unique_lock lock(write_mutex_);
+  for (;;) {
+    queued_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty())
+      return; // stopping, and everything queued is written
+    std::vector<std::unique_ptr<pending_commit>> group;
+    group.swap(queue_);
+    lock.unlock();
+    resume = !write(group, resume);
+    lock.lock();
+  }
+}
+
+bool commit_queue::write(std::vector<std::unique_ptr<pending_commit>>& group, bool resume) {
   rocksdb::Status status;
   if (resume)
     status = store_.db->Resume();
   if (status.ok()) try {
     rocksdb::WriteBatch batch;
-    for (auto* c : group) {
+    for (const auto& c : group) {
       auto n = c->first_number;
       for (std::size_t i = 0; i < c->records.size(); ++i) {
         const auto& r = *c->records[i];
@@ -67,47 +87,29 @@ void commit_queue::lead(std::unique_lock<std::mutex>& lock) {
     status = rocksdb::Status::Aborted(e.what());
   }
 
+  std::string error;
   if (status.ok()) {
     published_(group); // noexcept
     last_.store(group.back()->records.back()->pos, std::memory_order_seq_cst);
-    lock.lock();
-    for (auto* c : group)
-      c->done = true;
+    wake_ups_.published();
   } else {
-    auto error = "writing a commit to RocksDB failed: " + status.ToString();
+    error = "writing a commit to RocksDB failed: " + status.ToString();
     // Commits queued behind this batch hold positions after it: fail them
     // too and take their positions back, under the sequencing lock so no new
-    // append takes one meanwhile.
+    // append takes one meanwhile; the new epoch refuses appends prepared
+    // against states that counted the failed ones.
     std::lock_guard sequence(sequence_mutex_);
-    lock.lock();
-    for (auto* c : group) {
-      c->error = error;
-      c->done = true;
-    }
-    fail_queued(error);
+    std::lock_guard write(write_mutex_);
+    for (auto& c : queue_)
+      group.push_back(std::move(c));
+    queue_.clear();
     next_position_ = last_.load() + 1;
-    resume_ = true;
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
   }
-  leading_ = false;
-  for (auto* c : group)
-    c->wake.notify_one();
-  if (!queue_.empty())
-    queue_.front()->wake.notify_one(); // the next leader
-  if (status.ok()) {
-    lock.unlock();
-    wake_ups_.published();
-    lock.lock();
-  }
+  for (const auto& c : group)
+    if (c->written)
+      c->written(error); // noexcept by contract
+  return status.ok();
 }
-
-void commit_queue::fail_queued(const std::string& error) {
-  for (auto* c : queue_) {
-    c->error = error;
-    c->done = true;
-    c->wake.notify_one();
-  }
-  queue_.clear();
-}
-
 
 } // namespace sourcery::storage::rocksdb_detail

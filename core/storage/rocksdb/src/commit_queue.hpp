@@ -1,101 +1,108 @@
 // Group commit (R-ST3): concurrent appends of all tenants share one
-// RocksDB write batch and one fsync.
+// RocksDB write batch and one fsync, written by one writer thread.
 //
 // An append goes through two steps:
-//  1. Sequencing, under `sequence_mutex_`: the append takes the next
-//     positions, its commit hook runs on the caller's thread with them, and
-//     it joins the write queue. Positions are assigned only here, one append
-//     at a time, so hooks run in position order; a hook that throws leaves
-//     `next_position_` where it was — no position is consumed and the next
-//     append takes the same ones — and nothing of the append is queued.
-//  2. Writing: the first appender to find no leader becomes the leader. It
-//     takes every queued commit (a contiguous run of positions, in order),
-//     writes them in one WriteBatch (fsync'd for durability full), then
-//     publishes them: the records go to the cache, `last()` moves to the
-//     last position, and wake-ups run. Appends that queued meanwhile wait
-//     for that write to end and then form the next batch: an append never
-//     waits more than one commit for others. Each append sleeps on its own
-//     condition variable; the leader wakes the appends it wrote and the
-//     first queued one (the next leader), never all waiters.
+//  1. Sequencing (`submit`, on the appender's thread, under
+//     `sequence_mutex_`): the append takes the next positions, its commit
+//     hook runs with them, and it joins the write queue. Positions are
+//     assigned only here, one append at a time, so hooks run in position
+//     order; a hook that throws leaves `next_position_` where it was — no
+//     position is consumed — and nothing of the append is queued.
+//  2. Writing, on the writer thread: it takes every queued commit (a
+//     contiguous run of positions, in order), writes them in one WriteBatch
+//     (fsync'd for durability full), then publishes them: the records go to
+//     the cache, `last()` moves to the batch's last position, wake-ups run,
+//     and each commit's `written` runs. Appends that queue meanwhile form
+//     the next batch, so an append waits at most for one write before its
+//     own, and the appender does not wait at all: it learns the outcome
+//     from `written`.
 //
 // A failed write (I/O error, disk full) fails its batch and every commit
-// queued behind it with `storage_unavailable`, and takes the positions back
-// so the log stays gap-free; their hooks had run (as when a database's
-// commit fails after the transaction's triggers). The next write first asks
-// RocksDB to resume.
+// queued behind it with `storage_unavailable`, takes their positions back so
+// the log stays gap-free (their hooks had run, as when a database's commit
+// fails after the transaction's triggers), and starts a new epoch: a commit
+// whose stream state was read in an earlier epoch is refused at sequencing,
+// since it may build on a failed one. The next write first asks RocksDB to
+// resume.
 #pragma once
 
 #include "store.hpp"
 
 #include <sourcery/storage/wake_ups.hpp>
 
-#include <rocksdb/write_batch.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <thread>
 #include <vector>
 
 namespace sourcery::storage::rocksdb_detail {
 
 /// One append as it waits for its write.
 struct pending_commit {
-  /// Its records, built before sequencing; positions are set by `commit`.
+  /// Its records, built before sequencing; positions are set by `submit`.
   std::vector<std::shared_ptr<stored_record>> records;
   std::string stream_key;
   /// The number in the stream of the first record (index keys count on).
   std::uint64_t first_number = 0;
   std::string state; // the stream's state after the append
-  std::span<const char> to_outbox;
+  std::vector<char> to_outbox;
   std::uint32_t outbox_shard = 0;
-
-  // Set by the queue, under its write mutex.
-  bool done = false;
-  /// Wakes this append alone: when it is written, or when it should lead.
-  std::condition_variable wake;
-  std::string error; // empty = written
+  /// The epoch its stream state was read in (see `commit_queue::epoch`).
+  std::uint64_t epoch = 0;
+  /// Runs once on the writer thread: error empty = written and published.
+  std::function<void(const std::string& error)> written;
 };
 
 class commit_queue {
 public:
-  /// `published` runs on the leader's thread, in position order, once per
+  /// `published` runs on the writer thread, in position order, once per
   /// written batch, before `last()` covers it.
   commit_queue(store& s, position last,
-               std::function<void(std::span<pending_commit* const>)> published);
+               std::function<void(std::span<const std::unique_ptr<pending_commit>>)> published);
+  /// Writes what is queued, then stops the writer.
+  ~commit_queue();
 
   /// The last position whose batch is written and published.
   position last() const noexcept { return last_.load(std::memory_order_seq_cst); }
 
-  /// Sequences `c`, runs `hook` with its records, waits until it is written.
-  /// Throws what the hook throws (nothing queued, no position consumed),
-  /// `storage_full`, or `storage_unavailable` when the write failed.
-  void commit(pending_commit& c, const commit_hook& hook);
+  /// Failed writes so far: stream states read before a failure may count
+  /// appends that were never stored.
+  std::uint64_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
+
+  /// Sequences `c`, runs `hook` with its records and queues it for the
+  /// writer; returns its first position. Throws (nothing queued, no
+  /// position consumed) what the hook throws, `storage_full`, or
+  /// `storage_unavailable` when a write failed since `c->epoch`.
+  position submit(std::unique_ptr<pending_commit> c, const commit_hook& hook);
 
   /// The wake-ups of the log, run after each published batch.
   storage::wake_ups& wake_ups() noexcept { return wake_ups_; }
 
 private:
-  void lead(std::unique_lock<std::mutex>& lock);
-  void fail_queued(const std::string& error);
+  void run();
+  bool write(std::vector<std::unique_ptr<pending_commit>>& group, bool resume);
 
   store& store_;
-  std::function<void(std::span<pending_commit* const>)> published_;
+  std::function<void(std::span<const std::unique_ptr<pending_commit>>)> published_;
   std::atomic<position> last_;
+  std::atomic<std::uint64_t> epoch_{0};
 
   std::mutex sequence_mutex_;
   position next_position_; // GUARDED_BY(sequence_mutex_)
 
   // Lock order: sequence_mutex_, then write_mutex_.
   std::mutex write_mutex_;
-  std::vector<pending_commit*> queue_; // GUARDED_BY(write_mutex_)
-  bool leading_ = false;               // GUARDED_BY(write_mutex_)
-  bool resume_ = false;                // GUARDED_BY(write_mutex_): a write failed
+  std::condition_variable queued_;
+  std::vector<std::unique_ptr<pending_commit>> queue_; // GUARDED_BY(write_mutex_)
+  bool stopping_ = false;                              // GUARDED_BY(write_mutex_)
 
   storage::wake_ups wake_ups_;
+  std::thread writer_; // last: starts when everything above is ready
 };
 
 } // namespace sourcery::storage::rocksdb_detail

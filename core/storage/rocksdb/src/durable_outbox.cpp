@@ -61,9 +61,9 @@ void durable_outbox::reshard(store& s, std::size_t from, std::size_t to) {
   check(s.db->Write(s.commit_write, &batch), "re-sharding the outbox");
 }
 
-void durable_outbox::added(std::span<pending_commit* const> group) noexcept {
+void durable_outbox::added(std::span<const std::unique_ptr<pending_commit>> group) noexcept {
   std::lock_guard lock(mutex_);
-  for (const auto* c : group)
+  for (const auto& c : group)
     for (std::size_t i = 0; i < c->records.size() && i < c->to_outbox.size(); ++i)
       if (c->to_outbox[i])
         ++shards_[c->outbox_shard].pending;

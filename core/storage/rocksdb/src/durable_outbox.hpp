@@ -48,7 +48,7 @@ public:
   static std::size_t shard_of(std::string_view tenant, std::size_t shards) noexcept;
 
   /// A batch was written: counts its entries as pending. noexcept.
-  void added(std::span<pending_commit* const> group) noexcept;
+  void added(std::span<const std::unique_ptr<pending_commit>> group) noexcept;
 
   std::vector<outbox_claim> take(std::size_t shard, std::size_t limit);
   std::vector<outbox_claim> take_all(std::size_t limit);

@@ -1,14 +1,10 @@
 #include "key_file.hpp"
 
+#include "files.hpp"
 #include "layout.hpp"
 
 #include <boost/crc.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -22,43 +18,6 @@ std::uint32_t crc_of(std::string_view bytes) {
   boost::crc_32_type crc;
   crc.process_bytes(bytes.data(), bytes.size());
   return crc.checksum();
-}
-
-[[noreturn]] void fail_io(const std::string& what, const std::filesystem::path& p) {
-  throw storage_unavailable(what + " " + p.string() + ": " + std::strerror(errno));
-}
-
-/// Writes `bytes` to `p` and fsyncs it.
-void write_synced(const std::filesystem::path& p, const std::string& bytes) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    fail_io("cannot create", p);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      ::close(fd);
-      fail_io("cannot write", p);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    fail_io("cannot fsync", p);
-  }
-  ::close(fd);
-}
-
-void sync_folder(const std::filesystem::path& folder) {
-  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    fail_io("cannot open folder", folder);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0)
-    fail_io("cannot fsync folder", folder);
 }
 
 } // namespace
@@ -120,8 +79,10 @@ void key_file::save(const key_map& keys) const {
   auto tmp = folder_ / "keys.tmp";
   write_synced(tmp, bytes);
   std::fill(bytes.begin(), bytes.end(), '\0');
-  if (::rename(tmp.c_str(), (folder_ / "keys").c_str()) != 0)
-    fail_io("cannot rename", tmp);
+  std::error_code ec;
+  std::filesystem::rename(tmp, folder_ / "keys", ec);
+  if (ec)
+    throw storage_unavailable("cannot rename " + tmp.string() + ": " + ec.message());
   sync_folder(folder_);
 }
 

@@ -42,6 +42,7 @@
 
 #include "commit_queue.hpp"
 #include "durable_outbox.hpp"
+#include "files.hpp"
 #include "key_file.hpp"
 #include "store.hpp"
 
@@ -114,6 +115,30 @@ std::vector<rocksdb::ColumnFamilyDescriptor> descriptors(const tuned& t) {
 bool empty_folder(const fs::path& p) {
   std::error_code ec;
   return !fs::exists(p, ec) || (fs::is_directory(p, ec) && fs::is_empty(p, ec));
+}
+
+/// Present while a new store is being created: a folder that still holds it
+/// was interrupted (a crash) before the store was ever opened, so it holds
+/// nothing acknowledged and is created afresh.
+constexpr const char* creating_marker = "SOURCERY-CREATING";
+
+bool unfinished_creation(const fs::path& folder) {
+  std::error_code ec;
+  return fs::is_directory(folder, ec) && fs::exists(folder / creating_marker, ec);
+}
+
+void clear_folder(const fs::path& folder) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    if (entry.path().filename() == creating_marker)
+      continue; // last, so that a crash here is still an unfinished creation
+    fs::remove_all(entry.path(), ec);
+    if (ec)
+      throw storage_unavailable("cannot clear the unfinished store in " + folder.string() + ": "
+                                + ec.message());
+  }
+  if (ec)
+    throw storage_unavailable("cannot read " + folder.string() + ": " + ec.message());
 }
 
 /// Checks an existing folder without writing to it: a Sourcery store of a
@@ -227,42 +252,11 @@ std::size_t stored_shards(const store& st) {
 
 class rocksdb_engine;
 
-/// Exclusive use of single streams: a stream is busy from an append's
-/// version check until its batch is written (or a snapshot's or deletion's),
-/// and only appends to the same stream wait for it. Holds only busy streams.
-class stream_locks {
-public:
-  class guard {
-  public:
-    guard(stream_locks& locks, std::string key) : locks_(locks), key_(std::move(key)) {
-      std::unique_lock lock(locks_.mutex_);
-      locks_.released_.wait(lock, [&] { return !locks_.busy_.contains(key_); });
-      locks_.busy_.insert(key_);
-    }
-    ~guard() {
-      {
-        std::lock_guard lock(locks_.mutex_);
-        locks_.busy_.erase(key_);
-      }
-      locks_.released_.notify_all();
-    }
-    guard(const guard&) = delete;
-    guard& operator=(const guard&) = delete;
-
-  private:
-    stream_locks& locks_;
-    std::string key_;
-  };
-
-private:
-  std::mutex mutex_;
-  std::condition_variable released_;
-  std::unordered_set<std::string> busy_; // GUARDED_BY(mutex_): stream keys
-};
-
-/// One tenant's streams. Appends to one stream are serialised by
-/// `stream_locks`, so appends to different streams proceed — and share
-/// batches — concurrently.
+/// One tenant's streams. Appends to one stream are checked and sequenced one
+/// at a time, each against the stream as the appends before it leave it —
+/// written or still queued (`in_flight_`) — so a caller can pipeline appends
+/// to one stream while the writer fsyncs; appends to different streams
+/// share batches.
 class rocksdb_streams final : public stream_store {
 public:
   rocksdb_streams(std::string tenant, store& st, commit_queue& commits, durable_outbox& outbox)
@@ -273,29 +267,85 @@ public:
   append_receipt append(const stream_id& id, expected_version expected,
                         std::span<const raw_event> events, std::span<const char> to_outbox,
                         const commit_hook& hook) override {
-    auto key = stream_key(tenant_, id);
-    stream_locks::guard busy(locks_, key);
-    auto current = state(key);
-    auto versions = check_append(current, expected, events, id, tenant_);
-    pending_commit c;
-    c.records.reserve(events.size());
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      auto r = std::make_shared<stored_record>();
-      r->bytes = encode_record(tenant_, id, events[i], versions[i]);
-      r->decode(&id);
-      c.records.push_back(std::move(r));
+    struct waiter {
+      std::mutex mutex;
+      std::condition_variable cv;
+      bool done = false;
+      std::optional<append_receipt> receipt;
+      std::exception_ptr error;
+    };
+    auto w = std::make_shared<waiter>();
+    append_async(id, expected, events, to_outbox, hook,
+                 [w](std::optional<append_receipt> r, std::exception_ptr e) {
+                   {
+                     std::lock_guard lock(w->mutex);
+                     w->receipt = std::move(r);
+                     w->error = std::move(e);
+                     w->done = true;
+                   }
+                   w->cv.notify_one();
+                 });
+    std::unique_lock lock(w->mutex);
+    w->cv.wait(lock, [&] { return w->done; });
+    if (w->error)
+      std::rethrow_exception(w->error);
+    return *w->receipt;
+  }
+
+  void append_async(const stream_id& id, expected_version expected,
+                    std::span<const raw_event> events, std::span<const char> to_outbox,
+                    const commit_hook& hook, append_done done) override {
+    append_receipt receipt;
+    try {
+      auto key = stream_key(tenant_, id);
+      std::unique_lock lock(mutex_);
+      released_.wait(lock, [&] { return !exclusive(key); });
+      auto c = std::make_unique<pending_commit>();
+      c->epoch = commits_.epoch();
+      auto pending = in_flight_.find(key);
+      auto current = pending != in_flight_.end() && pending->second.epoch == c->epoch
+                       ? std::optional<stream_info>(pending->second.state)
+                       : state(key);
+      auto versions = check_append(current, expected, events, id, tenant_);
+      c->records.reserve(events.size());
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        auto r = std::make_shared<stored_record>();
+        r->bytes = encode_record(tenant_, id, events[i], versions[i]);
+        r->decode(&id);
+        c->records.push_back(std::move(r));
+      }
+      stream_info after{current ? current->versionless : !expected.is_versioned(),
+                        (current ? current->current : 0) + events.size()};
+      c->first_number = (current ? current->current : 0) + 1;
+      c->state = encode_state(after);
+      c->stream_key = key;
+      c->to_outbox.assign(to_outbox.begin(), to_outbox.end());
+      c->outbox_shard = static_cast<std::uint32_t>(outbox_.shard_of(tenant_));
+      receipt.last_position = events.size() - 1; // + the first position, below
+      if (!after.versionless)
+        receipt.version = after.current;
+      // The first position is known only once sequenced; the callback holds
+      // a copy, so it learns it through the shared record.
+      auto first_record = c->records.front();
+      c->written = [this, key, receipt, done, first_record](const std::string& error) mutable {
+        if (!error.empty()) {
+          done(std::nullopt, std::make_exception_ptr(storage_unavailable(error)));
+        } else {
+          receipt.first_position = first_record->pos;
+          receipt.last_position += first_record->pos;
+          done(receipt, nullptr);
+        }
+        finished(key); // after `done`: a snapshot waiting for the stream sees it answered
+      };
+      auto epoch = c->epoch;
+      commits_.submit(std::move(c), hook);
+      auto& entry = in_flight_[key];
+      entry.state = after;
+      entry.epoch = epoch;
+      ++entry.count;
+    } catch (...) {
+      done(std::nullopt, std::current_exception());
     }
-    stream_info after{current ? current->versionless : !expected.is_versioned(),
-                      (current ? current->current : 0) + events.size()};
-    c.first_number = (current ? current->current : 0) + 1;
-    c.state = encode_state(after);
-    c.stream_key = std::move(key);
-    c.to_outbox = to_outbox;
-    c.outbox_shard = static_cast<std::uint32_t>(outbox_.shard_of(tenant_));
-    commits_.commit(c, hook);
-    return append_receipt{c.records.front()->pos, c.records.back()->pos,
-                          after.versionless ? std::nullopt
-                                            : std::optional<version>(after.current)};
   }
 
   std::optional<stream_info> info(const stream_id& id) const override {
@@ -370,7 +420,7 @@ public:
 
   void save_snapshot(const stream_id& id, raw_event snapshot) override {
     auto key = stream_key(tenant_, id);
-    stream_locks::guard busy(locks_, key);
+    exclusive_use busy(*this, key);
     auto current = state(key);
     check_snapshot(current, snapshot, id, tenant_);
     rocksdb::WriteBatch batch;
@@ -382,7 +432,7 @@ public:
 
   void remove(const stream_id& id) override {
     auto key = stream_key(tenant_, id);
-    stream_locks::guard busy(locks_, key);
+    exclusive_use busy(*this, key);
     if (!state(key))
       return;
     rocksdb::WriteBatch batch;
@@ -403,13 +453,64 @@ private:
     return decode_state(value);
   }
 
+  /// Called by the writer when an append of `key` is written or failed.
+  void finished(const std::string& key) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = in_flight_.find(key);
+      if (--it->second.count == 0)
+        in_flight_.erase(it);
+    }
+    released_.notify_all();
+  }
+
+  bool exclusive(const std::string& key) const {
+    auto it = in_flight_.find(key);
+    return it != in_flight_.end() && it->second.exclusive;
+  }
+
+  /// A snapshot or a deletion has the stream to itself: it waits until no
+  /// append of the stream is in flight, and appends wait for it.
+  class exclusive_use {
+  public:
+    exclusive_use(rocksdb_streams& s, const std::string& key) : s_(s), key_(key) {
+      std::unique_lock lock(s_.mutex_);
+      s_.released_.wait(lock, [&] { return !s_.in_flight_.contains(key_); });
+      s_.in_flight_[key_].exclusive = true;
+    }
+    ~exclusive_use() {
+      {
+        std::lock_guard lock(s_.mutex_);
+        s_.in_flight_.erase(key_);
+      }
+      s_.released_.notify_all();
+    }
+    exclusive_use(const exclusive_use&) = delete;
+    exclusive_use& operator=(const exclusive_use&) = delete;
+
+  private:
+    rocksdb_streams& s_;
+    const std::string& key_;
+  };
+
+  /// A stream with appends in flight (or used exclusively): its state after
+  /// the last of them, in the epoch it was read in.
+  struct in_flight_stream {
+    stream_info state;
+    std::uint64_t epoch = 0;
+    std::size_t count = 0;
+    bool exclusive = false;
+  };
+
   const std::string tenant_;
   store& store_;
   commit_queue& commits_;
   durable_outbox& outbox_;
-  // Serialises appends, snapshots and deletions of each stream (and so
-  // guards its stored state between check and write).
-  stream_locks locks_;
+  // Serialises checking and sequencing of appends (so the streams' states
+  // between check and write); holds only streams with appends in flight.
+  std::mutex mutex_;
+  std::condition_variable released_;
+  std::unordered_map<std::string, in_flight_stream> in_flight_; // GUARDED_BY(mutex_)
 };
 
 class rocksdb_engine final : public engine {
@@ -417,11 +518,17 @@ public:
   rocksdb_engine(const fs::path& folder, const rocksdb_options& o) {
     auto t = make_options(o);
     bool create = empty_folder(folder);
+    if (!create && unfinished_creation(folder)) {
+      clear_folder(folder);
+      create = true;
+    }
     if (create) {
       std::error_code ec;
       fs::create_directories(folder, ec);
       if (ec)
         throw storage_unavailable("cannot create " + folder.string() + ": " + ec.message());
+      write_synced(folder / creating_marker, "");
+      sync_folder(folder);
     } else {
       check_existing(folder, t);
     }
@@ -440,16 +547,24 @@ public:
       durable_outbox::reshard(store_, stored, shards);
     commits_ = std::make_unique<commit_queue>(
       store_, last_stored_position(store_),
-      [this](std::span<pending_commit* const> group) { published(group); });
+      [this](std::span<const std::unique_ptr<pending_commit>> group) { published(group); });
     outbox_ = std::make_unique<durable_outbox>(store_, shards,
                                                [this] { return commits_->last(); });
+    if (create) { // complete: from now on the folder is a store
+      std::error_code ec;
+      fs::remove(folder / creating_marker, ec);
+      if (ec)
+        throw storage_unavailable("cannot finish creating the store in " + folder.string() + ": "
+                                  + ec.message());
+      sync_folder(folder);
+    }
   }
 
   ~rocksdb_engine() override {
     commits_->wake_ups().cancel_all();
+    commits_.reset(); // writes what is queued; its callbacks use the tenants and the outbox
     tenants_.clear();
     outbox_.reset();
-    commits_.reset();
   }
 
   std::string_view name() const noexcept override { return "rocksdb"; }
@@ -539,8 +654,8 @@ public:
   }
 
 private:
-  void published(std::span<pending_commit* const> group) noexcept {
-    for (const auto* c : group)
+  void published(std::span<const std::unique_ptr<pending_commit>> group) noexcept {
+    for (const auto& c : group)
       store_.cache->add(c->records);
     outbox_->added(group);
   }

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -75,6 +76,10 @@ struct stream_read {
 /// propagates to the caller of `append`.
 using commit_hook = std::function<void(std::span<const record>)>;
 
+/// How an asynchronous append ended: the receipt, or (receipt empty) the
+/// error that stopped it.
+using append_done = std::function<void(std::optional<append_receipt>, std::exception_ptr)>;
+
 /// The streams of one tenant.
 ///
 /// Appends to one stream are serialised by the engine: of two appends with
@@ -97,6 +102,33 @@ public:
   virtual append_receipt append(const stream_id& stream, expected_version expected,
                                 std::span<const raw_event> events,
                                 std::span<const char> to_outbox, const commit_hook& hook) = 0;
+
+  /// The same commit, without waiting for it to be durable: checks, assigns
+  /// positions and versions and runs `hook` before it returns, then `done`
+  /// runs exactly once — with the receipt once the commit is as durable as
+  /// `append`'s, or with the error (nothing stored, no position consumed) —
+  /// on any thread: this one before returning (always for engines that
+  /// commit synchronously, and for errors found before the commit is
+  /// queued), or the engine's writer. `done` must be quick and must not call
+  /// back into this engine's appends.
+  ///
+  /// Appends to one stream are checked in the order of their calls, each
+  /// against the stream as the earlier ones leave it, acknowledged or not:
+  /// a caller may pipeline appends to one stream. If an earlier one then
+  /// fails to be written, the later ones fail too. The default commits with
+  /// `append` and calls `done` before returning.
+  virtual void append_async(const stream_id& stream, expected_version expected,
+                            std::span<const raw_event> events, std::span<const char> to_outbox,
+                            const commit_hook& hook, append_done done) {
+    std::optional<append_receipt> receipt;
+    std::exception_ptr error;
+    try {
+      receipt = append(stream, expected, events, to_outbox, hook);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    done(std::move(receipt), std::move(error));
+  }
 
   /// The stream's state; none when absent (never appended, or deleted).
   virtual std::optional<stream_info> info(const stream_id& stream) const = 0;
