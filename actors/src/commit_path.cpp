@@ -2,9 +2,10 @@
 
 namespace sourcery::detail {
 
-void commit_path::append(storage::stream_store& store, const stream_id& stream,
-                         expected_version expected, std::span<const raw_event> events,
-                         storage::append_done done) const {
+std::size_t commit_path::append(storage::stream_store& store, const stream_id& stream,
+                                expected_version expected, std::span<const raw_event> events,
+                                storage::append_done done) const {
+  in_flight_.fetch_add(1, std::memory_order_relaxed); // `done` ends with leave()
   const auto* route = outbox_.load(std::memory_order_acquire);
   std::vector<char> to_outbox;
   bool any = false;
@@ -20,7 +21,8 @@ void commit_path::append(storage::stream_store& store, const stream_id& stream,
       }
     }
   } catch (...) {
-    return done(std::nullopt, std::current_exception());
+    done(std::nullopt, std::current_exception());
+    return no_shard;
   }
   storage::commit_hook hook;
   if (!listeners_->empty())
@@ -28,17 +30,20 @@ void commit_path::append(storage::stream_store& store, const stream_id& stream,
       listeners_->dispatch(records, codec_.registry(),
                            [this](const storage::record& r) { return codec_.decode(r); });
     };
-  auto shard = any && route->wake ? engine_.outbox_shard_of(store.tenant()) : no_shard;
-  in_flight_.fetch_add(1, std::memory_order_relaxed);
-  store.append_async(stream, expected, events, to_outbox, hook,
-                     [this, route, shard, done = std::move(done)](
-                       std::optional<append_receipt> receipt, std::exception_ptr error) {
-                       if (receipt && shard != no_shard)
-                         route->wake(shard);
-                       done(std::move(receipt), std::move(error));
-                       if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-                         in_flight_.notify_all();
-                     });
+  store.append_async(stream, expected, events, to_outbox, hook, std::move(done));
+  return any && route->wake ? engine_.outbox_shard_of(store.tenant()) : no_shard;
+}
+
+void commit_path::wake(std::size_t shard) const {
+  if (shard == no_shard)
+    return;
+  if (const auto* route = outbox_.load(std::memory_order_acquire); route && route->wake)
+    route->wake(shard);
+}
+
+void commit_path::leave() const {
+  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    in_flight_.notify_all();
 }
 
 void commit_path::drain() const {

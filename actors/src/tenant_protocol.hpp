@@ -19,11 +19,16 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <vector>
 
 namespace sourcery::detail {
+
+class commit_path;
 
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
@@ -39,15 +44,26 @@ struct append_job {
   completion<append_receipt> done;
 };
 
-/// An append's outcome, sent by the engine's writer back to the tenant's
-/// actor when the commit was not finished while the actor waited (a durable
-/// engine writes asynchronously); the actor answers the caller.
-struct committed_append {
-  completion<append_receipt> done;
-  caf::typed_response_promise<append_receipt> promise;
-  std::optional<append_receipt> receipt;
+/// One append between the tenant's actor and the engine: whom to answer,
+/// and the outcome once the engine reports it. When the engine reports it
+/// while the actor is still handing the append over (an engine that commits
+/// synchronously, or an early error), the actor answers at once; otherwise
+/// the engine's writer sends `committed_atom` with it to the actor, which
+/// answers then — never on the writer's thread. One atomic step (`stage`)
+/// decides which.
+struct append_call {
+  enum : int { handing_over, deferred, arrived };
+  caf::strong_actor_ptr actor;          // the tenant's, to send `committed_atom` to
+  const commit_path* commits = nullptr; // told when the outcome is in (`leave`)
+  completion<append_receipt> done;                     // the facade's caller, if any
+  caf::typed_response_promise<append_receipt> promise; // a requesting actor's, if any
+  bool requested = false;
+  std::size_t wake_shard = SIZE_MAX; // the outbox shard to wake once durable
+  std::atomic<int> stage{handing_over};
+  std::optional<append_receipt> receipt; // written before `arrived`
   std::exception_ptr error;
 };
+using append_call_ptr = std::shared_ptr<append_call>;
 
 struct load_job {
   stream_id stream;
@@ -72,13 +88,13 @@ using tenant_storage_actor = caf::typed_actor<
   caf::replies_to<load_atom, load_job>::with<storage::stream_read>,
   caf::replies_to<snapshot_atom, snapshot_job>::with<done_t>,
   caf::replies_to<delete_atom, delete_job>::with<done_t>,
-  caf::reacts_to<committed_atom, committed_append>, // its appends, written (R-ST3)
+  caf::reacts_to<committed_atom, append_call_ptr>, // its appends, written (R-ST3)
   caf::reacts_to<passivate_atom>>;                  // its own idle check (R-ST5)
 
 } // namespace sourcery::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::append_job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::committed_append)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::append_call_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::load_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::snapshot_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::delete_job)

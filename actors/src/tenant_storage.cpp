@@ -3,6 +3,7 @@
 #include "tenant_storage.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/delegated.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -33,26 +34,17 @@ caf::result<T> complete(Job& job, F&& body) {
 }
 
 /// Answers an append's caller: the facade's completion, or the requester.
-void answer(committed_append& a) {
-  if (a.receipt) {
-    a.done(*a.receipt);
-    a.promise.deliver(std::move(*a.receipt));
+void answer(append_call& c) {
+  if (c.receipt) {
+    c.done(*c.receipt);
+    if (c.requested)
+      c.promise.deliver(std::move(*c.receipt));
   } else {
-    a.done(a.error);
-    a.promise.deliver(to_caf_error(a.error));
+    c.done(c.error);
+    if (c.requested)
+      c.promise.deliver(to_caf_error(c.error));
   }
 }
-
-/// Where an append's outcome goes when the engine reports it while the
-/// actor is still in `append` (an engine that commits synchronously, or an
-/// early error): the actor answers at once, without a message. Otherwise the
-/// writer sends `committed_atom` to the actor. One atomic step decides which.
-struct inline_outcome {
-  enum : int { waiting, deferred, arrived };
-  std::atomic<int> stage{waiting};
-  std::optional<append_receipt> receipt; // written before `arrived`
-  std::exception_ptr error;
-};
 
 struct tenant_state {
   std::shared_ptr<storage::stream_store> streams;
@@ -92,37 +84,53 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
         // The actor does not wait for the commit to be durable: it takes the
         // next append while the engine writes this one (R-ST3).
         st->touch();
-        committed_append a{std::move(job.done), self->make_response_promise<append_receipt>(),
-                           std::nullopt, nullptr};
-        auto outcome = std::make_shared<inline_outcome>();
-        st->commits->append(
+        auto call = std::make_shared<append_call>();
+        call->done = std::move(job.done);
+        call->requested = !call->done;
+        if (call->requested)
+          call->promise = self->make_response_promise<append_receipt>();
+        call->actor = caf::actor_cast<caf::strong_actor_ptr>(self);
+        call->commits = st->commits;
+        // Captures one shared_ptr: std::function keeps it without allocating.
+        auto shard = st->commits->append(
           *st->streams, job.stream, job.expected, job.events,
-          [outcome, a, actor = caf::actor_cast<tenant_storage_actor>(self)](
-            std::optional<append_receipt> receipt, std::exception_ptr error) mutable {
-            outcome->receipt = std::move(receipt);
-            outcome->error = std::move(error);
-            int expected = inline_outcome::waiting;
-            if (outcome->stage.compare_exchange_strong(expected, inline_outcome::arrived,
-                                                       std::memory_order_acq_rel))
-              return; // the actor answers when `append` returns
-            a.receipt = std::move(outcome->receipt);
-            a.error = std::move(outcome->error);
-            caf::anon_send(actor, committed_atom::value, std::move(a));
+          [call](std::optional<append_receipt> receipt, std::exception_ptr error) {
+            call->receipt = std::move(receipt);
+            call->error = std::move(error);
+            int expected = append_call::handing_over;
+            const auto* commits = call->commits;
+            if (!call->stage.compare_exchange_strong(expected, append_call::arrived,
+                                                     std::memory_order_acq_rel))
+              caf::anon_send(caf::actor_cast<tenant_storage_actor>(call->actor),
+                             committed_atom::value, call);
+            commits->leave();
           });
-        int expected = inline_outcome::waiting;
-        if (outcome->stage.compare_exchange_strong(expected, inline_outcome::deferred,
-                                                   std::memory_order_acq_rel)) {
+        call->wake_shard = shard;
+        int expected = append_call::handing_over;
+        if (call->stage.compare_exchange_strong(expected, append_call::deferred,
+                                                std::memory_order_acq_rel)) {
           ++st->in_flight;
-          return a.promise;
+          if (call->requested)
+            return call->promise;
+          return caf::delegated<append_receipt>{};
         }
-        a.receipt = std::move(outcome->receipt);
-        a.error = std::move(outcome->error);
-        answer(a);
-        return a.promise;
+        call->actor = nullptr;
+        if (call->receipt)
+          st->commits->wake(shard);
+        if (!call->requested) {
+          answer(*call);
+          return caf::delegated<append_receipt>{}; // an anonymous sender gets nothing
+        }
+        if (call->receipt)
+          return std::move(*call->receipt);
+        return to_caf_error(call->error);
       },
-      [st](committed_atom, committed_append& a) {
+      [st](committed_atom, append_call_ptr& call) {
         --st->in_flight;
-        answer(a);
+        call->actor = nullptr;
+        if (call->receipt)
+          st->commits->wake(call->wake_shard);
+        answer(*call);
       },
       [st](load_atom, load_job& job) {
         st->touch();

@@ -59,7 +59,7 @@ struct crash_settings {
   /// Create the store in the parent before the first child, so that no kill
   /// lands while the engine creates it (such a kill leaves a folder the
   /// engine then refuses; see README).
-  bool create_store_first = true;
+  bool create_store_first = false;
 };
 
 struct scenario {
