@@ -95,8 +95,29 @@ std::vector<durable_outbox::candidate> durable_outbox::candidates(std::size_t in
   return out;
 }
 
-outbox_claim durable_outbox::claim(std::size_t index, const candidate& c) {
-  auto rec = store_.record_at(c.pos);
+std::vector<std::shared_ptr<const stored_record>>
+durable_outbox::records_of(std::span<const candidate> cs) const {
+  std::vector<std::shared_ptr<const stored_record>> out;
+  out.reserve(cs.size());
+  if (cs.empty())
+    return out;
+  auto [lo, hi] = std::minmax_element(cs.begin(), cs.end(),
+                                      [](const auto& a, const auto& b) { return a.pos < b.pos; });
+  // A backlog's entries lie close together in the log: one sequential read
+  // of the range (a few blocks) instead of a point lookup per entry.
+  if (hi->pos - lo->pos < 4 * cs.size()) {
+    auto range = store_.records(lo->pos, hi->pos);
+    for (const auto& c : cs)
+      out.push_back(range[c.pos - lo->pos]);
+  } else {
+    for (const auto& c : cs)
+      out.push_back(store_.record_at(c.pos));
+  }
+  return out;
+}
+
+outbox_claim durable_outbox::claim(std::size_t index, const candidate& c,
+                                   std::shared_ptr<const stored_record> rec) {
   auto& s = shards_[index];
   if (c.fresh)
     s.cursor = std::max(s.cursor, c.pos + 1);
@@ -111,8 +132,10 @@ std::vector<outbox_claim> durable_outbox::take(std::size_t index, std::size_t li
     throw invalid_argument("outbox shard " + std::to_string(index) + " does not exist");
   std::lock_guard lock(mutex_);
   std::vector<outbox_claim> out;
-  for (const auto& c : candidates(index, limit))
-    out.push_back(claim(index, c));
+  auto cs = candidates(index, limit);
+  auto records = records_of(cs);
+  for (std::size_t i = 0; i < cs.size(); ++i)
+    out.push_back(claim(index, cs[i], std::move(records[i])));
   return out;
 }
 
@@ -126,9 +149,13 @@ std::vector<outbox_claim> durable_outbox::take_all(std::size_t limit) {
             [](auto& a, auto& b) { return a.second.pos < b.second.pos; });
   if (all.size() > limit)
     all.resize(limit);
-  std::vector<outbox_claim> out;
+  std::vector<candidate> cs;
   for (const auto& [i, c] : all)
-    out.push_back(claim(i, c));
+    cs.push_back(c);
+  auto records = records_of(cs);
+  std::vector<outbox_claim> out;
+  for (std::size_t k = 0; k < all.size(); ++k)
+    out.push_back(claim(all[k].first, all[k].second, std::move(records[k])));
   return out;
 }
 
@@ -191,7 +218,7 @@ std::optional<outbox_claim> durable_outbox::take_retry(std::size_t index, positi
   candidate c{pos, it->second, false};
   s.waiting.erase(it);
   s.ready.emplace(pos, c.attempts); // claim() takes it from `ready`
-  return claim(index, c);
+  return claim(index, c, store_.record_at(pos));
 }
 
 void durable_outbox::release_held(std::size_t index) {

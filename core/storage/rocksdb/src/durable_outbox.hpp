@@ -78,7 +78,10 @@ private:
   };
 
   std::vector<candidate> candidates(std::size_t index, std::size_t limit) const;
-  outbox_claim claim(std::size_t index, const candidate& c);
+  /// The records of `cs`, in their order.
+  std::vector<std::shared_ptr<const stored_record>> records_of(std::span<const candidate> cs) const;
+  outbox_claim claim(std::size_t index, const candidate& c,
+                     std::shared_ptr<const stored_record> rec);
   std::size_t total_pending() const;
 
   store& store_;
