@@ -1,0 +1,23 @@
+#!/bin/bash
+# The seam's before/after (issue 10, README "Performance"): the old build
+# (2bd18af) and this one, interleaved, each benchmark once per build per
+# round, 7 rounds. Usage, from the repository's root:
+#   OLD=/path/to/2bd18af/build/release/apps OLD_CONFIG=/path/to/2bd18af/config \
+#   OUT=/tmp/cmp bash docs/seam-comparison.sh && python3 docs/seam-comparison.py /tmp/cmp
+N=${NEW:-$PWD/build/release/apps}; O=${OLD:?the old build's apps folder}
+NEW_CONFIG=${NEW_CONFIG:-$PWD/config}
+mkdir -p "${OUT:-.}" && cd "${OUT:-.}"
+for i in 1 2 3 4 5 6 7; do
+  for b in bench_store bench_subscriptions bench_outbox; do
+    if [ $((i % 2)) = 1 ]; then order="old new"; else order="new old"; fi
+    for w in $order; do
+      d=$O; [ $w = new ] && d=$N
+      $d/$b > $w.$b.$i.out 2>&1
+    done
+  done
+  for w in old new; do
+    if [ $w = old ]; then $O/sourcery_load --config="${OLD_CONFIG:?2bd18af config folder}" > old.quick.$i.out 2>&1
+    else $N/sourcery_load --config="${NEW_CONFIG:-config}" > new.quick.$i.out 2>&1; fi
+  done
+  echo round $i done $(date +%T) $(cat /proc/loadavg)
+done
