@@ -79,7 +79,8 @@ public:
 
 struct tuned {
   rocksdb::DBOptions db;
-  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::ColumnFamilyOptions cf;      // families read by point lookups of keys that may be absent
+  rocksdb::ColumnFamilyOptions scanned; // families of keys that exist or are iterated: no filter
   std::shared_ptr<rocksdb::Cache> cache;
 };
 
@@ -98,17 +99,30 @@ tuned make_options(const rocksdb_options& o) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = t.cache;
   table.cache_index_and_filter_blocks = true;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  t.cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   t.cf.write_buffer_size = std::min<std::size_t>(total / 8, 32 << 20);
   t.cf.compression = rocksdb::kLZ4Compression;
+  // Compaction output files of at most 16 MB: what a compaction holds while
+  // it writes one (index and filter builders) stays small (R-ST5).
+  t.cf.target_file_size_base = 16 << 20;
+  t.scanned = t.cf;
+  // Positions in the log always exist, and the index, outbox and dead
+  // letters are only iterated: a Bloom filter would never answer "absent"
+  // there, while building one buffers a hash of every key of an output file
+  // during compactions — tens of MB, the largest transient seen in a soak.
+  t.scanned.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return t;
 }
 
 std::vector<rocksdb::ColumnFamilyDescriptor> descriptors(const tuned& t) {
   std::vector<rocksdb::ColumnFamilyDescriptor> out;
-  for (auto* name : family_names)
-    out.emplace_back(name, t.cf);
+  for (std::size_t i = 0; i < family_count; ++i) {
+    auto f = static_cast<family>(i);
+    bool scanned = f == family::log || f == family::index || f == family::outbox
+                   || f == family::dead;
+    out.emplace_back(family_names[i], scanned ? t.scanned : t.cf);
+  }
   return out;
 }
 
