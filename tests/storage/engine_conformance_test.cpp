@@ -298,6 +298,31 @@ BOOST_AUTO_TEST_CASE(failed_entries_count_attempts_then_become_dead_letters) { /
   BOOST_TEST(engine->outbox_dead_letters().empty());
 }
 
+BOOST_AUTO_TEST_CASE(several_reports_at_once_record_each_outcome) { // R-OB, R-OB-DLQ
+  append("", stream_id::random(), 0, events(4), {1, 1, 1, 1});
+  auto claims = engine->outbox_take_all(10);
+  BOOST_REQUIRE(claims.size() == 4u);
+  std::string why = "broker down";
+  // Published, failed (retry), failed at the last attempt (dead), published.
+  std::vector<storage::engine::attempt> attempts{
+    {&claims[0], nullptr}, {&claims[1], &why}, {&claims[2], &why}, {&claims[3], nullptr}};
+  auto first = engine->outbox_report_all(std::span(attempts).first(2), 2, false);
+  auto rest = engine->outbox_report_all(std::span(attempts).subspan(2), 1, false);
+  BOOST_TEST((first == std::vector{storage::outbox_outcome::done,
+                                   storage::outbox_outcome::retry}));
+  BOOST_TEST((rest == std::vector{storage::outbox_outcome::dead,
+                                  storage::outbox_outcome::done}));
+  auto counts = engine->outbox_count();
+  BOOST_TEST(counts.published == 2u);
+  BOOST_TEST(counts.dead == 1u);
+  BOOST_TEST(counts.failures == 2u);
+  BOOST_TEST(counts.pending == 1u);
+  auto again = engine->outbox_take_all(10);
+  BOOST_REQUIRE(again.size() == 1u);
+  BOOST_TEST(again[0].record.position == claims[1].record.position);
+  BOOST_TEST(again[0].attempts == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_held_retry_is_claimed_by_position_or_released) {
   append("", stream_id::random(), 0, events(2), {1, 1});
   std::string why = "later";

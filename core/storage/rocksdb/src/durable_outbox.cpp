@@ -161,52 +161,71 @@ std::vector<outbox_claim> durable_outbox::take_all(std::size_t limit) {
 
 outbox_outcome durable_outbox::report(const outbox_claim& c, const std::string* failure,
                                       int max_attempts, bool hold_for_retry) {
+  engine::attempt a{&c, failure};
+  return report_all(std::span(&a, 1), max_attempts, hold_for_retry).front();
+}
+
+std::vector<outbox_outcome> durable_outbox::report_all(std::span<const engine::attempt> attempts,
+                                                       int max_attempts, bool hold_for_retry) {
   std::unique_lock lock(mutex_);
-  auto& s = shards_[c.shard];
-  auto pos = static_cast<position>(c.handle);
-  if (!s.in_flight.erase(pos))
-    throw invalid_argument("outbox entry at position " + std::to_string(pos)
-                           + " is not claimed");
-  auto key = outbox_key(static_cast<std::uint32_t>(c.shard), pos);
+  for (const auto& a : attempts)
+    if (!shards_[a.claim->shard].in_flight.contains(static_cast<position>(a.claim->handle)))
+      throw invalid_argument("outbox entry at position " + std::to_string(a.claim->handle)
+                             + " is not claimed");
+  // One write for them all: each report would otherwise wait for its own
+  // turn in RocksDB's write queue, behind the appends' fsync'd commits.
   rocksdb::WriteBatch batch;
-  auto outcome = outbox_outcome::done;
-  auto attempts = c.attempts + 1;
-  if (!failure) {
-    batch.Delete(store_.cf(family::outbox), key);
-  } else if (static_cast<int>(attempts) >= max_attempts) {
-    outcome = outbox_outcome::dead;
-    batch.Delete(store_.cf(family::outbox), key);
-    batch.Put(store_.cf(family::dead), position_key(pos), encode_dead(attempts, *failure));
-  } else {
-    outcome = outbox_outcome::retry;
-    batch.Put(store_.cf(family::outbox), key, encode_attempts(attempts));
+  std::vector<outbox_outcome> out;
+  out.reserve(attempts.size());
+  for (const auto& [c, failure] : attempts) {
+    auto pos = static_cast<position>(c->handle);
+    auto key = outbox_key(static_cast<std::uint32_t>(c->shard), pos);
+    auto tries = c->attempts + 1;
+    if (!failure) {
+      out.push_back(outbox_outcome::done);
+      batch.Delete(store_.cf(family::outbox), key);
+    } else if (static_cast<int>(tries) >= max_attempts) {
+      out.push_back(outbox_outcome::dead);
+      batch.Delete(store_.cf(family::outbox), key);
+      batch.Put(store_.cf(family::dead), position_key(pos), encode_dead(tries, *failure));
+    } else {
+      out.push_back(outbox_outcome::retry);
+      batch.Put(store_.cf(family::outbox), key, encode_attempts(tries));
+    }
   }
   auto status = store_.db->Write(store_.state_write, &batch);
-  if (!status.ok()) {
-    s.ready.emplace(pos, c.attempts); // pending again, as it was
-    check(status, "recording an outbox outcome");
+  for (std::size_t i = 0; i < attempts.size(); ++i) {
+    const auto& c = *attempts[i].claim;
+    auto& s = shards_[c.shard];
+    auto pos = static_cast<position>(c.handle);
+    s.in_flight.erase(pos);
+    if (!status.ok()) {
+      s.ready.emplace(pos, c.attempts); // pending again, as it was
+      continue;
+    }
+    if (attempts[i].failure)
+      ++failures_;
+    switch (out[i]) {
+    case outbox_outcome::done:
+      ++published_;
+      --s.pending;
+      break;
+    case outbox_outcome::dead:
+      ++dead_;
+      --s.pending;
+      break;
+    case outbox_outcome::retry:
+      if (hold_for_retry)
+        s.waiting.emplace(pos, c.attempts + 1);
+      else
+        s.ready.emplace(pos, c.attempts + 1);
+      break;
+    }
+    if (s.pending == 0)
+      empty_.notify_all();
   }
-  if (failure)
-    ++failures_;
-  switch (outcome) {
-  case outbox_outcome::done:
-    ++published_;
-    --s.pending;
-    break;
-  case outbox_outcome::dead:
-    ++dead_;
-    --s.pending;
-    break;
-  case outbox_outcome::retry:
-    if (hold_for_retry)
-      s.waiting.emplace(pos, attempts);
-    else
-      s.ready.emplace(pos, attempts);
-    break;
-  }
-  if (s.pending == 0)
-    empty_.notify_all();
-  return outcome;
+  check(status, "recording outbox outcomes");
+  return out;
 }
 
 std::optional<outbox_claim> durable_outbox::take_retry(std::size_t index, position pos) {

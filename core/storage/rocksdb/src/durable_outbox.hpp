@@ -54,6 +54,9 @@ public:
   std::vector<outbox_claim> take_all(std::size_t limit);
   outbox_outcome report(const outbox_claim& c, const std::string* failure, int max_attempts,
                         bool hold_for_retry);
+  /// `report` for several claims in one write.
+  std::vector<outbox_outcome> report_all(std::span<const engine::attempt> attempts,
+                                         int max_attempts, bool hold_for_retry);
   std::optional<outbox_claim> take_retry(std::size_t shard, position pos);
   void release_held(std::size_t shard);
   std::vector<dead_entry> dead_letters() const;

@@ -630,6 +630,11 @@ public:
                                int max_attempts, bool hold_for_retry) override {
     return outbox_->report(c, failure, max_attempts, hold_for_retry);
   }
+  std::vector<outbox_outcome> outbox_report_all(std::span<const attempt> attempts,
+                                                int max_attempts,
+                                                bool hold_for_retry) override {
+    return outbox_->report_all(attempts, max_attempts, hold_for_retry);
+  }
   std::optional<outbox_claim> outbox_take_retry(std::size_t shard, position pos) override {
     return outbox_->take_retry(shard, pos);
   }

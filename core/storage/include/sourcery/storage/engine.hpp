@@ -234,6 +234,22 @@ public:
   /// — else it moves to the dead letters.
   virtual outbox_outcome outbox_report(const outbox_claim& c, const std::string* failure,
                                        int max_attempts, bool hold_for_retry) = 0;
+  /// One claim's publish attempt, for `outbox_report_all`.
+  struct attempt {
+    const outbox_claim* claim = nullptr;
+    const std::string* failure = nullptr; // none = published
+  };
+  /// `outbox_report` for several claims, in order; returns their outcomes.
+  /// An engine may record them in one write (the default reports one by
+  /// one). On a throw, the claims not recorded are pending again.
+  virtual std::vector<outbox_outcome> outbox_report_all(std::span<const attempt> attempts,
+                                                        int max_attempts, bool hold_for_retry) {
+    std::vector<outbox_outcome> out;
+    out.reserve(attempts.size());
+    for (const auto& a : attempts)
+      out.push_back(outbox_report(*a.claim, a.failure, max_attempts, hold_for_retry));
+    return out;
+  }
   /// Claims the held entry at `pos` of `shard`; none when it is not held.
   virtual std::optional<outbox_claim> outbox_take_retry(std::size_t shard, position pos) = 0;
   /// Makes every held entry of `shard` pending again (its dispatcher stopped).
