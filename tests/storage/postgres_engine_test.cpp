@@ -14,9 +14,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <thread>
+
+// Lets BOOST_TEST print optionals.
+namespace std {
+template <class T>
+std::ostream& boost_test_print_type(std::ostream& os, const std::optional<T>& o) {
+  return o ? os << *o : os << "none";
+}
+} // namespace std
 
 using namespace sourcery;
 using namespace sourcery::storage;
@@ -126,7 +136,7 @@ BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
   BOOST_TEST(claims[0].attempts == 1u);
   BOOST_TEST(claims[2].attempts == 0u);
   BOOST_TEST(e->outbox_dead_letters().at(0).last_error == "down");
-  BOOST_TEST((e->keys()->get("t", "ann") == std::optional<encryption_key>({1, 2, 3})));
+  BOOST_TEST((e->keys()->get("t", "ann") == std::optional<encryption_key>(encryption_key{1, 2, 3})));
   BOOST_TEST(e->keys()->retired("t", "bob", "key-1"));
   BOOST_TEST(!e->keys()->retired("t", "bob", "key-2"));
   BOOST_TEST(e->load_cursor(cursor) == std::optional<version>(4));
@@ -171,7 +181,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_server_is_storage_unavailable_promptly) { //
   postgres_options o;
   o.connect_timeout_s = 1;
   BOOST_CHECK_THROW(open_postgres_engine("host=10.255.255.1 port=5432", o), storage_unavailable);
-  BOOST_TEST(std::chrono::steady_clock::now() - start < 20s);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 20s));
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_schema_name_is_invalid_argument) {
@@ -298,7 +308,7 @@ BOOST_AUTO_TEST_CASE(a_shredded_key_is_gone_for_every_node) { // R-EN, R-N1
   auto b = open_postgres_engine("", schema.options());
   BOOST_TEST(a->keys()->store("t", "ann", encryption_key{7}));
   BOOST_TEST(!b->keys()->store("t", "ann", encryption_key{8})); // one key per subject
-  BOOST_TEST((b->keys()->get("t", "ann") == std::optional<encryption_key>({7})));
+  BOOST_TEST((b->keys()->get("t", "ann") == std::optional<encryption_key>(encryption_key{7})));
   b->keys()->remove("t", "ann");
   BOOST_TEST(!a->keys()->get("t", "ann").has_value());
 }

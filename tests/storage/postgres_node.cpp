@@ -50,7 +50,7 @@ int race(const std::string& schema, const std::string& stream) {
   while (std::getline(std::cin, line) && line != "quit") {
     std::vector<raw_event> one{event(0)};
     try {
-      store->append(s, std::stoull(line), one, {}, {});
+      store->append(s, static_cast<std::uint64_t>(std::stoull(line)), one, {}, {});
       std::cout << "win" << std::endl;
     } catch (const concurrent_stream_write_error& err) {
       std::cout << "lose " << err.actual() << std::endl;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -21,6 +22,14 @@
 #include <random>
 #include <sstream>
 #include <thread>
+
+// Lets BOOST_TEST print optionals.
+namespace std {
+template <class T>
+std::ostream& boost_test_print_type(std::ostream& os, const std::optional<T>& o) {
+  return o ? os << *o : os << "none";
+}
+} // namespace std
 
 using namespace sourcery;
 using namespace sourcery::storage;
@@ -147,7 +156,7 @@ BOOST_AUTO_TEST_CASE(of_appends_racing_from_three_nodes_exactly_one_wins_1000_ti
   std::vector<std::unique_ptr<node>> nodes;
   for (int i = 0; i < 3; ++i)
     nodes.push_back(std::make_unique<node>(
-      std::vector<std::string>{"race", schema.name, to_string(s.id())}));
+      std::vector<std::string>{"race", schema.name, sourcery::to_string(s.id())}));
   for (auto& n : nodes)
     BOOST_REQUIRE(n->line() == "ready");
   constexpr int rounds = 1000;

@@ -1,6 +1,8 @@
 #include "schema.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <set>
 
 namespace sourcery::storage::postgres_detail {
@@ -174,7 +176,7 @@ std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_
     if (!names || names->empty()) {
       shards = wanted ? wanted : 4;
       for (std::size_t at = 0; at < create_sql.size();) { // one statement at a time
-        auto end = create_sql.find(';', at);
+        auto end = std::min(create_sql.find(';', at), create_sql.size());
         auto one = create_sql.substr(at, end - at);
         if (one.find_first_not_of(" \n") != std::string_view::npos)
           c.exec(in_schema(one, schema), "creating the store's tables");
