@@ -37,7 +37,7 @@ namespace {
 /// Runs `sql` (simple protocol) on a connection of its own; returns the
 /// first value of the first row, if any.
 std::optional<std::string> sql(const std::string& statement) {
-  PGconn* c = PQconnectdb("");
+  PGconn* c = PQconnectdb("options=--client-min-messages=warning");
   BOOST_REQUIRE_MESSAGE(PQstatus(c) == CONNECTION_OK, PQerrorMessage(c));
   PGresult* r = PQexec(c, statement.c_str());
   auto status = PQresultStatus(r);
