@@ -15,6 +15,12 @@
 //   postgres_node append SCHEMA TENANT
 //       appends one event at a time forever, printing "ack VERSION POSITION"
 //       after each acknowledged append (the parent kills it).
+//   postgres_node outbox SCHEMA NAME APPENDS TOTAL LEASE-MS SEED
+//       appends APPENDS events with outbox entries (tenant NAME) while
+//       publishing outbox entries of every node: a publish fails with
+//       probability 0.3, 3 attempts; prints "published POSITION" before
+//       reporting each success. Ends when the log holds TOTAL events and no
+//       entry is pending.
 #include <sourcery/storage/postgres.hpp>
 
 #include <condition_variable>
@@ -22,6 +28,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -133,6 +140,50 @@ int append_forever(const std::string& schema, const std::string& tenant) {
   }
 }
 
+int outbox(const std::string& schema, const std::string& name, int appends, position total,
+           int lease_ms, unsigned seed) {
+  postgres_options o;
+  o.schema = schema;
+  o.outbox_lease = std::chrono::milliseconds(lease_ms);
+  auto e = open_postgres_engine("", o);
+  std::thread writer([&] {
+    auto s = stream_id::random();
+    std::vector<char> flag{1};
+    for (int i = 0; i < appends; ++i) {
+      std::vector<raw_event> one{event(i)};
+      e->streams(name)->append(s, static_cast<std::uint64_t>(i), one, flag, {});
+    }
+  });
+  std::mt19937 random(seed);
+  std::bernoulli_distribution fails(0.3);
+  std::string why = "publisher failed";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto claims = e->outbox_take_all(5);
+    for (const auto& c : claims) {
+      bool failed = fails(random);
+      if (!failed)
+        std::cout << "published " << c.record.position << std::endl;
+      e->outbox_report(c, failed ? &why : nullptr, 3, false);
+    }
+    if (!claims.empty())
+      continue;
+    if (e->last_position() >= total && e->outbox_count().pending == 0)
+      break;
+    // Nothing to claim now: entries are in other nodes' hands (or a dead
+    // node's, until its lease runs out) or not appended yet. Wait for an
+    // entry to leave the outbox, at most one lease.
+    e->outbox_wait_until_empty(std::chrono::milliseconds(lease_ms));
+  }
+  writer.join();
+  if (e->outbox_count().pending != 0) {
+    std::cerr << name << ": entries still pending at the deadline" << std::endl;
+    return 1;
+  }
+  std::cout << "done" << std::endl;
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -142,6 +193,9 @@ int main(int argc, char** argv) {
       return race(argv[2], argv[3]);
     if (mode == "follow" && argc == 6)
       return follow(argv[2], argv[3], std::stoi(argv[4]), std::stoull(argv[5]));
+    if (mode == "outbox" && argc == 8)
+      return outbox(argv[2], argv[3], std::stoi(argv[4]), std::stoull(argv[5]), std::stoi(argv[6]),
+                    static_cast<unsigned>(std::stoul(argv[7])));
     if (mode == "append" && argc == 4)
       return append_forever(argv[2], argv[3]);
     std::cerr << "usage: postgres_node race|follow|append …\n";

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -252,6 +253,58 @@ BOOST_AUTO_TEST_CASE(a_killed_node_loses_no_acknowledged_append_and_the_others_g
   auto next = fresh->streams("victim")->info(stream)->current;
   BOOST_TEST(fresh->streams("victim")->append(stream, next, one, {}, {}).version
              == std::optional<version>(next + 1));
+}
+
+BOOST_AUTO_TEST_CASE(three_nodes_share_one_outbox_and_a_killed_nodes_claims_move_on) { // R-N3
+  temp_schema schema;
+  auto e = schema.open();
+  constexpr int appends = 300; // per writing node, each with an outbox entry
+  constexpr position total = 2 * appends;
+  const std::string lease_ms = "1000";
+  node a({"outbox", schema.name, "a", std::to_string(appends), std::to_string(total), lease_ms, "1"});
+  node b({"outbox", schema.name, "b", std::to_string(appends), std::to_string(total), lease_ms, "2"});
+  node victim({"outbox", schema.name, "victim", "0", std::to_string(total), lease_ms, "3"});
+  std::map<position, std::vector<std::string>> published; // position → nodes
+  for (int n = 0; n < 30;) { // let the victim publish, then kill it mid-run
+    auto l = victim.line();
+    BOOST_REQUIRE(l.starts_with("published "));
+    published[std::stoull(l.substr(10))].push_back("victim");
+    ++n;
+  }
+  victim.kill_hard();
+  for (auto [n, who] : std::initializer_list<std::pair<node*, const char*>>{{&a, "a"}, {&b, "b"}}) {
+    std::string last;
+    for (auto l = n->line(); !l.empty(); l = n->line()) {
+      if (l.starts_with("published "))
+        published[std::stoull(l.substr(10))].push_back(who);
+      last = l;
+    }
+    BOOST_TEST(n->finish() == 0);
+    BOOST_TEST(last == "done");
+  }
+  auto counts = e->outbox_count();
+  BOOST_TEST(counts.pending == 0u);
+  std::set<position> dead;
+  for (const auto& d : e->outbox_dead_letters()) {
+    dead.insert(d.record.position);
+    BOOST_TEST(d.attempts == 3); // attempts are shared: counted across nodes
+  }
+  BOOST_TEST(counts.dead == dead.size());
+  // Every entry was published or is dead; an entry published twice, or
+  // published and dead, was in the victim's hands when it died.
+  for (position p = 1; p <= total; ++p) {
+    auto it = published.find(p);
+    auto copies = it == published.end() ? 0u : it->second.size();
+    BOOST_TEST_INFO("position " << p);
+    BOOST_TEST((copies > 0 || dead.contains(p)));
+    if (copies + dead.contains(p) > 1)
+      BOOST_TEST(std::count(it->second.begin(), it->second.end(), "victim") >= 1);
+  }
+  std::size_t by_survivors = 0;
+  for (const auto& [p, who] : published)
+    by_survivors += std::count_if(who.begin(), who.end(), [](auto& w) { return w != "victim"; });
+  BOOST_TEST_MESSAGE("published by a and b " << by_survivors << ", by the victim before it died "
+                                             << 30 << ", dead letters " << dead.size());
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_server_fails_calls_promptly_and_work_resumes) { // R-ST6, R-N4
