@@ -167,6 +167,8 @@ struct result {
 result engine_run(const options& o, int nodes) {
   drop_postgres_store("", o.schema);
   open_postgres_engine("", postgres_options{o.schema}).reset(); // created before the nodes
+  std::fflush(stdout); // the children must not print the parent's buffer again
+  std::cout.flush();
   std::vector<pid_t> pids;
   std::vector<int> go, out;
   for (int n = 0; n < nodes; ++n) {
