@@ -10,6 +10,9 @@
 #ifdef SOURCERY_TEST_WITH_ROCKSDB
 #include <sourcery/storage/rocksdb.hpp>
 #endif
+#ifdef SOURCERY_TEST_WITH_POSTGRES
+#include <sourcery/storage/postgres.hpp>
+#endif
 
 #include <atomic>
 #include <cstdlib>
@@ -53,10 +56,38 @@ inline std::shared_ptr<sourcery::storage::engine> make() {
       });
   }
 #endif
+#ifdef SOURCERY_TEST_WITH_POSTGRES
+  if (which == "postgres") {
+    // A schema of its own in the database the PG* environment variables name
+    // (pg_virtualenv sets them; tests/CMakeLists.txt runs these suites in it),
+    // dropped when the engine is released.
+    static std::atomic<int> counter{0};
+    auto schema = "conformance_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    const char* conninfo_env = std::getenv("SOURCERY_TEST_PG_CONNINFO");
+    std::string conninfo = conninfo_env ? conninfo_env : "";
+    sourcery::storage::drop_postgres_store(conninfo, schema); // a leftover of a killed run
+    sourcery::storage::postgres_options o;
+    o.schema = schema;
+    o.durability = sourcery::storage::postgres_options::durability::normal; // faster; same code
+    auto engine = sourcery::storage::open_postgres_engine(conninfo, o);
+    auto* raw = engine.get();
+    return std::shared_ptr<sourcery::storage::engine>(
+      raw, [engine = std::move(engine), conninfo, schema](sourcery::storage::engine*) mutable {
+        engine.reset();
+        try {
+          sourcery::storage::drop_postgres_store(conninfo, schema);
+        } catch (const std::exception&) { // the server went away: the cluster is thrown away too
+        }
+      });
+  }
+#endif
   throw std::runtime_error("SOURCERY_TEST_ENGINE=" + which
                            + ": no such engine in this build (known: in_memory"
 #ifdef SOURCERY_TEST_WITH_ROCKSDB
                              ", rocksdb"
+#endif
+#ifdef SOURCERY_TEST_WITH_POSTGRES
+                             ", postgres"
 #endif
                              ")");
 }

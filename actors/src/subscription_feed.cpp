@@ -60,6 +60,10 @@ struct feed_state {
       source.engine->read(cursor, std::max<std::size_t>(max - out.records.size(), 256), chunk);
       if (chunk.records.empty())
         return;
+      // Durable engines: keep the batch's memory. Before the loop, which may
+      // return early with views into this chunk already in `out`.
+      if (chunk.owner)
+        out.owner = chunk.owner;
       for (const auto& r : chunk.records) {
         if (out.records.size() >= max)
           return;
@@ -67,8 +71,6 @@ struct feed_state {
         if (matches(r))
           out.records.push_back(r);
       }
-      if (chunk.owner)
-        out.owner = chunk.owner; // durable engines: keep the batch's memory
     }
   }
 };

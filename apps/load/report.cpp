@@ -121,7 +121,10 @@ void print_text(const report& r, std::ostream& out) {
     out << std::setprecision(0) << "\n";
   }
   out << "Storage:\n  " << r.settings->storage.engine;
-  if (r.settings->storage.durable())
+  if (r.settings->storage.engine == "postgres")
+    out << " schema '" << r.settings->storage.schema << "', durability "
+        << r.settings->storage.durability;
+  else if (r.settings->storage.durable())
     out << " at '" << r.settings->storage.path << "', durability " << r.settings->storage.durability
         << ", cache " << r.settings->storage.cache_mb << " MB";
   out << "\n";

@@ -171,7 +171,13 @@ const std::map<std::string, option>& options() {
     {"harness.report-json", {text(&scenario::report_json), "path of the JSON report"}},
     {"harness.report-svg", {text(&scenario::report_svg), "path of the SVG picture"}},
     {"harness.max-rss-growth", {probability(&scenario::max_rss_growth), "largest share resident memory may grow between 20% of the run and its end (0 = unchecked)"}},
-    {"storage.engine", {one_of(&storage_settings::engine, {"in_memory", "rocksdb"}), "storage engine: in_memory or rocksdb"}},
+    {"storage.engine", {one_of(&storage_settings::engine, {"in_memory", "rocksdb", "postgres"}), "storage engine: in_memory, rocksdb or postgres"}},
+    {"storage.conninfo", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.storage.conninfo = as_string(k, v);
+     }, "postgres: libpq connection string (empty = the PG* environment variables)"}},
+    {"storage.schema", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.storage.schema = as_string(k, v);
+     }, "postgres: the schema holding the store"}},
     {"storage.path", {[](scenario& s, const std::string& k, const caf::config_value& v) {
        s.storage.path = as_string(k, v);
      }, "the store's folder (required for rocksdb)"}},
@@ -309,6 +315,8 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"harness.max-rss-growth", num(max_rss_growth)},
     {"storage.engine", storage.engine},
     {"storage.path", storage.path},
+    {"storage.conninfo", storage.conninfo},
+    {"storage.schema", storage.schema},
     {"storage.durability", storage.durability},
     {"storage.cache-mb", num(storage.cache_mb)},
     {"storage.wipe", storage.wipe ? "true" : "false"},
@@ -357,7 +365,7 @@ scenario load_scenario(int argc, char** argv) {
   } catch (const std::exception& e) {
     throw setting_error(e.what());
   }
-  if (s.storage.durable() && s.storage.path.empty())
+  if (s.storage.engine == "rocksdb" && s.storage.path.empty())
     throw setting_error("setting 'storage.path': required when storage.engine = '" + s.storage.engine
                         + "' (the store's folder)");
   if (s.crash.kills > 0 && !s.storage.durable())

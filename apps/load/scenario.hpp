@@ -40,8 +40,10 @@ inline constexpr std::int64_t kill_window_ms = 600'000;
 
 /// Where the run's events are stored (SPEC §15, R-ST2).
 struct storage_settings {
-  std::string engine = "in_memory"; // in_memory | rocksdb
+  std::string engine = "in_memory"; // in_memory | rocksdb | postgres
   std::string path;                 // the RocksDB folder; required for rocksdb
+  std::string conninfo;             // postgres: libpq connection string ("" = PG* variables)
+  std::string schema = "sourcery";  // postgres: the schema holding the store
   std::string durability = "full";  // full | normal (rocksdb)
   std::int64_t cache_mb = 64;       // rocksdb: record cache + block cache + memtables
   bool wipe = false;                // remove a Sourcery store already at `path` first

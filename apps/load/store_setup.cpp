@@ -15,7 +15,41 @@ sourcery::storage::rocksdb_options rocksdb_options_of(const storage_settings& s)
   return o;
 }
 
+sourcery::storage::postgres_options postgres_options_of(const storage_settings& s) {
+  sourcery::storage::postgres_options o;
+  o.schema = s.schema;
+  o.durability = s.durability == "normal" ? sourcery::storage::postgres_options::durability::normal
+                                          : sourcery::storage::postgres_options::durability::full;
+  return o;
+}
+
+namespace {
+
+/// storage.schema ready for a fresh store: an absent or empty store is fine;
+/// one holding events is dropped when storage.wipe is set, refused otherwise.
+void prepare_fresh_schema(const storage_settings& s) {
+  auto refuse = [&](const std::string& why) {
+    throw setting_error("setting 'storage.schema': '" + s.schema + "' " + why);
+  };
+  bool empty = false;
+  try {
+    empty = open_engine(s)->last_position() == 0;
+  } catch (const std::exception& e) {
+    refuse(std::string("is not a Sourcery store the harness may use: ") + e.what());
+  }
+  if (empty)
+    return;
+  if (!s.wipe)
+    refuse("holds events; the harness verifies a fresh store (set storage.wipe = true to drop "
+           "it first, or choose another schema)");
+  sourcery::storage::drop_postgres_store(s.conninfo, s.schema);
+}
+
+} // namespace
+
 void prepare_fresh_store(const storage_settings& s) {
+  if (s.engine == "postgres")
+    return prepare_fresh_schema(s);
   if (!s.durable())
     return;
   namespace fs = std::filesystem;
@@ -43,10 +77,15 @@ void prepare_fresh_store(const storage_settings& s) {
 sourcery::backend open_backend(const scenario& sc) {
   if (!sc.storage.durable())
     return sourcery::backend::in_memory(sc.runtime);
+  if (sc.storage.engine == "postgres")
+    return sourcery::backend::postgres(sc.storage.conninfo, postgres_options_of(sc.storage),
+                                       sc.runtime);
   return sourcery::backend::rocksdb(sc.storage.path, rocksdb_options_of(sc.storage), sc.runtime);
 }
 
 std::shared_ptr<sourcery::storage::engine> open_engine(const storage_settings& s) {
+  if (s.engine == "postgres")
+    return sourcery::storage::open_postgres_engine(s.conninfo, postgres_options_of(s));
   return sourcery::storage::open_rocksdb_engine(s.path, rocksdb_options_of(s));
 }
 

@@ -4,6 +4,7 @@
 #include "scenario.hpp"
 
 #include <sourcery/backend.hpp>
+#include <sourcery/storage/postgres.hpp>
 #include <sourcery/storage/rocksdb.hpp>
 
 #include <memory>
@@ -11,6 +12,7 @@
 namespace harness {
 
 sourcery::storage::rocksdb_options rocksdb_options_of(const storage_settings& s);
+sourcery::storage::postgres_options postgres_options_of(const storage_settings& s);
 
 /// Makes storage.path ready for a fresh store: an absent or empty folder is
 /// fine; one holding a Sourcery store is removed when storage.wipe is set and

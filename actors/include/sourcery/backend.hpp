@@ -31,6 +31,7 @@ namespace sourcery {
 
 namespace storage {
 struct rocksdb_options;
+struct postgres_options;
 } // namespace storage
 
 /// The tenant a container is bound to.
@@ -63,6 +64,14 @@ public:
   static backend rocksdb(const std::string& path);
   static backend rocksdb(const std::string& path, const storage::rocksdb_options& storage,
                          runtime_options options = {});
+  /// The shared backend: the PostgreSQL engine in the database `conninfo`
+  /// names (a libpq connection string; empty = the PG* environment
+  /// variables), which several processes (nodes) may open at once (R-N; see
+  /// <sourcery/storage/postgres.hpp>). Defined in the sourcery::postgres
+  /// target: link it to use these.
+  static backend postgres(const std::string& conninfo);
+  static backend postgres(const std::string& conninfo, const storage::postgres_options& storage,
+                          runtime_options options = {});
 
   // The runtime starts on the first call that needs it (event_store(),
   // subscriber(), in_tenant_mode(), …). Until then the providers in

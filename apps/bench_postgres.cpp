@@ -1,0 +1,264 @@
+// The PostgreSQL engine benchmark (issue 12, item 6): one run, one table.
+//
+//   baseline  the same rows as the engine stores (the events table's columns,
+//             ~100-byte JSON payloads) inserted from one connection with
+//             multi-row INSERTs of --rows-per-insert rows, one transaction
+//             each, synchronous_commit on: what one connection gets from the
+//             server without any of the engine's work
+//   engine    Sourcery's engine with 1, 2, 3 nodes (processes), each running
+//             --threads appenders, every append one event to the appender's
+//             own stream (expected version checked), durability full; the
+//             node's concurrent appends share transactions (group commit)
+//
+// Run inside a PostgreSQL, e.g. `pg_virtualenv -t -o fsync=on bench_postgres`
+// (pg_virtualenv turns fsync off by default; the table says what the server
+// had). Performance is reported, never asserted.
+#include <sourcery/storage/postgres.hpp>
+
+#include <libpq-fe.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace sourcery;
+using namespace sourcery::storage;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+  long events = 20000;        // per configuration
+  int threads = 16;           // appenders per node
+  int rows_per_insert = 1000; // baseline
+  std::string schema = "bench";
+};
+
+std::string payload(long i) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                R"({"customer":"customer-%06ld","sku":"SKU-%08ld","quantity":%ld,"price":%ld.5,"note":"bench"})",
+                i % 1000000, i * 7919 % 100000000, i % 10 + 1, i % 1000);
+  return buf;
+}
+
+PGconn* connect() {
+  PGconn* c = PQconnectdb("options=--client-min-messages=warning");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::cerr << "!! " << PQerrorMessage(c);
+    std::exit(1);
+  }
+  return c;
+}
+
+void run_sql(PGconn* c, const std::string& sql) {
+  PGresult* r = PQexec(c, sql.c_str());
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+    std::cerr << "!! " << sql.substr(0, 80) << ": " << PQresultErrorMessage(r);
+    std::exit(1);
+  }
+  PQclear(r);
+}
+
+std::string show(PGconn* c, const char* setting) {
+  PGresult* r = PQexec(c, (std::string("SHOW ") + setting).c_str());
+  std::string out = PQntuples(r) ? PQgetvalue(r, 0, 0) : "?";
+  PQclear(r);
+  return out;
+}
+
+/// Multi-row INSERTs of the engine's columns into a plain copy of its table.
+double baseline(const options& o) {
+  PGconn* c = connect();
+  run_sql(c, "DROP TABLE IF EXISTS bench_baseline");
+  run_sql(c, "CREATE TABLE bench_baseline (position bigint PRIMARY KEY, stream_key bytea NOT NULL,"
+             " number bigint NOT NULL, tenant text NOT NULL, stream uuid NOT NULL, category bytea,"
+             " name bytea, id uuid NOT NULL, created_us bigint NOT NULL, version bigint NOT NULL,"
+             " type bytea NOT NULL, data bytea NOT NULL, context bytea NOT NULL, schema integer"
+             " NOT NULL)");
+  run_sql(c, "CREATE INDEX ON bench_baseline (stream_key, position)");
+  run_sql(c, "SET synchronous_commit = on");
+  auto start = clock_type::now();
+  for (long at = 0; at < o.events; at += o.rows_per_insert) {
+    std::string sql = "INSERT INTO bench_baseline VALUES ";
+    std::vector<std::string> values;
+    long end = std::min<long>(o.events, at + o.rows_per_insert);
+    for (long i = at; i < end; ++i) {
+      int k = static_cast<int>(values.size());
+      if (i != at)
+        sql += ',';
+      char row[160];
+      std::snprintf(row, sizeof row,
+                    "(%ld, $%d::bytea, %ld, 't', gen_random_uuid(), NULL, NULL, gen_random_uuid(),"
+                    " %ld, %ld, 'order_placed', $%d::bytea, '{}', 1)",
+                    i + 1, k + 1, i / 100 + 1, i, i % 100 + 1, k + 2);
+      sql += row;
+      values.push_back("key-" + std::to_string(i / 100));
+      values.push_back(payload(i));
+    }
+    std::vector<const char*> ptrs;
+    std::vector<int> lengths, formats;
+    for (const auto& v : values) {
+      ptrs.push_back(v.data());
+      lengths.push_back(static_cast<int>(v.size()));
+      formats.push_back(1);
+    }
+    PGresult* r = PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                               ptrs.data(), lengths.data(), formats.data(), 1);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      std::cerr << "!! baseline insert: " << PQresultErrorMessage(r);
+      std::exit(1);
+    }
+    PQclear(r);
+  }
+  double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  run_sql(c, "DROP TABLE bench_baseline");
+  PQfinish(c);
+  return static_cast<double>(o.events) / seconds;
+}
+
+/// One node: `threads` appenders, `events` events in all; writes the
+/// latencies (µs) to `out_fd` as raw int64s, after waiting for `go_fd`.
+void node(const options& o, long events, int go_fd, int out_fd) {
+  postgres_options po;
+  po.schema = o.schema;
+  po.pool_size = 2;
+  auto e = open_postgres_engine("", po);
+  char go;
+  if (::read(go_fd, &go, 1) != 1)
+    std::exit(1);
+  std::vector<std::vector<std::int64_t>> lat(static_cast<std::size_t>(o.threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < o.threads; ++t)
+    pool.emplace_back([&, t] {
+      auto store = e->streams("bench");
+      auto s = stream_id::random();
+      long mine = events / o.threads + (t < events % o.threads ? 1 : 0);
+      for (long i = 0; i < mine; ++i) {
+        std::vector<raw_event> one{raw_event{random_uuid(), timestamp::now(), "order_placed",
+                                             payload(i), "{}", std::nullopt}};
+        auto start = clock_type::now();
+        store->append(s, static_cast<std::uint64_t>(i), one, {}, {});
+        lat[static_cast<std::size_t>(t)].push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start).count());
+      }
+    });
+  for (auto& t : pool)
+    t.join();
+  for (const auto& l : lat)
+    if (!l.empty() && ::write(out_fd, l.data(), l.size() * 8) < 0)
+      std::exit(1);
+  std::exit(0);
+}
+
+struct result {
+  double events_per_s;
+  double p50_ms, p99_ms;
+};
+
+result engine_run(const options& o, int nodes) {
+  drop_postgres_store("", o.schema);
+  open_postgres_engine("", postgres_options{o.schema}).reset(); // created before the nodes
+  std::fflush(stdout); // the children must not print the parent's buffer again
+  std::cout.flush();
+  std::vector<pid_t> pids;
+  std::vector<int> go, out;
+  for (int n = 0; n < nodes; ++n) {
+    int g[2], r[2];
+    if (::pipe(g) || ::pipe(r))
+      std::exit(1);
+    auto pid = ::fork();
+    if (pid == 0) {
+      ::close(g[1]);
+      ::close(r[0]);
+      node(o, o.events / nodes, g[0], r[1]);
+    }
+    ::close(g[0]);
+    ::close(r[1]);
+    pids.push_back(pid);
+    go.push_back(g[1]);
+    out.push_back(r[0]);
+  }
+  auto start = clock_type::now();
+  for (int fd : go)
+    if (::write(fd, "g", 1) != 1)
+      std::exit(1);
+  std::vector<std::int64_t> all;
+  for (int fd : out) {
+    std::int64_t buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+      all.insert(all.end(), buf, buf + n / 8);
+  }
+  for (auto pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::cerr << "!! a node failed\n";
+      std::exit(1);
+    }
+  }
+  double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double q) {
+    return all.empty() ? 0.0 : static_cast<double>(all[static_cast<std::size_t>(q * (all.size() - 1))]) / 1000.0;
+  };
+  auto check = open_postgres_engine("", postgres_options{o.schema});
+  if (check->last_position() != static_cast<position>(all.size())) {
+    std::cerr << "!! " << check->last_position() << " positions for " << all.size() << " appends\n";
+    std::exit(1);
+  }
+  check.reset();
+  drop_postgres_store("", o.schema);
+  return {static_cast<double>(all.size()) / seconds, pct(0.5), pct(0.99)};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      auto n = std::strlen(name);
+      return a.compare(0, n, name) == 0 ? a.c_str() + n : nullptr;
+    };
+    if (auto v = value("--events="))
+      o.events = std::stol(v);
+    else if (auto v = value("--threads="))
+      o.threads = std::stoi(v);
+    else if (auto v = value("--rows-per-insert="))
+      o.rows_per_insert = std::stoi(v);
+    else {
+      std::cerr << "usage: bench_postgres [--events=N] [--threads=N] [--rows-per-insert=N]\n";
+      return 2;
+    }
+  }
+  PGconn* c = connect();
+  std::cout << "PostgreSQL " << show(c, "server_version") << ", fsync " << show(c, "fsync")
+            << ", synchronous_commit " << show(c, "synchronous_commit") << "; "
+            << std::thread::hardware_concurrency() << " cores; " << o.events
+            << " events of ~100 bytes per row\n\n";
+  PQfinish(c);
+  auto base = baseline(o);
+  std::printf("| what | events/s | vs baseline | append p50 | append p99 |\n");
+  std::printf("|---|---:|---:|---:|---:|\n");
+  std::printf("| baseline: multi-row INSERT, %d rows per statement, 1 connection | %.0f | 100%% | | |\n",
+              o.rows_per_insert, base);
+  for (int nodes = 1; nodes <= 3; ++nodes) {
+    auto r = engine_run(o, nodes);
+    std::printf("| Sourcery, %d node%s x %d appenders, 1 event per append | %.0f | %.0f%% | %.2f ms | %.2f ms |\n",
+                nodes, nodes > 1 ? "s" : "", o.threads, r.events_per_s,
+                100.0 * r.events_per_s / base, r.p50_ms, r.p99_ms);
+    std::fflush(stdout);
+  }
+  return 0;
+}

@@ -1,0 +1,284 @@
+#include "committer.hpp"
+
+#include "schema.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace sourcery::storage::postgres_detail {
+
+namespace {
+
+/// Rows per multi-row statement: PostgreSQL takes at most 65,535 parameters.
+constexpr std::size_t rows_per_statement = 4000;
+
+/// "($k+1, …, $k+n)" for n parameters from k, with optional casts.
+std::string placeholders(std::size_t first, std::size_t n, const char* const* casts = nullptr) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i)
+      out += ',';
+    out += '$';
+    out += std::to_string(first + i + 1);
+    if (casts)
+      out += casts[i];
+  }
+  out += ')';
+  return out;
+}
+
+struct stream_state {
+  bool versionless = false;
+  std::uint64_t current = 0; // 0 = absent (or a placeholder)
+  std::uint64_t since = 0;
+  std::uint64_t snap_number = 0;
+  bool touched = false;
+};
+
+/// One event row to insert.
+struct event_row {
+  position pos;
+  const pending_append* a;
+  std::size_t index;
+  std::uint64_t number;
+  std::uint64_t version;
+};
+
+} // namespace
+
+committer::committer(connection_settings settings, std::string schema,
+                     std::function<void(position)> published)
+  : settings_(std::move(settings)), schema_(std::move(schema)),
+    published_(std::move(published)) {}
+
+append_receipt committer::commit(pending_append& a) {
+  std::unique_lock lock(mutex_);
+  queue_.push_back(&a);
+  while (!a.done) {
+    if (!leading_)
+      lead(lock);
+    else
+      a.wake.wait(lock);
+  }
+  if (a.error)
+    std::rethrow_exception(a.error);
+  return a.receipt;
+}
+
+void committer::lead(std::unique_lock<std::mutex>& lock) {
+  leading_ = true;
+  std::vector<pending_append*> group;
+  group.swap(queue_);
+  lock.unlock();
+  try {
+    run(group);
+  } catch (...) {
+    auto error = std::current_exception();
+    for (auto* a : group)
+      if (!a->error)
+        a->error = error;
+  }
+  lock.lock();
+  for (auto* a : group) {
+    a->done = true;
+    a->wake.notify_one();
+  }
+  leading_ = false;
+  if (!queue_.empty())
+    queue_.front()->wake.notify_one(); // the next leader
+}
+
+void committer::run(std::span<pending_append* const> group) {
+  if (!conn_)
+    conn_ = std::make_unique<connection>(settings_);
+  else if (!conn_->ok())
+    conn_->reconnect();
+  auto& c = *conn_;
+
+  // 1. Lock the streams (in key order) and the counter; read both.
+  std::vector<std::string> keys;
+  for (auto* a : group)
+    keys.push_back(a->key);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::vector<statement> first(3);
+  first[0].sql = "BEGIN";
+  first[1].sql = in_schema("INSERT INTO @.streams (key, versionless, current, since, snap_number)"
+                           " VALUES ", schema_);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i)
+      first[1].sql += ',';
+    first[1].sql += "($" + std::to_string(i + 1) + ", false, 0, 0, 0)";
+    first[1].args.bytes(keys[i]);
+  }
+  first[1].sql += in_schema(" ON CONFLICT (key) DO UPDATE SET current = @.streams.current"
+                            " RETURNING key, versionless, current, since, snap_number", schema_);
+  first[2].sql = in_schema("SELECT last FROM @.head WHERE id = 1 FOR UPDATE", schema_);
+  std::vector<result_ptr> locked;
+  try {
+    locked = c.pipeline(first, "locking streams and the log's counter");
+  } catch (...) {
+    c.rollback();
+    throw;
+  }
+  std::map<std::string, stream_state, std::less<>> states;
+  {
+    auto* r = locked[1].get();
+    for (int i = 0; i < PQntuples(r); ++i)
+      states.emplace(std::string(get_bytes(r, i, 0)),
+                     stream_state{get_bool(r, i, 1), static_cast<std::uint64_t>(get_i64(r, i, 2)),
+                                  static_cast<std::uint64_t>(get_i64(r, i, 3)),
+                                  static_cast<std::uint64_t>(get_i64(r, i, 4)), false});
+    if (PQntuples(locked[2].get()) != 1) {
+      c.rollback();
+      throw storage_corrupt("the log's counter row is missing from schema '" + schema_ + "'");
+    }
+  }
+  auto last = static_cast<position>(get_i64(locked[2].get(), 0, 0));
+
+  // 2. Check, number and run hooks, one append after the other.
+  std::vector<event_row> rows;
+  std::vector<pending_append*> accepted;
+  auto next = last + 1;
+  for (auto* a : group) {
+    try {
+      auto& st = states.at(a->key);
+      std::optional<stream_info> current;
+      if (st.current > 0)
+        current = stream_info{st.versionless, st.current};
+      auto versions = check_append(current, a->expected, a->events, *a->stream, a->tenant);
+      auto n = a->events.size();
+      if (next + n < next || next + n > (position{1} << 62))
+        throw storage_full("the log cannot take more positions");
+      if (*a->hook) {
+        std::vector<record> views(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          const auto& e = a->events[i];
+          auto& v = views[i];
+          v.position = next + i;
+          v.tenant = a->tenant;
+          v.stream = a->stream;
+          v.id = e.id;
+          v.created_us = e.created_at.micros();
+          v.version = versions[i];
+          v.type = e.name;
+          v.data = e.data;
+          v.context = e.context;
+          v.schema = e.schema;
+        }
+        (*a->hook)(views); // a throw leaves this append out
+      }
+      if (st.current == 0) { // a new life of the stream
+        st.versionless = !a->expected.is_versioned();
+        st.since = next;
+        st.snap_number = 0;
+      }
+      for (std::size_t i = 0; i < n; ++i)
+        rows.push_back(event_row{next + i, a, i, st.current + 1 + i, versions[i]});
+      st.current += n;
+      st.touched = true;
+      a->receipt = append_receipt{next, next + n - 1,
+                                  st.versionless ? std::nullopt
+                                                 : std::optional<version>(st.current)};
+      next += n;
+      accepted.push_back(a);
+    } catch (...) {
+      a->error = std::current_exception();
+    }
+  }
+  if (accepted.empty()) {
+    c.rollback();
+    return;
+  }
+
+  // 3. Write everything, move the counter, notify, commit.
+  std::vector<statement> writes;
+  static const char* const event_columns =
+    " (position, stream_key, number, tenant, stream, category, name, id, created_us, version,"
+    " type, data, context, schema) VALUES ";
+  for (std::size_t at = 0; at < rows.size(); at += rows_per_statement) {
+    statement s;
+    s.sql = in_schema("INSERT INTO @.events", schema_) + event_columns;
+    auto end = std::min(rows.size(), at + rows_per_statement);
+    for (auto i = at; i < end; ++i) {
+      const auto& row = rows[i];
+      const auto& e = row.a->events[row.index];
+      if (i != at)
+        s.sql += ',';
+      s.sql += placeholders(s.args.size(), 14);
+      s.args.i64(static_cast<std::int64_t>(row.pos)).bytes(row.a->key);
+      s.args.i64(static_cast<std::int64_t>(row.number)).text(row.a->tenant);
+      s.args.id(row.a->stream->id());
+      if (const auto& cat = row.a->stream->category())
+        s.args.bytes(*cat);
+      else
+        s.args.null(pg_type::bytea);
+      if (const auto& name = row.a->stream->name())
+        s.args.bytes(*name);
+      else
+        s.args.null(pg_type::bytea);
+      s.args.id(e.id).i64(e.created_at.micros()).i64(static_cast<std::int64_t>(row.version));
+      s.args.bytes(e.name).bytes(e.data).bytes(e.context).i32(static_cast<std::int32_t>(e.schema));
+    }
+    writes.push_back(std::move(s));
+  }
+  {
+    statement s;
+    for (const auto& row : rows) {
+      if (row.index >= row.a->to_outbox.size() || !row.a->to_outbox[row.index])
+        continue;
+      if (s.args.size() >= rows_per_statement * 2) {
+        writes.push_back(std::move(s));
+        s = statement{};
+      }
+      if (s.sql.empty())
+        s.sql = in_schema("INSERT INTO @.outbox (position, shard, attempts, state) VALUES ",
+                          schema_);
+      else
+        s.sql += ',';
+      s.sql += "($" + std::to_string(s.args.size() + 1) + ", $"
+               + std::to_string(s.args.size() + 2) + ", 0, 0)";
+      s.args.i64(static_cast<std::int64_t>(row.pos)).i32(row.a->shard);
+    }
+    if (!s.sql.empty())
+      writes.push_back(std::move(s));
+  }
+  {
+    static const char* const casts[] = {"::bytea", "::boolean", "::bigint", "::bigint",
+                                        "::bigint"};
+    statement s;
+    s.sql = in_schema("UPDATE @.streams AS s SET versionless = v.vl, current = v.cur,"
+                      " since = v.since, snap_number = v.snap FROM (VALUES ", schema_);
+    bool any = false;
+    for (const auto& [key, st] : states) {
+      if (!st.touched)
+        continue;
+      if (any)
+        s.sql += ',';
+      any = true;
+      s.sql += placeholders(s.args.size(), 5, casts);
+      s.args.bytes(key).boolean(st.versionless).i64(static_cast<std::int64_t>(st.current));
+      s.args.i64(static_cast<std::int64_t>(st.since)).i64(static_cast<std::int64_t>(st.snap_number));
+    }
+    s.sql += ") AS v (key, vl, cur, since, snap) WHERE s.key = v.key";
+    writes.push_back(std::move(s));
+  }
+  auto final_position = next - 1;
+  writes.push_back(statement{in_schema("UPDATE @.head SET last = $1 WHERE id = 1", schema_),
+                             params{}.i64(static_cast<std::int64_t>(final_position))});
+  writes.push_back(statement{"SELECT pg_notify($1, $2)",
+                             params{}.text(schema_ + "_log").text(std::to_string(final_position))});
+  writes.push_back(statement{"COMMIT", {}});
+  try {
+    c.pipeline(writes, "committing appends");
+  } catch (...) {
+    c.rollback();
+    auto error = std::current_exception();
+    for (auto* a : accepted)
+      a->error = error;
+    return;
+  }
+  published_(final_position);
+}
+
+} // namespace sourcery::storage::postgres_detail

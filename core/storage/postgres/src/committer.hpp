@@ -1,0 +1,90 @@
+// Group commit across tenants, and positions across nodes (R-ST3, R-N1,
+// R-N2).
+//
+// Appends of this node queue up; the first to find no leader leads: it takes
+// every queued append and commits them in one transaction on its own
+// connection, in two round trips:
+//
+//  1. BEGIN; lock the streams' rows (an upsert that creates a placeholder row
+//     with current = 0 for an absent stream, in key order so two nodes never
+//     deadlock); lock the counter row `head` and read the last position.
+//  2. Here, with both locks held: each append in turn is checked against its
+//     stream (check_append), takes the next positions and runs its hook; an
+//     append that fails its check or hook is left out (it gets the error) and
+//     the next one takes the same positions.
+//  3. Insert the events and outbox entries, write the streams' states and the
+//     counter, NOTIFY the new last position, COMMIT.
+//
+// The counter's row lock is held until COMMIT has made the transaction
+// visible, so the commits that take positions are serialised across all
+// nodes: a transaction takes positions only after the one before it is
+// visible, hence a position is never visible before every lower one. Nothing
+// is numbered outside a transaction: a rolled-back transaction consumes no
+// position (its counter update is rolled back with it).
+//
+// Appends that queue while a leader commits form the next group: an append
+// never waits more than one commit for others. Hooks run on the leader's
+// thread, in position order.
+#pragma once
+
+#include "connection.hpp"
+
+#include <sourcery/storage/engine.hpp>
+
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sourcery::storage::postgres_detail {
+
+/// One append as it waits for its commit.
+struct pending_append {
+  std::string_view tenant;
+  const stream_id* stream = nullptr;
+  std::string key; // stream_key(tenant, stream)
+  expected_version expected;
+  std::span<const raw_event> events;
+  std::span<const char> to_outbox;
+  const commit_hook* hook = nullptr;
+  std::int32_t shard = 0;
+
+  // Set by the leader, under the queue's mutex.
+  bool done = false;
+  std::exception_ptr error;
+  append_receipt receipt;
+  std::condition_variable wake;
+};
+
+class committer {
+public:
+  /// `published` runs on the leader's thread after a commit, with its last
+  /// position, before the group's appends return.
+  committer(connection_settings settings, std::string schema,
+            std::function<void(position)> published);
+
+  /// Commits `a` (possibly with others); returns its receipt or throws its
+  /// error: the errors of check_append, what its hook threw, `storage_full`,
+  /// `storage_unavailable`.
+  append_receipt commit(pending_append& a);
+
+private:
+  void lead(std::unique_lock<std::mutex>& lock);
+  void run(std::span<pending_append* const> group);
+
+  const connection_settings settings_;
+  const std::string schema_;
+  std::function<void(position)> published_;
+
+  std::unique_ptr<connection> conn_; // the leader's alone
+
+  std::mutex mutex_;
+  std::vector<pending_append*> queue_; // GUARDED_BY(mutex_)
+  bool leading_ = false;               // GUARDED_BY(mutex_)
+};
+
+} // namespace sourcery::storage::postgres_detail
