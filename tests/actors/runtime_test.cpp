@@ -129,6 +129,7 @@ BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_push_callback_does_not_deadlo
   backend = sourcery::backend::in_memory(); // the fixture's runtime stays alive meanwhile
   auto before = detail::runtimes_alive();
   std::promise<void> called;
+  gate dropped; // the test's own handles are gone
   {
     auto b = make();
     // What the callback owns: the backend and its own subscription, in a
@@ -143,7 +144,8 @@ BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_push_callback_does_not_deadlo
     };
     auto shared = std::make_shared<box>();
     auto sub = b.subscriber().start_from(0).build_push(
-      [shared, &called](std::span<const recorded_event>) {
+      [shared, &called, &dropped](std::span<const recorded_event>) {
+        dropped.wait();
         std::optional<owned> last;
         {
           std::lock_guard lock(shared->m);
@@ -162,6 +164,7 @@ BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_push_callback_does_not_deadlo
     }
     b.event_store().append(stream_id::random(), {added("x")});
   } // now the callback holds the last handle
+  dropped.open();
   BOOST_TEST((called.get_future().wait_for(60s) == std::future_status::ready));
   // The runtime stops on a thread of its own: wait until it is gone.
   BOOST_TEST(detail::await_runtimes_at_most(before, 60s));
