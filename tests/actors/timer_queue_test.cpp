@@ -42,11 +42,17 @@ BOOST_AUTO_TEST_CASE(timers_run_in_due_order_and_leave_nothing_pending) {
   // The queue's thread waits in a first timer while the others are scheduled.
   std::mutex m;
   std::condition_variable cv;
-  bool scheduled = false;
+  bool started = false, scheduled = false;
   timers.schedule(timer_queue::clock::now(), [&] {
     std::unique_lock l(m);
+    started = true;
+    cv.notify_all();
     cv.wait(l, [&] { return scheduled; });
   });
+  {
+    std::unique_lock l(m);
+    BOOST_REQUIRE(cv.wait_for(l, 60s, [&] { return started; }));
+  }
   auto now = timer_queue::clock::now();
   timers.schedule(now - 1s, r.mark(3));
   timers.schedule(now - 3s, r.mark(1));
