@@ -50,8 +50,9 @@ void timer_queue::run() {
       continue;
     }
     auto first = due_.begin();
-    if (first->first.first > clock::now()) {
-      changed_.wait_until(lock, first->first.first);
+    if (auto due = first->first.first; due > clock::now()) {
+      // A copy: while this waits, cancel() may erase the node holding it.
+      changed_.wait_until(lock, due);
       continue;
     }
     auto fn = std::move(first->second);
