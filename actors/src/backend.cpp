@@ -26,8 +26,8 @@ detail::wiring wiring() {
     },
     [](runtime& rt, std::size_t shard, detail::dispatcher_slot* slot,
        detail::dispatcher_config config) {
-      auto a = detail::spawn_outbox_dispatcher(rt.system(), rt.engine(), rt.codec(), shard, slot,
-                                               std::move(config));
+      auto a = detail::spawn_outbox_dispatcher(rt.system(), rt.engine(), rt.codec(), rt.timers(),
+                                               shard, slot, std::move(config));
       detail::release_caf_thread_state();
       return a;
     },

@@ -27,20 +27,46 @@ public:
   }
 
   void wait() {
-    using clock = std::chrono::steady_clock;
-    auto spin_until = clock::now() + std::chrono::microseconds(50);
-    for (int i = 0; state_.load(std::memory_order_acquire) == waiting; ++i) {
-      if ((i & 63) == 63 && clock::now() > spin_until) {
-        std::unique_lock lock(mutex_);
-        int expected = waiting;
-        if (state_.compare_exchange_strong(expected, sleeping, std::memory_order_acq_rel))
-          cv_.wait(lock, [&] { return state_.load(std::memory_order_acquire) == woken; });
-        return;
-      }
-    }
+    if (spin())
+      return;
+    std::unique_lock lock(mutex_);
+    int expected = waiting;
+    if (state_.compare_exchange_strong(expected, sleeping, std::memory_order_acq_rel))
+      cv_.wait(lock, [&] { return state_.load(std::memory_order_acquire) == woken; });
+  }
+
+  /// As wait(), until `deadline` at most; returns whether released. After
+  /// false the latch waits again, as if wait() had never been called.
+  bool wait_until(std::chrono::steady_clock::time_point deadline) {
+    if (spin())
+      return true;
+    std::unique_lock lock(mutex_);
+    int expected = waiting;
+    if (!state_.compare_exchange_strong(expected, sleeping, std::memory_order_acq_rel))
+      return true; // released meanwhile
+    auto is_woken = [&] { return state_.load(std::memory_order_acquire) == woken; };
+    if (cv_.wait_until(lock, deadline, is_woken))
+      return true;
+    expected = sleeping;
+    if (state_.compare_exchange_strong(expected, waiting, std::memory_order_acq_rel))
+      return false;
+    // release() saw us sleeping and waits for the lock to wake us: let it.
+    cv_.wait(lock, is_woken);
+    return true;
   }
 
 private:
+  /// Spins briefly (most calls complete within one actor round trip);
+  /// returns whether released.
+  bool spin() const {
+    using clock = std::chrono::steady_clock;
+    auto spin_until = clock::now() + std::chrono::microseconds(50);
+    for (int i = 0; state_.load(std::memory_order_acquire) == waiting; ++i)
+      if ((i & 63) == 63 && clock::now() > spin_until)
+        return false;
+    return true;
+  }
+
   static constexpr int waiting = 0, done = 1, sleeping = 2, woken = 3;
   std::atomic<int> state_{waiting};
   std::mutex mutex_;
@@ -49,8 +75,12 @@ private:
 
 /// Calls `submit(callback)` and blocks until the callback ran; returns its
 /// value or rethrows its exception. Throws `reentrant_call` from a listener.
-template <class T, class Submit>
-T wait_for(Submit&& submit) {
+/// If `deadline` passes first, it calls `at_deadline()` once — which
+/// must make the call complete soon (e.g. tell the actor to answer with what
+/// it has) — and goes on waiting for the callback.
+template <class T, class Submit, class AtDeadline>
+T wait_for(Submit&& submit, std::chrono::steady_clock::time_point deadline,
+           AtDeadline&& at_deadline) {
   if (in_listener())
     throw reentrant_call("a listener called the blocking API of the runtime it listens to; "
                          "this would deadlock the append that runs the listener");
@@ -60,8 +90,20 @@ T wait_for(Submit&& submit) {
     out.emplace(std::move(r));
     latch.release();
   });
-  latch.wait();
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    latch.wait();
+  } else if (!latch.wait_until(deadline)) {
+    at_deadline();
+    latch.wait();
+  }
   return std::move(out->value());
+}
+
+/// As above, without a deadline.
+template <class T, class Submit>
+T wait_for(Submit&& submit) {
+  return wait_for<T>(std::forward<Submit>(submit), std::chrono::steady_clock::time_point::max(),
+                     [] {});
 }
 
 } // namespace sourcery::detail

@@ -2,6 +2,9 @@
 
 #include "runtime.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace sourcery {
 
 using namespace detail;
@@ -20,7 +23,17 @@ std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
   rt_->outbox().require_enabled();
   auto& engine = rt_->engine();
   auto attempts = rt_->settings().get().outbox_attempts;
-  auto claims = engine.outbox_take_all(limit);
+  // Entries continuous mode held for a retry, once their backoff passed,
+  // then pending ones; in position order.
+  auto claims = rt_->outbox().take_due_retries(limit);
+  auto pending = engine.outbox_take_all(limit - claims.size());
+  auto retried = claims.size();
+  claims.insert(claims.end(), std::make_move_iterator(pending.begin()),
+                std::make_move_iterator(pending.end()));
+  std::inplace_merge(claims.begin(), claims.begin() + static_cast<std::ptrdiff_t>(retried),
+                     claims.end(), [](const auto& a, const auto& b) {
+                       return a.record.position < b.record.position;
+                     });
   bool failed = false;
   for (const auto& c : claims) {
     auto failure = publish_one(publisher, rt_->codec(), c);

@@ -1,9 +1,13 @@
 #include "outbox_dispatcher.hpp"
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/spawn_options.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+
+#include <unordered_map>
 
 namespace sourcery::detail {
 
@@ -12,12 +16,38 @@ namespace {
 struct dispatcher_state {
   storage::engine* engine = nullptr;
   const codec* decoder = nullptr;
+  timer_queue* timers = nullptr;
   std::size_t shard = 0;
   dispatcher_slot* slot = nullptr;
   dispatcher_config config;
+  std::unordered_map<position, timer_queue::timer_id> retries; // scheduled, not yet run
+
+  dispatcher_state() = default;
+  dispatcher_state(const dispatcher_state&) = delete;
+  ~dispatcher_state() {
+    // A stopped dispatcher leaves no timer behind; its held entries keep
+    // their due times in the slot for the next dispatcher.
+    for (const auto& [pos, id] : retries)
+      timers->cancel(id);
+  }
 };
 
 using self_ptr = outbox_dispatcher_actor::stateful_pointer<dispatcher_state>;
+
+/// Sends `retry_atom, pos` to the dispatcher at `due` (at once when passed).
+void schedule_retry(self_ptr self, position pos, std::chrono::steady_clock::time_point due) {
+  auto& st = self->state;
+  auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
+  auto id = st.timers->schedule(due, [me, pos] {
+    if (auto strong = me.lock())
+      caf::anon_send(caf::actor_cast<outbox_dispatcher_actor>(std::move(strong)),
+                     retry_atom::value, pos);
+  });
+  if (auto [it, added] = st.retries.emplace(pos, id); !added) {
+    st.timers->cancel(it->second);
+    it->second = id;
+  }
+}
 
 thread_local int publisher_depth = 0;
 
@@ -26,9 +56,14 @@ void publish(self_ptr self, const storage::outbox_claim& c) {
   auto failure = publish_one(st.config.publisher, *st.decoder, c);
   auto outcome = st.engine->outbox_report(c, failure ? &*failure : nullptr, st.config.attempts,
                                           true);
-  if (outcome == storage::outbox_outcome::retry)
-    self->delayed_send(self, retry_delay(st.config, c.attempts + 1), retry_atom::value,
-                       c.record.position);
+  if (outcome != storage::outbox_outcome::retry)
+    return;
+  auto due = std::chrono::steady_clock::now() + retry_delay(st.config, c.attempts + 1);
+  {
+    std::lock_guard lock(st.slot->mutex);
+    st.slot->backoff[c.record.position] = due;
+  }
+  schedule_retry(self, c.record.position, due);
 }
 
 void drain(self_ptr self) {
@@ -85,22 +120,42 @@ std::optional<std::string> publish_one(const outbox_publisher& publisher, const 
 
 outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
                                                 storage::engine& engine, const codec& decoder,
-                                                std::size_t shard, dispatcher_slot* slot,
-                                                dispatcher_config config) {
+                                                timer_queue& timers, std::size_t shard,
+                                                dispatcher_slot* slot, dispatcher_config config) {
   auto behavior = [](self_ptr self, storage::engine* engine, const codec* decoder,
-                     std::size_t shard, dispatcher_slot* slot,
+                     timer_queue* timers, std::size_t shard, dispatcher_slot* slot,
                      dispatcher_config config) -> outbox_dispatcher_actor::behavior_type {
-    self->state = dispatcher_state{engine, decoder, shard, slot, std::move(config)};
+    auto& st = self->state;
+    st.engine = engine;
+    st.decoder = decoder;
+    st.timers = timers;
+    st.shard = shard;
+    st.slot = slot;
+    st.config = std::move(config);
+    // Entries a stopped dispatcher held for a retry wait out their backoff.
+    std::map<position, std::chrono::steady_clock::time_point> held;
+    {
+      std::lock_guard lock(slot->mutex);
+      held = slot->backoff;
+    }
+    for (const auto& [pos, due] : held)
+      schedule_retry(self, pos, due);
     return {
       [self](kick_atom) { drain(self); },
       [self](retry_atom, position pos) {
         auto& st = self->state;
+        st.retries.erase(pos);
+        {
+          std::lock_guard lock(st.slot->mutex);
+          st.slot->backoff.erase(pos);
+        }
         if (auto c = st.engine->outbox_take_retry(st.shard, pos))
           publish(self, *c);
       },
     };
   };
-  return system.spawn<caf::detached>(behavior, &engine, &decoder, shard, slot, std::move(config));
+  return system.spawn<caf::detached>(behavior, &engine, &decoder, &timers, shard, slot,
+                                     std::move(config));
 }
 
 } // namespace sourcery::detail

@@ -4,6 +4,8 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
+
 namespace sourcery::detail {
 
 namespace {
@@ -83,11 +85,21 @@ void outbox_lifecycle::start(outbox_publisher publisher, const continuous_option
 
 void outbox_lifecycle::stop() {
   check_not_reentrant("outbox().stop");
-  halt();
+  std::lock_guard lock(mutex_);
+  stop_dispatchers();
 }
 
 void outbox_lifecycle::halt() {
   std::lock_guard lock(mutex_);
+  stop_dispatchers();
+  for (std::size_t i = 0; i < dispatchers_.size(); ++i) {
+    std::lock_guard slot_lock(dispatchers_[i]->mutex);
+    dispatchers_[i]->backoff.clear();
+    engine_.outbox_release_held(i);
+  }
+}
+
+void outbox_lifecycle::stop_dispatchers() {
   if (!dispatching_)
     return;
   dispatching_.store(false, std::memory_order_seq_cst);
@@ -96,13 +108,47 @@ void outbox_lifecycle::halt() {
     std::lock_guard slot_lock(slot->mutex);
     actors.push_back(slot->actor);
   }
-  halt_(actors);
-  for (std::size_t i = 0; i < dispatchers_.size(); ++i) {
+  halt_(actors); // their timers end with them
+  for (auto& slot : dispatchers_) {
     // Drop the handle: a detached actor's thread ends only with its last reference.
-    std::lock_guard slot_lock(dispatchers_[i]->mutex);
-    dispatchers_[i]->actor = nullptr;
-    engine_.outbox_release_held(i);
+    std::lock_guard slot_lock(slot->mutex);
+    slot->actor = nullptr;
   }
+}
+
+std::vector<storage::outbox_claim> outbox_lifecycle::take_due_retries(std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<storage::outbox_claim> out;
+  if (dispatching_)
+    return out; // the dispatchers retry them
+  auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < dispatchers_.size(); ++i) {
+    auto& slot = *dispatchers_[i];
+    std::lock_guard slot_lock(slot.mutex);
+    for (auto it = slot.backoff.begin(); it != slot.backoff.end() && out.size() < limit;) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      if (auto c = engine_.outbox_take_retry(i, it->first))
+        out.push_back(std::move(*c));
+      it = slot.backoff.erase(it);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.record.position < b.record.position; });
+  return out;
+}
+
+std::vector<outbox_dispatcher_actor> outbox_lifecycle::dispatchers() {
+  std::lock_guard lock(mutex_);
+  std::vector<outbox_dispatcher_actor> out;
+  if (dispatching_)
+    for (auto& slot : dispatchers_) {
+      std::lock_guard slot_lock(slot->mutex);
+      out.push_back(slot->actor);
+    }
+  return out;
 }
 
 } // namespace sourcery::detail

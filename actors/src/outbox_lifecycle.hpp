@@ -31,10 +31,18 @@ public:
   void start(outbox_publisher publisher, const continuous_options& options,
              const dispatcher_config& settings);
   /// Stops the dispatchers after their in-flight publishes; idempotent.
-  /// Throws reentrant_call from a listener or a publisher.
+  /// Entries held for a retry stay held with their due times: the next
+  /// start() retries each when its backoff has passed, and run() may take
+  /// them from then on (take_due_retries). Throws reentrant_call from a
+  /// listener or a publisher.
   void stop();
-  /// As stop(), without the check (at shutdown).
+  /// Stops the dispatchers and makes held entries pending again (at shutdown).
   void halt();
+  /// While no dispatcher runs: claims up to `limit` held entries whose
+  /// backoff has passed, in position order (for run()).
+  std::vector<storage::outbox_claim> take_due_retries(std::size_t limit);
+  /// The running dispatchers, one per shard; none when stopped (for tests).
+  std::vector<outbox_dispatcher_actor> dispatchers();
   /// Wakes idle dispatchers (entries became pending outside a commit).
   void kick_idle();
   /// Wakes the dispatcher of `shard` if it idles.
@@ -42,6 +50,7 @@ public:
 
 private:
   static void kick_if_idle(dispatcher_slot& slot);
+  void stop_dispatchers(); // @pre mutex_ held
 
   storage::engine& engine_;
   commit_path& commits_;

@@ -13,6 +13,7 @@
 #include "outbox_lifecycle.hpp"
 #include "subscription_feed.hpp"
 #include "tenant_directory.hpp"
+#include "timer_queue.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -91,6 +92,8 @@ public:
   const commit_path& commits() const noexcept { return commits_; }
   tenant_directory& tenants() noexcept { return tenants_; }
   outbox_lifecycle& outbox() noexcept { return outbox_; }
+  /// Cancellable timers (the outbox's retries).
+  timer_queue& timers() noexcept { return timers_; }
   settings_cell& settings() noexcept { return settings_; }
   const wiring& wires() const noexcept { return wires_; }
 
@@ -108,6 +111,7 @@ private:
   commit_path commits_;
   settings_cell settings_;
   tenant_directory tenants_;
+  timer_queue timers_; // outlives the dispatchers, whose timers it holds
   outbox_lifecycle outbox_;
   caf::actor_system_config config_;
   std::unique_ptr<caf::actor_system> system_;

@@ -23,7 +23,6 @@ struct feed_state {
   // Pull.
   std::optional<fetch_job> pending;
   storage::record_batch got;
-  std::uint64_t fetch_seq = 0;
 
   // Push.
   push_target target;
@@ -246,15 +245,8 @@ feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
     st.cursor = start;
     return {
       [self](fetch_atom, fetch_job& job) {
-        auto& st = self->state;
-        st.pending = std::move(job);
-        auto id = ++st.fetch_seq;
+        self->state.pending = std::move(job);
         fill(self);
-        if (st.pending) {
-          auto wait = st.pending->deadline - std::chrono::steady_clock::now();
-          self->delayed_send(self, std::max(wait, decltype(wait)::zero()), timeout_atom::value,
-                             id);
-        }
       },
       [self](wake_atom) {
         self->state.waiter = 0;
@@ -262,7 +254,7 @@ feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
       },
       [self](timeout_atom, std::uint64_t id) {
         auto& st = self->state;
-        if (st.pending && id == st.fetch_seq) {
+        if (st.pending && id == st.pending->id) {
           st.scan(st.got, st.pending->max); // what was committed before the deadline
           complete_fetch(self);
         }

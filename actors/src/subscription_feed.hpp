@@ -6,6 +6,12 @@
 // no polling. Pull feeds answer fetch requests; push feeds hand batches to a
 // callback (on a detached thread of their own) or to a CAF actor, with at
 // most `buffer` records in flight.
+//
+// A pull's time limit is kept by the pulling thread, not by a timer: it waits
+// for the answer until the deadline, then tells the feed (timeout_atom) to
+// answer with what it has. So an answered pull leaves nothing behind. (CAF
+// 0.17's delayed messages cannot be cancelled: one per pull stayed in the
+// actor clock, holding the feed, until its time limit — up to a year.)
 #pragma once
 
 #include <sourcery/push_protocol.hpp>
@@ -36,12 +42,13 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 
-/// A pull request: up to `max` matching records, waiting until `deadline`
-/// for the first (iter) or for all of them (batch).
+/// A pull request: up to `max` matching records, waiting for the first
+/// (iter) or for all of them (batch) until a (timeout_atom, id) message
+/// says the puller's deadline passed.
 struct fetch_job {
   std::size_t max;
   bool wait_for_all;
-  std::chrono::steady_clock::time_point deadline;
+  std::uint64_t id; // of this pull, unique per feed
   completion<storage::record_batch> done;
 };
 
@@ -66,6 +73,7 @@ struct feed {
   const codec* decoder = nullptr;
   feed_actor actor;
   std::chrono::steady_clock::duration timelimit{};
+  std::uint64_t pulls = 0; // pull feeds: the last fetch_job's id
   std::shared_ptr<push_progress> progress; // push feeds only
 
   ~feed();

@@ -26,14 +26,18 @@ std::chrono::steady_clock::duration checked_timelimit(std::chrono::duration<doub
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(t);
 }
 
-/// Fetches up to `max` more records from the feed into `fetched`.
+/// Fetches up to `max` more records from the feed into `fetched`. This
+/// thread keeps the time limit (see subscription_feed.hpp).
 void pull(feed& f, std::size_t max, bool wait_for_all, fetched_records& fetched) {
   auto deadline = std::chrono::steady_clock::now() + f.timelimit;
-  auto batch = wait_for<storage::record_batch>([&](callback<storage::record_batch> done) {
-    caf::anon_send(f.actor, fetch_atom::value,
-                   fetch_job{max, wait_for_all, deadline,
-                             completion<storage::record_batch>(std::move(done))});
-  });
+  auto id = ++f.pulls;
+  auto batch = wait_for<storage::record_batch>(
+    [&](callback<storage::record_batch> done) {
+      caf::anon_send(f.actor, fetch_atom::value,
+                     fetch_job{max, wait_for_all, id,
+                               completion<storage::record_batch>(std::move(done))});
+    },
+    deadline, [&] { caf::anon_send(f.actor, timeout_atom::value, id); });
   fetched.batch = std::move(batch);
   fetched.next = 0;
 }

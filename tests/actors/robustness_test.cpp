@@ -2,10 +2,18 @@
 // from inside it must get an error, never crash, hang or lose records.
 #include "fixtures.hpp"
 
+#include "../../actors/src/runtime.hpp"
+
 #include <boost/test/unit_test.hpp>
 
+#include <caf/actor_cast.hpp>
+
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <future>
+#include <thread>
 
 using namespace sourcery;
 using namespace std::chrono_literals;
@@ -216,6 +224,167 @@ BOOST_FIXTURE_TEST_CASE(a_context_too_deep_to_read_back_is_refused_at_append,
   auto events = s.load_stream(id);
   BOOST_REQUIRE_EQUAL(events.size(), 2u);
   BOOST_TEST((events[1].context == deepest));
+}
+
+// -- timers left behind (issue 14) ---------------------------------------------------
+
+namespace {
+
+/// How many strong references the actor behind `handle` has: its handles,
+/// and every message or timer CAF keeps for it (a delayed message holds one).
+template <class Handle>
+std::size_t strong_references(const Handle& handle) {
+  auto ptr = caf::actor_cast<caf::strong_actor_ptr>(handle);
+  return ptr->strong_refs.load() - 1; // not counting `ptr`
+}
+
+/// Waits (at most `deadline`) until `done()` holds, asking again whenever
+/// the thread gets the processor back.
+template <class Condition>
+bool eventually(Condition done, std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+/// Waits (at most `deadline`) until nothing keeps the actor alive.
+bool released(const caf::weak_actor_ptr& actor, std::chrono::seconds deadline) {
+  return eventually([&] { return actor.lock() == nullptr; }, deadline);
+}
+
+} // namespace
+
+// A pull's time limit was a delayed message, which CAF 0.17 cannot cancel:
+// each pull that had to wait, then was answered early, left one in the actor
+// clock, holding the feed, for its whole time limit (up to a year) — and a
+// dropped subscription's feed with it.
+BOOST_FIXTURE_TEST_CASE(pulls_answered_early_leave_no_timeout_behind, backend_fixture) { // R-SUB
+  constexpr std::size_t pulls = 1000;
+  // The feed of build_batch(1, a year), built here to watch its actor.
+  auto rt = backend.services().get<detail::runtime>();
+  auto f = std::make_shared<detail::feed>();
+  f->keep_alive = rt;
+  f->decoder = &rt->codec();
+  f->timelimit = std::chrono::hours(24 * 365);
+  f->actor = rt->spawn_feed({}, 0, std::nullopt, nullptr);
+  auto feed_actor = caf::actor_cast<caf::weak_actor_ptr>(f->actor);
+  batch_subscription sub(f, 1);
+  // Each pull finds nothing yet and waits (mostly: the writer appends once
+  // the pull was asked for) until the writer's record answers it.
+  std::atomic<std::size_t> asked{0};
+  std::thread writer([&] {
+    auto s = store();
+    for (std::size_t i = 1; i <= pulls; ++i)
+      if (eventually([&] { return asked.load() >= i; }, 60s))
+        s.append(stream_id::random(), {added("e")});
+  });
+  std::size_t received = 0;
+  for (std::size_t i = 1; i <= pulls; ++i) {
+    asked = i;
+    received += sub.next().size();
+  }
+  writer.join();
+  BOOST_TEST(received == pulls);
+  // The handle in `f`, perhaps a scheduler's while the feed finishes its
+  // last message — not one per pull.
+  BOOST_TEST(strong_references(f->actor) <= 3u);
+  // Dropped, nothing keeps the feed alive.
+  sub = batch_subscription(nullptr, 1);
+  f.reset();
+  BOOST_TEST(released(feed_actor, 60s));
+}
+
+namespace {
+
+/// Publishes and remembers positions; tests wait for one.
+struct publish_log {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<position> published;
+
+  outbox_publisher publisher() {
+    return [this](const recorded_event& r) {
+      std::lock_guard l(m);
+      published.push_back(r.position);
+      cv.notify_all();
+    };
+  }
+  bool wait_for(position p) {
+    std::unique_lock l(m);
+    return cv.wait_for(l, 60s, [&] {
+      return std::find(published.begin(), published.end(), p) != published.end();
+    });
+  }
+};
+
+} // namespace
+
+// A retry was a delayed message to the dispatcher that failed: stop() could
+// not cancel it, so it kept the stopped dispatcher (and its thread) alive
+// until its backoff passed; and stop() made the held entry pending again, so
+// a restart published it at once, skipping the backoff.
+BOOST_FIXTURE_TEST_CASE(a_restarted_outbox_waits_out_the_backoff_of_a_failed_entry,
+                        backend_fixture) { // R-OB continuous
+  backend.with_outbox();
+  backend.configure(settings{.outbox_attempts = 5, .outbox_backoff_base = 1h,
+                             .outbox_backoff_cap = 1h});
+  auto rt = backend.services().get<detail::runtime>();
+  auto box = backend.outbox();
+  auto s = store();
+  auto id = stream_id::random(); // one tenant: one shard, one dispatcher
+  auto failed = s.append(id, {added("fails once")}).last_position;
+  box.start([](const recorded_event&) { throw std::runtime_error("broker down"); });
+  BOOST_REQUIRE(eventually([&] { return box.counts().failures == 1u; }, 60s));
+  std::vector<caf::weak_actor_ptr> stopped;
+  for (const auto& d : rt->outbox().dispatchers())
+    stopped.push_back(caf::actor_cast<caf::weak_actor_ptr>(d));
+  box.stop();
+  // No timer of the stopped dispatchers is left to keep them alive.
+  for (const auto& d : stopped)
+    BOOST_TEST(released(d, 60s));
+
+  publish_log log;
+  box.start(log.publisher());
+  // A fresh entry of the same shard, after the failed one in position order.
+  auto fresh = s.append(id, {added("fresh")}, 1).last_position;
+  BOOST_REQUIRE(log.wait_for(fresh));
+  box.stop();
+  std::lock_guard l(log.m);
+  BOOST_TEST(log.published == std::vector<position>{fresh}, boost::test_tools::per_element());
+  BOOST_TEST(box.counts().pending == 1u); // the failed entry, still in its backoff
+  BOOST_TEST(failed < fresh);
+}
+
+// ...and it is retried when the rest of its backoff has passed: by the next
+// dispatcher, or by run() while continuous mode is stopped.
+BOOST_FIXTURE_TEST_CASE(an_entry_held_across_a_restart_is_retried_after_its_backoff,
+                        backend_fixture) { // R-OB continuous
+  backend.with_outbox();
+  backend.configure(settings{.outbox_attempts = 5, .outbox_backoff_base = 200ms,
+                             .outbox_backoff_cap = 200ms});
+  auto box = backend.outbox();
+  auto s = store();
+  auto first = s.append(stream_id::random(), {added("a")}).last_position;
+  auto second = s.append(stream_id::random(), {added("b")}).last_position;
+  box.start([](const recorded_event&) { throw std::runtime_error("broker down"); });
+  BOOST_REQUIRE(eventually([&] { return box.counts().failures == 2u; }, 60s));
+  box.stop();
+  publish_log log;
+  // Stopped: run() takes an entry once its backoff passed.
+  BOOST_REQUIRE(eventually([&] { return box.run(log.publisher(), 1) == 1u; }, 60s));
+  // Restarted: the dispatcher retries the other one.
+  box.start(log.publisher());
+  BOOST_REQUIRE(log.wait_for(first));
+  BOOST_REQUIRE(log.wait_for(second));
+  box.stop();
+  auto c = box.counts();
+  BOOST_TEST(c.pending == 0u);
+  BOOST_TEST(c.published == 2u);
+  BOOST_TEST(c.failures == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

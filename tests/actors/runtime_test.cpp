@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace sourcery;
@@ -117,6 +118,53 @@ BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_callback_does_not_deadlock) {
     s.append_async(stream_id::random(), {added("x")}, 0,
                    [s, &called](result<append_receipt>) mutable { called.set_value(); });
   } // now the callback holds the last handle
+  BOOST_TEST((called.get_future().wait_for(60s) == std::future_status::ready));
+  // The runtime stops on a thread of its own: wait until it is gone.
+  BOOST_TEST(detail::await_runtimes_at_most(before, 60s));
+}
+
+// Issue 14 defect 2, push variant: the last handle released by a push
+// callback, on the feed's own thread (a runtime thread).
+BOOST_AUTO_TEST_CASE(the_last_handle_released_in_a_push_callback_does_not_deadlock) {
+  backend = sourcery::backend::in_memory(); // the fixture's runtime stays alive meanwhile
+  auto before = detail::runtimes_alive();
+  std::promise<void> called;
+  gate dropped; // the test's own handles are gone
+  {
+    auto b = make();
+    // What the callback owns: the backend and its own subscription, in a
+    // box every copy of the callback shares.
+    struct owned {
+      sourcery::backend backend;
+      push_subscription subscription;
+    };
+    struct box {
+      std::mutex m;
+      std::optional<owned> content; // GUARDED_BY(m)
+    };
+    auto shared = std::make_shared<box>();
+    auto sub = b.subscriber().start_from(0).build_push(
+      [shared, &called, &dropped](std::span<const recorded_event>) {
+        dropped.wait();
+        std::optional<owned> last;
+        {
+          std::lock_guard lock(shared->m);
+          if (!shared->content)
+            return;
+          last = std::move(shared->content);
+          shared->content.reset();
+        }
+        last->subscription.stop(); // stops this subscription from its handler
+        last.reset();              // its handle and the runtime's last go here
+        called.set_value();
+      });
+    {
+      std::lock_guard lock(shared->m);
+      shared->content.emplace(owned{b, std::move(sub)});
+    }
+    b.event_store().append(stream_id::random(), {added("x")});
+  } // now the callback holds the last handle
+  dropped.open();
   BOOST_TEST((called.get_future().wait_for(60s) == std::future_status::ready));
   // The runtime stops on a thread of its own: wait until it is gone.
   BOOST_TEST(detail::await_runtimes_at_most(before, 60s));

@@ -52,13 +52,16 @@ public:
 
   /// Publishes up to `limit` pending entries of all tenants in position
   /// order, one call each; returns how many were handed to `publisher`.
-  /// Entries already being published elsewhere are skipped.
+  /// Entries already being published elsewhere, and entries continuous mode
+  /// holds for a retry whose backoff has not passed, are skipped.
   std::size_t run(const outbox_publisher& publisher, std::size_t limit = 100);
 
   /// Starts continuous publishing; throws invalid_argument if running.
   void start(outbox_publisher publisher, continuous_options options = {});
   /// Stops continuous publishing; returns after in-flight publishes
-  /// finished. Entries not yet published stay in the outbox. Idempotent.
+  /// finished. Entries not yet published stay in the outbox; one waiting for
+  /// its retry keeps its backoff: the next start() (or run()) takes it when
+  /// the rest of its backoff has passed. Idempotent.
   void stop();
 
   std::vector<dead_letter> dead_letters() const;
