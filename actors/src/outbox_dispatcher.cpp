@@ -51,19 +51,41 @@ void schedule_retry(self_ptr self, position pos, std::chrono::steady_clock::time
 
 thread_local int publisher_depth = 0;
 
-void publish(self_ptr self, const storage::outbox_claim& c) {
+/// Holds a failed entry for its retry after its backoff.
+void hold(self_ptr self, const storage::outbox_claim& c) {
   auto& st = self->state;
-  auto failure = publish_one(st.config.publisher, *st.decoder, c);
-  auto outcome = st.engine->outbox_report(c, failure ? &*failure : nullptr, st.config.attempts,
-                                          true);
-  if (outcome != storage::outbox_outcome::retry)
-    return;
   auto due = std::chrono::steady_clock::now() + retry_delay(st.config, c.attempts + 1);
   {
     std::lock_guard lock(st.slot->mutex);
     st.slot->backoff[c.record.position] = due;
   }
   schedule_retry(self, c.record.position, due);
+}
+
+void publish(self_ptr self, const storage::outbox_claim& c) {
+  auto& st = self->state;
+  auto failure = publish_one(st.config.publisher, *st.decoder, c);
+  if (st.engine->outbox_report(c, failure ? &*failure : nullptr, st.config.attempts, true)
+      == storage::outbox_outcome::retry)
+    hold(self, c);
+}
+
+/// Publishes `claims` in order, then records their outcomes in one call (a
+/// durable engine writes them at once).
+void publish_all(self_ptr self, const std::vector<storage::outbox_claim>& claims) {
+  auto& st = self->state;
+  std::vector<std::optional<std::string>> failures;
+  failures.reserve(claims.size());
+  for (const auto& c : claims)
+    failures.push_back(publish_one(st.config.publisher, *st.decoder, c));
+  std::vector<storage::engine::attempt> attempts;
+  attempts.reserve(claims.size());
+  for (std::size_t i = 0; i < claims.size(); ++i)
+    attempts.push_back({&claims[i], failures[i] ? &*failures[i] : nullptr});
+  auto outcomes = st.engine->outbox_report_all(attempts, st.config.attempts, true);
+  for (std::size_t i = 0; i < claims.size(); ++i)
+    if (outcomes[i] == storage::outbox_outcome::retry)
+      hold(self, claims[i]);
 }
 
 void drain(self_ptr self) {
@@ -78,8 +100,7 @@ void drain(self_ptr self) {
       return;
     st.slot->idle.store(false, std::memory_order_seq_cst);
   }
-  for (const auto& c : claims)
-    publish(self, c);
+  publish_all(self, claims);
   self->send(self, kick_atom::value);
 }
 
