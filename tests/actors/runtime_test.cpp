@@ -14,6 +14,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 using namespace sourcery;
@@ -60,6 +61,119 @@ struct tally {
     std::unique_lock lock(m);
     return cv.wait_for(lock, deadline, [&] { return ok + stopped + other >= n; });
   }
+};
+
+/// The engine under test, counting the wake-ups registered with it and not
+/// yet run or cancelled; everything else goes straight through.
+class wake_up_counting_engine final : public storage::engine {
+public:
+  explicit wake_up_counting_engine(std::shared_ptr<storage::engine> inner)
+    : inner_(std::move(inner)) {}
+
+  /// Waits until `pred(live wake-ups)` holds; false at the deadline.
+  template <class Pred>
+  bool wait_for_live(Pred pred, std::chrono::seconds deadline) {
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, deadline, [&] { return pred(live_.size()); });
+  }
+  std::size_t live() {
+    std::lock_guard lock(m_);
+    return live_.size();
+  }
+
+  std::uint64_t notify_after(position after, storage::wake_fn wake) override {
+    // The wake-up may run before the id is known (inside notify_after).
+    struct slot {
+      std::uint64_t id = 0;
+      bool ran = false;
+    };
+    auto s = std::make_shared<slot>();
+    auto id = inner_->notify_after(after, [this, s, wake = std::move(wake)] {
+      {
+        std::lock_guard lock(m_);
+        if (s->id != 0)
+          live_.erase(s->id);
+        else
+          s->ran = true;
+        cv_.notify_all();
+      }
+      wake();
+    });
+    std::lock_guard lock(m_);
+    if (!s->ran) {
+      s->id = id;
+      live_.insert(id);
+      cv_.notify_all();
+    }
+    return id;
+  }
+  void cancel(std::uint64_t id) override {
+    inner_->cancel(id);
+    std::lock_guard lock(m_);
+    live_.erase(id);
+    cv_.notify_all();
+  }
+  void cancel_all() override {
+    inner_->cancel_all();
+    std::lock_guard lock(m_);
+    live_.clear();
+    cv_.notify_all();
+  }
+
+  std::string_view name() const noexcept override { return inner_->name(); }
+  std::shared_ptr<storage::stream_store> streams(const std::string& tenant) override {
+    return inner_->streams(tenant);
+  }
+  position last_position() const override { return inner_->last_position(); }
+  void read(position after, std::size_t max, storage::record_batch& out) const override {
+    inner_->read(after, max, out);
+  }
+  std::size_t outbox_shards() const noexcept override { return inner_->outbox_shards(); }
+  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
+    return inner_->outbox_shard_of(tenant);
+  }
+  std::vector<storage::outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
+    return inner_->outbox_take(shard, limit);
+  }
+  std::vector<storage::outbox_claim> outbox_take_all(std::size_t limit) override {
+    return inner_->outbox_take_all(limit);
+  }
+  storage::outbox_outcome outbox_report(const storage::outbox_claim& c, const std::string* failure,
+                                        int max_attempts, bool hold_for_retry) override {
+    return inner_->outbox_report(c, failure, max_attempts, hold_for_retry);
+  }
+  std::vector<storage::outbox_outcome> outbox_report_all(std::span<const attempt> attempts,
+                                                         int max_attempts,
+                                                         bool hold_for_retry) override {
+    return inner_->outbox_report_all(attempts, max_attempts, hold_for_retry);
+  }
+  std::optional<storage::outbox_claim> outbox_take_retry(std::size_t shard, position pos) override {
+    return inner_->outbox_take_retry(shard, pos);
+  }
+  void outbox_release_held(std::size_t shard) override { inner_->outbox_release_held(shard); }
+  std::vector<storage::dead_entry> outbox_dead_letters() const override {
+    return inner_->outbox_dead_letters();
+  }
+  std::size_t outbox_requeue(std::optional<position> at) override { return inner_->outbox_requeue(at); }
+  std::size_t outbox_purge(std::optional<position> at) override { return inner_->outbox_purge(at); }
+  outbox_counts outbox_count() const override { return inner_->outbox_count(); }
+  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
+    return inner_->outbox_wait_until_empty(timeout);
+  }
+  std::shared_ptr<key_storage> keys() override { return inner_->keys(); }
+  std::optional<version> load_cursor(const storage::cursor_key& key) const override {
+    return inner_->load_cursor(key);
+  }
+  void store_cursor(const storage::cursor_key& key, version v) override {
+    inner_->store_cursor(key, v);
+  }
+  std::size_t memory_bytes() const override { return inner_->memory_bytes(); }
+
+private:
+  std::shared_ptr<storage::engine> inner_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::set<std::uint64_t> live_; // GUARDED_BY(m_)
 };
 
 } // namespace
@@ -337,6 +451,37 @@ BOOST_AUTO_TEST_CASE(calls_racing_with_passivation_are_never_lost) {
     w.join();
   BOOST_TEST(failed == 0);
   BOOST_TEST(store().position() == std::optional<position>(1200));
+}
+
+// Issue 14 defect 3: a stopped subscription leaves no wake-up registered in
+// the engine (they were never removed: 100,000 dropped subscriptions kept
+// 139 MB, and every later commit scanned them).
+BOOST_AUTO_TEST_CASE(a_dropped_subscription_leaves_no_wake_up_behind) {
+  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make());
+  auto b = sourcery::backend::on(engine);
+  b.registry().add<test_events::item_added>("item_added");
+  constexpr std::size_t n = 50;
+  {
+    std::vector<push_subscription> pushes;
+    std::vector<iter_subscription> pulls;
+    for (std::size_t i = 0; i < n; ++i) // past the end: each waits for a commit
+      pushes.push_back(b.subscriber().start_from(0).build_push([](std::span<const recorded_event>) {}));
+    for (std::size_t i = 0; i < 10; ++i) {
+      pulls.push_back(b.subscriber().start_from(0).build_iter(0.1));
+      BOOST_TEST(!pulls.back().next().has_value()); // timed out, waiting
+    }
+    BOOST_TEST_REQUIRE(engine->wait_for_live([&](std::size_t live) { return live >= n; }, 60s));
+  } // every subscription dropped here
+  BOOST_CHECK_MESSAGE(engine->wait_for_live([](std::size_t live) { return live == 0; }, 60s),
+                      "wake-ups still registered: " << engine->live());
+  // The engine still wakes the subscriptions that come after.
+  std::promise<void> got;
+  auto sub = b.subscriber().start_from(0).build_push(
+    [&got, once = std::make_shared<std::once_flag>()](std::span<const recorded_event>) {
+      std::call_once(*once, [&] { got.set_value(); });
+    });
+  b.event_store().append(stream_id::random(), {added("x")});
+  BOOST_TEST((got.get_future().wait_for(60s) == std::future_status::ready));
 }
 
 // Issue 10 item 11 and issue 14 defect 6: the rough edges.
