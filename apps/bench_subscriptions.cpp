@@ -23,6 +23,10 @@
 //   (3) fan-out: --fanout-subscriptions push subscriptions each receive all of
 //       --fanout-events appended while they run, once per --fanout-batches
 //       size (events per append: 1 = every event its own commit);
+//   (4) dropped subscriptions: blocking single-event appends (--blocking-appends)
+//       timed, then --dropped-subscriptions push subscriptions started past
+//       the end and stopped, then the same appends timed again, with the
+//       resident memory's growth (a stopped subscription leaves nothing behind);
 //   baseline: decoding, load_stream of a --load-size-event stream.
 // Completion is awaited on condition variables signalled by the subscribers'
 // callbacks, never by sleeping; the only sleep is the pacing driver's wait for
@@ -33,11 +37,22 @@
 // bad options.
 #include "bench_common.hpp"
 
+#include <sourcery/push_protocol.hpp>
+
+#include <malloc.h>
+
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -106,6 +121,8 @@ struct bench_config : bench::config {
   std::size_t fanout_subscriptions = 100;
   std::size_t fanout_events = 100'000;
   std::vector<std::size_t> fanout_batches{1, 100};
+  std::size_t dropped_subscriptions = 100'000;
+  std::size_t blocking_appends = 5'000;
 
   bench_config() {
     add_scheduler_options(
@@ -127,7 +144,11 @@ struct bench_config : bench::config {
         .add(fanout_subscriptions, "fanout-subscriptions", "(3) concurrent push subscriptions")
         .add(fanout_events, "fanout-events", "(3) events appended while they run")
         .add(fanout_batches, "fanout-batches",
-             "(3) events per append, one fan-out run each, e.g. 1,100"));
+             "(3) events per append, one fan-out run each, e.g. 1,100")
+        .add(dropped_subscriptions, "dropped-subscriptions",
+             "(4) push subscriptions started past the end, then stopped")
+        .add(blocking_appends, "blocking-appends",
+             "(4) blocking single-event appends timed before and after"));
   }
 };
 
@@ -473,6 +494,83 @@ void fan_out(const bench_config& cfg, std::size_t append_batch) {
           "aggregate over all subscriptions"});
 }
 
+// -- (4) dropped subscriptions ----------------------------------------------------------------
+// Issue 14 defect 3: a stopped subscription's wake-up used to stay registered,
+// so every later commit scanned it. Blocking appends before and after
+// starting and stopping --dropped-subscriptions, on one backend.
+
+/// Resident memory of this process in MiB (Linux /proc/self/statm), after
+/// glibc gave freed memory back to the system (else it keeps freed chunks
+/// resident and the figure says nothing about what is still in use).
+double resident_mib() {
+  ::malloc_trim(0);
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2)
+      resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
+}
+
+void dropped_subscriptions(const bench_config& cfg) {
+  auto backend = make_backend(cfg);
+  auto store = backend.event_store();
+  auto streams = bench::make_streams(cfg.streams);
+  std::vector<sourcery::version> versions(streams.size(), 0);
+  std::size_t next = 0;
+  auto blocking_us = [&] {
+    auto start = clock_type::now();
+    for (std::size_t i = 0; i < cfg.blocking_appends; ++i, ++next) {
+      auto k = next % streams.size();
+      store.append(streams[k], {wrapped(next)}, versions[k]);
+      ++versions[k];
+    }
+    return seconds_since(start) * 1e6 / static_cast<double>(cfg.blocking_appends);
+  };
+  auto before_us = blocking_us();
+  auto before_mib = resident_mib();
+  auto& system = backend.actor_system();
+  auto actors_before = system.registry().running();
+  {
+    // One actor consumer for all: a callback subscription runs on a thread
+    // of its own, and 100,000 threads are more than this machine allows.
+    auto consumer = backend.actor_system().spawn([] {
+      return caf::behavior{
+        [](sourcery::records_atom, const std::vector<sourcery::recorded_event>&) {}};
+    });
+    std::vector<sourcery::push_subscription> subs;
+    subs.reserve(cfg.dropped_subscriptions);
+    for (std::size_t i = 0; i < cfg.dropped_subscriptions; ++i)
+      subs.push_back(backend.subscriber().start_from(store.position()).build_push_to(
+        consumer, cfg.push_batch));
+    for (auto& sub : subs)
+      sub.stop();
+    caf::anon_send_exit(consumer, caf::exit_reason::user_shutdown);
+  } // every handle dropped
+  // Stopping is asynchronous: wait until every feed actor is gone (each
+  // cancels its wake-up as it goes), so the appends below do not compete
+  // with 100,000 actors shutting down.
+  auto gone = std::async(std::launch::async, [&] {
+    system.registry().await_running_count_equal(actors_before);
+  });
+  if (gone.wait_for(std::chrono::seconds(300)) != std::future_status::ready) {
+    bench::fail("dropped subscriptions: %zu actors still running after 300 s, %zu before",
+                system.registry().running(), actors_before);
+    std::exit(bench::exit_code("bench_subscriptions"));
+  }
+  auto after_us = blocking_us();
+  auto after_mib = resident_mib();
+  auto label = with_commas(cfg.dropped_subscriptions) + " dropped subscriptions";
+  record({"(4) blocking single-event append, none dropped", before_us, "us", 0, true,
+          "mean of " + with_commas(cfg.blocking_appends) + ", same backend"});
+  record({"(4) blocking single-event append, after " + label, after_us, "us", 0, true,
+          "was 268 us in issue 14 (15 us before)"});
+  record({"(4) resident memory growth over " + label, after_mib - before_mib, "MiB", 0, true,
+          "was 139 MB in issue 14"});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -499,6 +597,8 @@ int main(int argc, char** argv) {
   catch_up(cfg, decode_rate);
   for (auto b : cfg.fanout_batches)
     fan_out(cfg, b);
+  if (cfg.dropped_subscriptions > 0)
+    dropped_subscriptions(cfg);
   record({"original design: catch-up (10 ms sleep per record)", 97, "events/s", 0, false,
           "quoted from issue 3, not measured", true});
   record({"original design: append->subscriber latency", 10'800, "us", 0, true,
