@@ -53,7 +53,7 @@ public:
                                 std::vector<record> views;
                                 views.reserve(recs.size());
                                 for (const auto* r : recs)
-                                  views.push_back(r->view());
+                                  r->view_into(views);
                                 hook(views);
                               }
                               outbox_.add(recs, to_outbox); // last: it cannot throw
@@ -93,7 +93,7 @@ public:
     out.events.records.reserve(s.events.size());
     for (const auto* r : s.events)
       if (in_range(r->version == 0 ? std::nullopt : std::optional<version>(r->version)))
-        out.events.records.push_back(r->view());
+        r->view_into(out.events.records);
     return out;
   }
 
@@ -157,7 +157,7 @@ public:
     auto end = after + std::min<std::uint64_t>(max, last > after ? last - after : 0);
     out.records.reserve(out.records.size() + (end - after));
     for (auto p = after + 1; p <= end; ++p)
-      out.records.push_back(log_.at(p).view());
+      log_.at(p).view_into(out.records);
   }
 
   std::uint64_t notify_after(position after, wake_fn wake) override {
