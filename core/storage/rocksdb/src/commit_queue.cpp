@@ -33,7 +33,7 @@ position commit_queue::submit(std::unique_ptr<pending_commit> c, const commit_ho
     std::vector<record> views;
     views.reserve(c->records.size());
     for (const auto& r : c->records)
-      views.push_back(r->view());
+      r->view_into(views);
     hook(views); // a throw leaves next_position_ untouched
   }
   next_position_ = first + c->records.size();

@@ -263,6 +263,14 @@ record stored_record::view() const noexcept {
                 schema};
 }
 
+void stored_record::view_into(std::vector<record>& out) const {
+  const char* b = bytes.data();
+  out.emplace_back(pos, std::string_view(b + tenant_at, tenant_len), &stream, id, created_us,
+                   version, std::string_view(b + type_at, type_len),
+                   std::string_view(b + data_at, data_len),
+                   std::string_view(b + context_at, context_len), schema);
+}
+
 std::size_t stored_record::footprint() const noexcept {
   return sizeof(stored_record) + bytes.capacity() + 32;
 }

@@ -104,6 +104,9 @@ struct stored_record {
   /// the stream when the caller has it (saves rebuilding a named id).
   void decode(const stream_id* known = nullptr);
   record view() const noexcept;
+  /// Appends the view to `out`, constructed in place (a temporary copied in
+  /// stalls on store forwarding, see the in-memory engine's mem_record).
+  void view_into(std::vector<record>& out) const;
   /// Bytes of memory it holds (for the cache's budget).
   std::size_t footprint() const noexcept;
 };

@@ -427,7 +427,7 @@ public:
     }
     out.events.records.reserve(owner->size());
     for (const auto& r : *owner)
-      out.events.records.push_back(r->view());
+      r->view_into(out.events.records);
     out.events.owner = std::move(owner);
     return out;
   }
@@ -602,7 +602,7 @@ public:
       store_.records(after + 1, end));
     out.records.reserve(out.records.size() + records->size());
     for (const auto& r : *records)
-      out.records.push_back(r->view());
+      r->view_into(out.records);
     if (out.owner) // keep what earlier reads into `out` hold alive too
       out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(records)>>(
         std::move(out.owner), std::move(records));
