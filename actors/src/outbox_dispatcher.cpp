@@ -21,6 +21,9 @@ struct dispatcher_state {
   dispatcher_slot* slot = nullptr;
   dispatcher_config config;
   std::unordered_map<position, timer_queue::timer_id> retries; // scheduled, not yet run
+  // A shared outbox's wake-ups while idle (watch_other_nodes); 0 = none.
+  std::uint64_t log_wake = 0;
+  timer_queue::timer_id lease_timer = 0;
 
   dispatcher_state() = default;
   dispatcher_state(const dispatcher_state&) = delete;
@@ -29,6 +32,10 @@ struct dispatcher_state {
     // their due times in the slot for the next dispatcher.
     for (const auto& [pos, id] : retries)
       timers->cancel(id);
+    if (lease_timer)
+      timers->cancel(lease_timer);
+    if (log_wake)
+      engine->cancel(log_wake);
   }
 };
 
@@ -88,6 +95,42 @@ void publish_all(self_ptr self, const std::vector<storage::outbox_claim>& claims
       hold(self, claims[i]);
 }
 
+/// A shared outbox (several nodes on one database, R-N3): entries become
+/// claimable here without a commit of this node — another node commits
+/// entries (the log grows), or a lease of a node that stopped reporting runs
+/// out. While idle, the dispatcher is woken by a message at either: a
+/// wake-up on the log (the engine's LISTEN/NOTIFY) and a timer at the
+/// shard's earliest lease end. Nothing is polled.
+void watch_other_nodes(self_ptr self) {
+  auto& st = self->state;
+  if (!st.engine->outbox_shared())
+    return;
+  auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
+  auto* slot = st.slot;
+  auto wake = [me, slot] {
+    if (auto strong = me.lock())
+      if (slot->idle.exchange(false, std::memory_order_seq_cst))
+        caf::anon_send(caf::actor_cast<outbox_dispatcher_actor>(std::move(strong)),
+                       kick_atom::value);
+  };
+  if (st.log_wake)
+    st.engine->cancel(st.log_wake);
+  st.log_wake = st.engine->notify_after(st.engine->last_position(), wake);
+  if (st.lease_timer)
+    st.timers->cancel(st.lease_timer);
+  st.lease_timer = 0;
+  std::optional<std::chrono::milliseconds> release;
+  try {
+    release = st.engine->outbox_next_release(st.shard);
+  } catch (const std::exception&) {
+    // The store is unreachable: the next commit or notification (the
+    // listener reads the log's counter when it reconnects) wakes us.
+  }
+  if (release) // the lease ends when the database's clock passes it; 1 ms later it is passed
+    st.lease_timer = st.timers->schedule(
+      std::chrono::steady_clock::now() + *release + std::chrono::milliseconds(1), wake);
+}
+
 void drain(self_ptr self) {
   auto& st = self->state;
   auto claims = st.engine->outbox_take(st.shard, st.config.batch);
@@ -96,8 +139,10 @@ void drain(self_ptr self) {
     // `idle` and kicks us, or is found here.
     st.slot->idle.store(true, std::memory_order_seq_cst);
     claims = st.engine->outbox_take(st.shard, st.config.batch);
-    if (claims.empty())
+    if (claims.empty()) {
+      watch_other_nodes(self);
       return;
+    }
     st.slot->idle.store(false, std::memory_order_seq_cst);
   }
   publish_all(self, claims);

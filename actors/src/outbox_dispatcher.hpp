@@ -1,6 +1,8 @@
 // The outbox dispatcher actor: publishes one shard's entries continuously.
 //
-// It is kicked when its shard receives entries while it is idle, publishes
+// It is kicked when its shard receives entries while it is idle (on a shared
+// outbox, R-N3, also when another node commits or a lease runs out: see
+// watch_other_nodes in the .cpp), publishes
 // up to `batch` entries per message (so stop requests get through), and
 // schedules each failed entry's retry on the runtime's timer queue, with
 // exponential backoff from `base` to `cap`. With only retries pending it is

@@ -1,6 +1,8 @@
 // The crash scenario's parent: spawn a child, kill it at a random moment,
 // reopen the store and check it; repeat; one last child ends normally.
 #include "crash.hpp"
+#include "child_process.hpp"
+#include "crash_wire.hpp"
 #include "crash_check.hpp"
 #include "report.hpp"
 #include "store_setup.hpp"
@@ -26,38 +28,6 @@ namespace harness {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-/// A running child and the read end of its pipe.
-struct child_process {
-  pid_t pid = -1;
-  int from_child = -1;
-};
-
-/// fork+exec of this program with `args` (argv[0] included); the child's
-/// fd 3 is the write end of a new pipe. Throws on failure.
-child_process spawn(const std::vector<std::string>& args) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec: the parent has threads.
-    if (fds[1] == crash_pipe_fd)
-      ::fcntl(fds[1], F_SETFD, 0);
-    else if (::dup2(fds[1], crash_pipe_fd) < 0)
-      ::_exit(127);
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, fds[0]};
-}
 
 /// Reads the child's messages until `deadline` (none = until end of file);
 /// returns true at end of file.
@@ -100,14 +70,6 @@ bool read_messages(int fd, std::optional<clock::time_point> deadline, crash_repo
   }
 }
 
-std::string describe_status(int status) {
-  if (WIFSIGNALED(status))
-    return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
-  if (WIFEXITED(status))
-    return "exited with code " + std::to_string(WEXITSTATUS(status));
-  return "status " + std::to_string(status);
-}
-
 } // namespace
 
 int run_crash(const scenario& sc, const std::vector<std::string>& argv) {
@@ -144,7 +106,7 @@ int run_crash(const scenario& sc, const std::vector<std::string>& argv) {
       args.push_back(crash_child_appends_flag + std::to_string(100));
     auto delay = final_round ? 0 : kill_after(rng);
     std::uint64_t acks = 0;
-    auto child = spawn(args);
+    auto child = spawn_child(args, crash_pipe_fd);
     auto started = clock::now();
     bool ended = read_messages(child.from_child,
                                final_round ? std::nullopt

@@ -6,12 +6,14 @@
 #include "crash.hpp"
 #include "domain.hpp"
 #include "memory_sampler.hpp"
+#include "nodes.hpp"
 #include "publish_tally.hpp"
 #include "reopen_check.hpp"
 #include "report.hpp"
 #include "scenario.hpp"
 #include "store_setup.hpp"
 #include "stream_check.hpp"
+#include "writers.hpp"
 
 #include <sourcery/sourcery.hpp>
 
@@ -41,180 +43,6 @@ std::size_t status_kib(const char* field) {
   return 0;
 }
 std::size_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
-
-// -- measurements shared by threads ----------------------------------------------
-
-/// Latencies of the whole run plus those of the current interval.
-struct interval_latencies {
-  std::mutex m;
-  latency_histogram total, interval;
-
-  template <class It>
-  void record(It first, It last) {
-    std::lock_guard lock(m);
-    for (; first != last; ++first) {
-      total.record_us(*first);
-      interval.record_us(*first);
-    }
-  }
-  void record(double us) { record(&us, &us + 1); }
-  latency_histogram take_interval() {
-    std::lock_guard lock(m);
-    auto out = interval;
-    interval = {};
-    return out;
-  }
-};
-
-/// One push subscription's verification: every committed event exactly once,
-/// in strictly increasing, gap-free positions.
-struct subscription_check {
-  std::mutex m;
-  std::condition_variable cv;
-  sourcery::position last = 0;
-  std::uint64_t received = 0;
-  std::uint64_t out_of_order = 0;
-  latency_histogram e2e;
-
-  void on_batch(std::span<const sourcery::recorded_event> batch, interval_latencies* live) {
-    std::vector<double> lat;
-    lat.reserve(batch.size());
-    for (const auto& r : batch)
-      lat.push_back(micros_since(r.created_at.micros()));
-    std::lock_guard lock(m);
-    for (const auto& r : batch) {
-      out_of_order += r.position != last + 1;
-      last = r.position;
-      ++received;
-    }
-    for (double us : lat)
-      e2e.record_us(us);
-    if (live)
-      live->record(lat.begin(), lat.end());
-    cv.notify_all();
-  }
-
-  bool wait_for(std::uint64_t n, std::chrono::seconds deadline) {
-    std::unique_lock lock(m);
-    return cv.wait_for(lock, deadline, [&] { return received >= n; });
-  }
-};
-
-// -- the writers -------------------------------------------------------------------
-
-struct writer_progress {
-  std::mutex m;
-  std::condition_variable cv;
-  std::int64_t in_flight = 0;
-};
-
-struct run_state {
-  const scenario& sc;
-  std::vector<sourcery::event_store> stores;
-  std::vector<std::vector<stream_slot>> streams_of_writer;
-  std::atomic<std::uint64_t> committed{0}, appends{0}, failed_appends{0}, listened{0};
-  std::atomic<bool> stop{false};
-  std::mutex errors_m;
-  std::vector<std::string> errors;
-  interval_latencies append_latency;
-  interval_latencies e2e_live;
-  std::int64_t shred_count = 0; // subjects 0..shred_count-1 are shredded mid-run
-  std::latch first_half_done;
-  std::chrono::steady_clock::time_point start;
-
-  explicit run_state(const scenario& s)
-    : sc(s), first_half_done(static_cast<std::ptrdiff_t>(s.writers)) {}
-
-  void error(std::string e) {
-    std::lock_guard lock(errors_m);
-    if (errors.size() < 10)
-      errors.push_back(std::move(e));
-  }
-};
-
-std::string padding(std::int64_t payload_bytes) {
-  // {"seq":123456,"payload":"…"} — the JSON around the padding is ~26 bytes.
-  return std::string(static_cast<std::size_t>(std::max<std::int64_t>(1, payload_bytes - 26)), 'x');
-}
-
-void run_writer(run_state& st, std::size_t w, std::int64_t quota) {
-  const auto& sc = st.sc;
-  auto& streams = st.streams_of_writer[w];
-  writer_progress progress;
-  std::mt19937_64 rng(w + 1);
-  std::uniform_real_distribution<double> unit(0, 1);
-  auto pad = padding(sc.payload_bytes);
-  std::int64_t submitted = 0;
-  std::size_t next = 0;
-  bool half_reported = false;
-  auto report_half = [&] {
-    // The first half's appends are all complete: shredding may begin.
-    std::unique_lock lock(progress.m);
-    progress.cv.wait(lock, [&] { return progress.in_flight == 0; });
-    st.first_half_done.count_down();
-    half_reported = true;
-  };
-  auto out_of_time = [&] {
-    return sc.seconds > 0
-           && std::chrono::steady_clock::now() - st.start > std::chrono::duration<double>(sc.seconds);
-  };
-  while ((quota == 0 || submitted < quota) && !st.stop && !out_of_time()) {
-    if (!half_reported && quota > 0 && submitted >= quota / 2)
-      report_half();
-    {
-      std::unique_lock lock(progress.m);
-      progress.cv.wait(lock, [&] { return progress.in_flight < sc.in_flight; });
-      ++progress.in_flight;
-    }
-    auto& slot = streams[next++ % streams.size()];
-    auto n = quota == 0 ? sc.batch : std::min<std::int64_t>(sc.batch, quota - submitted);
-    std::vector<sourcery::wrapped_event<>> events;
-    events.reserve(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) {
-      auto seq = static_cast<std::int64_t>(slot.submitted) + i + 1;
-      if (sc.encrypted_share > 0 && unit(rng) < sc.encrypted_share) {
-        // After the first half, subjects to be shredded are no longer used.
-        auto lo = half_reported ? st.shred_count : 0;
-        std::uniform_int_distribution<std::int64_t> pick(lo, std::max(lo, sc.subjects - 1));
-        auto subject = "user-" + std::to_string(pick(rng));
-        events.push_back(sourcery::wrap(
-          profile_updated{subject, email_of(subject), "+1-555-0100", "1 Main St", seq}));
-      } else {
-        events.push_back(sourcery::wrap(order_placed{seq, pad}));
-      }
-    }
-    auto expected = slot.submitted;
-    slot.submitted += static_cast<std::uint64_t>(n);
-    submitted += n;
-    auto t0 = std::chrono::steady_clock::now();
-    st.stores[slot.tenant].append_async(
-      slot.id, std::move(events), expected,
-      [&st, &progress, t0, n](sourcery::result<sourcery::append_receipt> r) {
-        auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
-                    .count();
-        if (r) {
-          st.append_latency.record(us);
-          st.committed += static_cast<std::uint64_t>(n);
-          ++st.appends;
-        } else {
-          ++st.failed_appends;
-          try {
-            std::rethrow_exception(r.exception());
-          } catch (const std::exception& e) {
-            st.error(std::string("append failed: ") + e.what());
-          }
-        }
-        std::lock_guard lock(progress.m);
-        --progress.in_flight;
-        progress.cv.notify_all();
-      });
-  }
-  std::unique_lock lock(progress.m);
-  progress.cv.wait(lock, [&] { return progress.in_flight == 0; });
-  lock.unlock();
-  if (!half_reported)
-    st.first_half_done.count_down();
-}
 
 // -- the run --------------------------------------------------------------------------
 
@@ -477,11 +305,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   std::uint32_t crash_child = 0;
   std::int64_t crash_child_appends = 0;
+  std::optional<std::uint32_t> node_child; // a node of a nodes run
   std::vector<char*> settings_argv;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind(harness::crash_child_flag, 0) == 0)
       crash_child = static_cast<std::uint32_t>(std::stoul(a.substr(std::strlen(harness::crash_child_flag))));
+    else if (a.rfind(harness::node_child_flag, 0) == 0)
+      node_child = static_cast<std::uint32_t>(std::stoul(a.substr(std::strlen(harness::node_child_flag))));
     else if (a.rfind(harness::crash_child_appends_flag, 0) == 0)
       crash_child_appends = std::stoll(a.substr(std::strlen(harness::crash_child_appends_flag)));
     else
@@ -500,8 +331,12 @@ int main(int argc, char** argv) {
   try {
     if (crash_child > 0)
       return harness::run_crash_child(sc, crash_child, crash_child_appends);
+    if (node_child)
+      return harness::run_node_child(sc, *node_child);
     if (sc.crash.kills > 0)
       return harness::run_crash(sc, args);
+    if (sc.nodes > 0)
+      return harness::run_nodes(sc, args);
     return harness::run(sc);
   } catch (const harness::setting_error& e) {
     std::cerr << "sourcery_load: " << e.what() << "\n";

@@ -170,6 +170,7 @@ const std::map<std::string, option>& options() {
     {"harness.progress-interval", {non_negative(&scenario::progress_interval, limits::progress_interval), "seconds between progress lines"}},
     {"harness.report-json", {text(&scenario::report_json), "path of the JSON report"}},
     {"harness.report-svg", {text(&scenario::report_svg), "path of the SVG picture"}},
+    {"harness.nodes", {count(&scenario::nodes, 0, limits::nodes), "node processes on one PostgreSQL database, writers spread over them (0 = this process alone)"}},
     {"harness.max-rss-growth", {probability(&scenario::max_rss_growth), "largest share resident memory may grow between 20% of the run and its end (0 = unchecked)"}},
     {"storage.engine", {one_of(&storage_settings::engine, {"in_memory", "rocksdb", "postgres"}), "storage engine: in_memory, rocksdb or postgres"}},
     {"storage.conninfo", {[](scenario& s, const std::string& k, const caf::config_value& v) {
@@ -313,6 +314,7 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"harness.shred-share", num(shred_share)},
     {"harness.subjects", num(subjects)},
     {"harness.max-rss-growth", num(max_rss_growth)},
+    {"harness.nodes", num(nodes)},
     {"storage.engine", storage.engine},
     {"storage.path", storage.path},
     {"storage.conninfo", storage.conninfo},
@@ -371,6 +373,16 @@ scenario load_scenario(int argc, char** argv) {
   if (s.crash.kills > 0 && !s.storage.durable())
     throw setting_error("setting 'storage.engine': the crash scenario needs a durable engine "
                         "('rocksdb'), got '" + s.storage.engine + "'");
+  if (s.nodes > 0 && s.storage.engine != "postgres")
+    throw setting_error("setting 'harness.nodes': several nodes share one PostgreSQL database; needs "
+                        "storage.engine = 'postgres', got '" + s.storage.engine + "'");
+  if (s.nodes > 0 && s.crash.kills > 0)
+    throw setting_error("setting 'harness.nodes': not with the crash scenario (crash.kills > 0)");
+  if (s.nodes > 0 && s.encrypted_share > 0)
+    throw setting_error("setting 'harness.nodes': not with encrypted events (harness.encrypted-share > 0)");
+  if (s.nodes > s.writers)
+    throw setting_error("setting 'harness.writers': at least one writer per node (harness.nodes = "
+                        + std::to_string(s.nodes) + "), got " + std::to_string(s.writers));
   if (s.events == 0 && s.seconds == 0)
     throw setting_error("setting 'harness.events': 0 needs harness.seconds > 0");
   check_combinations(s);

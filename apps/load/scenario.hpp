@@ -36,6 +36,7 @@ inline constexpr double progress_interval = 3600;
 inline constexpr std::int64_t cache_mb = 65'536;            // 64 GiB
 inline constexpr std::int64_t kills = 10'000;
 inline constexpr std::int64_t kill_window_ms = 600'000;
+inline constexpr std::int64_t nodes = 64;                   // node processes on one database
 } // namespace limits
 
 /// Where the run's events are stored (SPEC §15, R-ST2).
@@ -91,6 +92,10 @@ struct scenario {
   /// between 20% of the writing time (minute 2 of a 10-minute soak) and its
   /// end; 0 = no such check.
   double max_rss_growth = 0;
+  /// Node processes on one PostgreSQL database (SPEC §16); 0 = the run is
+  /// this process alone. N ≥ 1: the harness starts N nodes, spreads the
+  /// writers over them and verifies across them (apps/load/nodes.hpp).
+  std::int64_t nodes = 0;
 
   storage_settings storage;
   crash_settings crash;

@@ -3,6 +3,7 @@
 #include "rows.hpp"
 #include "schema.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace sourcery::storage::postgres_detail {
@@ -216,6 +217,21 @@ outbox_counts pg_outbox::counts() const {
   return outbox_counts{static_cast<std::size_t>(get_i64(r.get(), 0, 0)),
                        static_cast<std::size_t>(get_i64(r.get(), 0, 1)), published_.load(),
                        failures_.load()};
+}
+
+std::optional<std::chrono::milliseconds> pg_outbox::next_release(std::size_t shard) const {
+  // The database's clock decides when a lease ran out (take compares
+  // lease_until with clock_timestamp()), so the time left is computed there.
+  // Leases already run out are left to the claim that holds them locked.
+  auto conn = pool_->take();
+  auto r = conn->exec(
+    in_schema("SELECT ceil(extract(epoch FROM min(lease_until) - clock_timestamp()) * 1000)::int8"
+              " FROM @.outbox WHERE shard = $1 AND state <> 0 AND lease_until > clock_timestamp()",
+              schema_),
+    params{}.i32(static_cast<std::int32_t>(shard)), "reading the outbox's next lease end");
+  if (PQntuples(r.get()) != 1 || PQgetisnull(r.get(), 0, 0))
+    return std::nullopt;
+  return std::chrono::milliseconds(std::max<std::int64_t>(0, get_i64(r.get(), 0, 0)));
 }
 
 void pg_outbox::changed() noexcept {

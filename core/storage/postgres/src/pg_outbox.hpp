@@ -48,6 +48,9 @@ public:
   std::size_t purge(std::optional<position> at);
   outbox_counts counts() const;
   bool wait_until_empty(std::chrono::milliseconds timeout) const;
+  /// The time until the earliest running lease of `shard` ends; none when
+  /// no row of `shard` is claimed or held with a lease still running.
+  std::optional<std::chrono::milliseconds> next_release(std::size_t shard) const;
 
   /// Entries may have left the outbox (a report here or a notification
   /// from another node): wakes wait_until_empty.

@@ -319,6 +319,10 @@ public:
   bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
     return outbox_->wait_until_empty(timeout);
   }
+  bool outbox_shared() const noexcept override { return true; }
+  std::optional<std::chrono::milliseconds> outbox_next_release(std::size_t shard) const override {
+    return outbox_->next_release(shard);
+  }
 
   std::shared_ptr<key_storage> keys() override { return keys_; }
 

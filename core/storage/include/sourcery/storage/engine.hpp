@@ -263,6 +263,18 @@ public:
   virtual outbox_counts outbox_count() const = 0;
   /// Blocks until no entry is pending or `timeout` passed; event-driven.
   virtual bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const = 0;
+  /// Whether other processes add entries to this outbox and claim from it
+  /// (several nodes on one database, R-N3). Then an idle dispatcher is woken
+  /// also when the log grows (another node may have committed entries) and
+  /// when a lease of `shard` ends (outbox_next_release). False by default.
+  virtual bool outbox_shared() const noexcept { return false; }
+  /// For a shared outbox: the time until the earliest lease of an entry of
+  /// `shard` claimed or held by anyone runs out (the entry is pending for
+  /// every node then); none when no lease of `shard` is running.
+  virtual std::optional<std::chrono::milliseconds> outbox_next_release(std::size_t shard) const {
+    (void)shard;
+    return std::nullopt;
+  }
 
   // -- keys and cursors ---------------------------------------------------------
 
