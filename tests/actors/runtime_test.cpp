@@ -160,6 +160,10 @@ public:
   bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
     return inner_->outbox_wait_until_empty(timeout);
   }
+  bool outbox_shared() const noexcept override { return inner_->outbox_shared(); }
+  std::optional<std::chrono::milliseconds> outbox_next_release(std::size_t shard) const override {
+    return inner_->outbox_next_release(shard);
+  }
   std::shared_ptr<key_storage> keys() override { return inner_->keys(); }
   std::optional<version> load_cursor(const storage::cursor_key& key) const override {
     return inner_->load_cursor(key);
