@@ -41,6 +41,8 @@ committer::committer(connection_settings settings, std::string schema,
 append_receipt committer::commit(pending_append& a) {
   std::unique_lock lock(mutex_);
   queue_.push_back(&a);
+  if (gather_until_ != 0 && queue_.size() >= gather_until_)
+    arrived_.notify_one();
   while (!a.done) {
     if (!leading_)
       lead(lock);
@@ -52,11 +54,22 @@ append_receipt committer::commit(pending_append& a) {
   return a.receipt;
 }
 
+void committer::gather(std::unique_lock<std::mutex>& lock) {
+  if (queue_.size() >= last_group_)
+    return;
+  auto wait = std::min<std::chrono::microseconds>(last_commit_ / 2, std::chrono::milliseconds(2));
+  gather_until_ = last_group_;
+  arrived_.wait_for(lock, wait, [&] { return queue_.size() >= gather_until_; });
+  gather_until_ = 0;
+}
+
 void committer::lead(std::unique_lock<std::mutex>& lock) {
   leading_ = true;
+  gather(lock);
   std::vector<pending_append*> group;
   group.swap(queue_);
   lock.unlock();
+  auto start = std::chrono::steady_clock::now();
   try {
     run(group);
   } catch (...) {
@@ -65,7 +78,11 @@ void committer::lead(std::unique_lock<std::mutex>& lock) {
       if (!a->error)
         a->error = error;
   }
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+    std::chrono::steady_clock::now() - start);
   lock.lock();
+  last_group_ = group.size();
+  last_commit_ = took;
   for (auto* a : group) {
     a->done = true;
     a->wake.notify_one();
