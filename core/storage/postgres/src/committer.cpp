@@ -9,23 +9,10 @@ namespace sourcery::storage::postgres_detail {
 
 namespace {
 
-/// Rows per multi-row statement: PostgreSQL takes at most 65,535 parameters.
+/// Rows per statement: the events' arrays are cut at this many rows (bounds
+/// one message), the outbox's multi-row INSERT (two parameters a row) must
+/// stay under PostgreSQL's 65,535 parameters.
 constexpr std::size_t rows_per_statement = 4000;
-
-/// "($k+1, …, $k+n)" for n parameters from k, with optional casts.
-std::string placeholders(std::size_t first, std::size_t n, const char* const* casts = nullptr) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i)
-      out += ',';
-    out += '$';
-    out += std::to_string(first + i + 1);
-    if (casts)
-      out += casts[i];
-  }
-  out += ')';
-  return out;
-}
 
 struct stream_state {
   bool versionless = false;
@@ -54,6 +41,8 @@ committer::committer(connection_settings settings, std::string schema,
 append_receipt committer::commit(pending_append& a) {
   std::unique_lock lock(mutex_);
   queue_.push_back(&a);
+  if (gather_until_ != 0 && queue_.size() >= gather_until_)
+    arrived_.notify_one();
   while (!a.done) {
     if (!leading_)
       lead(lock);
@@ -65,11 +54,22 @@ append_receipt committer::commit(pending_append& a) {
   return a.receipt;
 }
 
+void committer::gather(std::unique_lock<std::mutex>& lock) {
+  if (queue_.size() >= last_group_)
+    return;
+  auto wait = std::min<std::chrono::microseconds>(last_commit_ / 2, std::chrono::milliseconds(2));
+  gather_until_ = last_group_;
+  arrived_.wait_for(lock, wait, [&] { return queue_.size() >= gather_until_; });
+  gather_until_ = 0;
+}
+
 void committer::lead(std::unique_lock<std::mutex>& lock) {
   leading_ = true;
+  gather(lock);
   std::vector<pending_append*> group;
   group.swap(queue_);
   lock.unlock();
+  auto start = std::chrono::steady_clock::now();
   try {
     run(group);
   } catch (...) {
@@ -78,7 +78,11 @@ void committer::lead(std::unique_lock<std::mutex>& lock) {
       if (!a->error)
         a->error = error;
   }
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+    std::chrono::steady_clock::now() - start);
   lock.lock();
+  last_group_ = group.size();
+  last_commit_ = took;
   for (auto* a : group) {
     a->done = true;
     a->wake.notify_one();
@@ -101,19 +105,21 @@ void committer::run(std::span<pending_append* const> group) {
     keys.push_back(a->key);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  array_param key_array(pg_type::bytea);
+  for (const auto& k : keys)
+    key_array.bytes(k);
   std::vector<statement> first(3);
   first[0].sql = "BEGIN";
+  // Rows come out of unnest in the array's (key) order, and are locked in it.
   first[1].sql = in_schema("INSERT INTO @.streams (key, versionless, current, since, snap_number)"
-                           " VALUES ", schema_);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i)
-      first[1].sql += ',';
-    first[1].sql += "($" + std::to_string(i + 1) + ", false, 0, 0, 0)";
-    first[1].args.bytes(keys[i]);
-  }
-  first[1].sql += in_schema(" ON CONFLICT (key) DO UPDATE SET current = @.streams.current"
-                            " RETURNING key, versionless, current, since, snap_number", schema_);
+                           " SELECT k, false, 0, 0, 0 FROM unnest($1::bytea[]) AS k"
+                           " ON CONFLICT (key) DO UPDATE SET current = @.streams.current"
+                           " RETURNING key, versionless, current, since, snap_number",
+                           schema_);
+  first[1].args.array(key_array);
+  first[1].prepared = "sourcery_lock_streams";
   first[2].sql = in_schema("SELECT last FROM @.head WHERE id = 1 FOR UPDATE", schema_);
+  first[2].prepared = "sourcery_lock_head";
   std::vector<result_ptr> locked;
   try {
     locked = c.pipeline(first, "locking streams and the log's counter");
@@ -193,33 +199,48 @@ void committer::run(std::span<pending_append* const> group) {
 
   // 3. Write everything, move the counter, notify, commit.
   std::vector<statement> writes;
-  static const char* const event_columns =
-    " (position, stream_key, number, tenant, stream, category, name, id, created_us, version,"
-    " type, data, context, schema) VALUES ";
   for (std::size_t at = 0; at < rows.size(); at += rows_per_statement) {
-    statement s;
-    s.sql = in_schema("INSERT INTO @.events", schema_) + event_columns;
     auto end = std::min(rows.size(), at + rows_per_statement);
+    array_param pos(pg_type::int8), key(pg_type::bytea), number(pg_type::int8),
+      tenant(pg_type::text), stream(pg_type::uuid), category(pg_type::bytea),
+      name(pg_type::bytea), id(pg_type::uuid), created(pg_type::int8), version(pg_type::int8),
+      type(pg_type::bytea), data(pg_type::bytea), context(pg_type::bytea),
+      schema(pg_type::int4);
     for (auto i = at; i < end; ++i) {
       const auto& row = rows[i];
       const auto& e = row.a->events[row.index];
-      if (i != at)
-        s.sql += ',';
-      s.sql += placeholders(s.args.size(), 14);
-      s.args.i64(static_cast<std::int64_t>(row.pos)).bytes(row.a->key);
-      s.args.i64(static_cast<std::int64_t>(row.number)).text(row.a->tenant);
-      s.args.id(row.a->stream->id());
+      pos.i64(static_cast<std::int64_t>(row.pos));
+      key.bytes(row.a->key);
+      number.i64(static_cast<std::int64_t>(row.number));
+      tenant.bytes(row.a->tenant);
+      stream.id(row.a->stream->id());
       if (const auto& cat = row.a->stream->category())
-        s.args.bytes(*cat);
+        category.bytes(*cat);
       else
-        s.args.null(pg_type::bytea);
-      if (const auto& name = row.a->stream->name())
-        s.args.bytes(*name);
+        category.null();
+      if (const auto& n = row.a->stream->name())
+        name.bytes(*n);
       else
-        s.args.null(pg_type::bytea);
-      s.args.id(e.id).i64(e.created_at.micros()).i64(static_cast<std::int64_t>(row.version));
-      s.args.bytes(e.name).bytes(e.data).bytes(e.context).i32(static_cast<std::int32_t>(e.schema));
+        name.null();
+      id.id(e.id);
+      created.i64(e.created_at.micros());
+      version.i64(static_cast<std::int64_t>(row.version));
+      type.bytes(e.name);
+      data.bytes(e.data);
+      context.bytes(e.context);
+      schema.i32(static_cast<std::int32_t>(e.schema));
     }
+    statement s;
+    s.sql = in_schema("INSERT INTO @.events (position, stream_key, number, tenant, stream,"
+                      " category, name, id, created_us, version, type, data, context, schema)"
+                      " SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[],"
+                      " $5::uuid[], $6::bytea[], $7::bytea[], $8::uuid[], $9::int8[],"
+                      " $10::int8[], $11::bytea[], $12::bytea[], $13::bytea[], $14::int4[])",
+                      schema_);
+    for (const auto* a : {&pos, &key, &number, &tenant, &stream, &category, &name, &id, &created,
+                          &version, &type, &data, &context, &schema})
+      s.args.array(*a);
+    s.prepared = "sourcery_insert_events";
     writes.push_back(std::move(s));
   }
   {
@@ -244,30 +265,35 @@ void committer::run(std::span<pending_append* const> group) {
       writes.push_back(std::move(s));
   }
   {
-    static const char* const casts[] = {"::bytea", "::boolean", "::bigint", "::bigint",
-                                        "::bigint"};
-    statement s;
-    s.sql = in_schema("UPDATE @.streams AS s SET versionless = v.vl, current = v.cur,"
-                      " since = v.since, snap_number = v.snap FROM (VALUES ", schema_);
-    bool any = false;
-    for (const auto& [key, st] : states) {
+    array_param key(pg_type::bytea), versionless(pg_type::boolean), current(pg_type::int8),
+      since(pg_type::int8), snap(pg_type::int8);
+    for (const auto& [k, st] : states) {
       if (!st.touched)
         continue;
-      if (any)
-        s.sql += ',';
-      any = true;
-      s.sql += placeholders(s.args.size(), 5, casts);
-      s.args.bytes(key).boolean(st.versionless).i64(static_cast<std::int64_t>(st.current));
-      s.args.i64(static_cast<std::int64_t>(st.since)).i64(static_cast<std::int64_t>(st.snap_number));
+      key.bytes(k);
+      versionless.boolean(st.versionless);
+      current.i64(static_cast<std::int64_t>(st.current));
+      since.i64(static_cast<std::int64_t>(st.since));
+      snap.i64(static_cast<std::int64_t>(st.snap_number));
     }
-    s.sql += ") AS v (key, vl, cur, since, snap) WHERE s.key = v.key";
+    statement s;
+    s.sql = in_schema("UPDATE @.streams AS s SET versionless = v.vl, current = v.cur,"
+                      " since = v.since, snap_number = v.snap FROM unnest($1::bytea[],"
+                      " $2::boolean[], $3::int8[], $4::int8[], $5::int8[])"
+                      " AS v (key, vl, cur, since, snap) WHERE s.key = v.key",
+                      schema_);
+    for (const auto* a : {&key, &versionless, &current, &since, &snap})
+      s.args.array(*a);
+    s.prepared = "sourcery_update_streams";
     writes.push_back(std::move(s));
   }
   auto final_position = next - 1;
-  writes.push_back(statement{in_schema("UPDATE @.head SET last = $1 WHERE id = 1", schema_),
-                             params{}.i64(static_cast<std::int64_t>(final_position))});
-  writes.push_back(statement{"SELECT pg_notify($1, $2)",
-                             params{}.text(schema_ + "_log").text(std::to_string(final_position))});
+  writes.push_back(statement{in_schema("UPDATE @.head SET last = $1::int8 WHERE id = 1", schema_),
+                             params{}.i64(static_cast<std::int64_t>(final_position)),
+                             "sourcery_move_head"});
+  writes.push_back(statement{"SELECT pg_notify($1::text, $2::text)",
+                             params{}.text(schema_ + "_log").text(std::to_string(final_position)),
+                             "sourcery_notify"});
   writes.push_back(statement{"COMMIT", {}});
   try {
     c.pipeline(writes, "committing appends");

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sourcery::storage::postgres_detail {
@@ -51,6 +52,19 @@ params& params::int8_array(const std::vector<std::int64_t>& v) {
   return add(std::move(text), static_cast<pg_type>(1016), 0); // int8[], text form
 }
 
+params& params::array(const array_param& a) {
+  Oid type = 0;
+  switch (a.element()) {
+    case pg_type::boolean: type = 1000; break;
+    case pg_type::bytea: type = 1001; break;
+    case pg_type::int4: type = 1007; break;
+    case pg_type::text: type = 1009; break;
+    case pg_type::int8: type = 1016; break;
+    case pg_type::uuid: type = 2951; break;
+  }
+  return add(a.wire(), static_cast<pg_type>(type));
+}
+
 params::view params::pointers() const {
   view v;
   v.types = types_;
@@ -62,6 +76,63 @@ params::view params::pointers() const {
     v.lengths.push_back(static_cast<int>(values_[i].size()));
   }
   return v;
+}
+
+// -- arrays ---------------------------------------------------------------------
+
+namespace {
+
+void put32(std::string& out, std::uint32_t v) {
+  auto be = htobe32(v);
+  out.append(reinterpret_cast<const char*>(&be), 4);
+}
+
+} // namespace
+
+array_param& array_param::element(const void* data, std::size_t length) {
+  put32(body_, static_cast<std::uint32_t>(length));
+  body_.append(static_cast<const char*>(data), length);
+  ++size_;
+  return *this;
+}
+
+array_param& array_param::i64(std::int64_t v) {
+  auto be = htobe64(static_cast<std::uint64_t>(v));
+  return element(&be, 8);
+}
+
+array_param& array_param::i32(std::int32_t v) {
+  auto be = htobe32(static_cast<std::uint32_t>(v));
+  return element(&be, 4);
+}
+
+array_param& array_param::boolean(bool v) {
+  char b = v ? 1 : 0;
+  return element(&b, 1);
+}
+
+array_param& array_param::bytes(std::string_view v) { return element(v.data(), v.size()); }
+array_param& array_param::id(const uuid& v) { return element(v.data, 16); }
+
+array_param& array_param::null() {
+  put32(body_, 0xFFFFFFFFu); // length -1
+  nulls_ = true;
+  ++size_;
+  return *this;
+}
+
+std::string array_param::wire() const {
+  std::string out;
+  out.reserve(20 + body_.size());
+  put32(out, size_ ? 1 : 0); // dimensions
+  put32(out, nulls_ ? 1 : 0);
+  put32(out, static_cast<std::uint32_t>(element_));
+  if (size_) {
+    put32(out, static_cast<std::uint32_t>(size_));
+    put32(out, 1); // lower bound
+  }
+  out += body_;
+  return out;
 }
 
 // -- results --------------------------------------------------------------------
@@ -130,6 +201,7 @@ void connection::connect() {
                           "sourcery",      settings_.conninfo.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, 1));
   broken_ = false;
+  prepared_.clear();
   if (!conn_)
     throw storage_unavailable("PostgreSQL: cannot allocate a connection");
   if (PQstatus(conn_.get()) != CONNECTION_OK)
@@ -172,11 +244,24 @@ result_ptr connection::exec(std::string_view sql, const params& p, std::string_v
   return r;
 }
 
+void connection::prepare(const std::vector<statement>& statements, std::string_view what) {
+  for (const auto& s : statements) {
+    if (!s.prepared
+        || std::find(prepared_.begin(), prepared_.end(), s.prepared) != prepared_.end())
+      continue;
+    result_ptr r(PQprepare(conn_.get(), s.prepared, s.sql.c_str(), 0, nullptr));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      fail(r.get(), what);
+    prepared_.emplace_back(s.prepared);
+  }
+}
+
 std::vector<result_ptr> connection::pipeline(const std::vector<statement>& statements,
                                              std::string_view what) {
   if (!ok())
     throw storage_unavailable("PostgreSQL: " + std::string(what)
                               + " failed: the connection was lost");
+  prepare(statements, what);
   auto* c = conn_.get();
   auto lost = [&]() -> std::vector<result_ptr> {
     broken_ = true;
@@ -186,9 +271,13 @@ std::vector<result_ptr> connection::pipeline(const std::vector<statement>& state
     return lost();
   for (const auto& s : statements) {
     auto v = s.args.pointers();
-    if (PQsendQueryParams(c, s.sql.c_str(), static_cast<int>(s.args.size()), v.types.data(),
-                          v.values.data(), v.lengths.data(), v.formats.data(), 1)
-        != 1)
+    auto sent = s.prepared
+                  ? PQsendQueryPrepared(c, s.prepared, static_cast<int>(s.args.size()),
+                                        v.values.data(), v.lengths.data(), v.formats.data(), 1)
+                  : PQsendQueryParams(c, s.sql.c_str(), static_cast<int>(s.args.size()),
+                                      v.types.data(), v.values.data(), v.lengths.data(),
+                                      v.formats.data(), 1);
+    if (sent != 1)
       return lost();
   }
   if (PQpipelineSync(c) != 1)

@@ -37,6 +37,31 @@ using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 /// Type OIDs of the parameters we send.
 enum class pg_type : Oid { boolean = 16, bytea = 17, int8 = 20, int4 = 23, text = 25, uuid = 2950 };
 
+/// A one-dimensional array of `element`s in PostgreSQL's binary form, built
+/// element by element (for `unnest($n)` statements, whose text is the same
+/// whatever the rows: prepared once, no per-row parameters to parse).
+class array_param {
+public:
+  explicit array_param(pg_type element) : element_(element) {}
+  array_param& i64(std::int64_t v);
+  array_param& i32(std::int32_t v);
+  array_param& boolean(bool v);
+  array_param& bytes(std::string_view v); // bytea, or text's bytes
+  array_param& id(const uuid& v);
+  array_param& null();
+  pg_type element() const noexcept { return element_; }
+  std::size_t size() const noexcept { return size_; }
+  /// The array's wire form: header, then the elements.
+  std::string wire() const;
+
+private:
+  array_param& element(const void* data, std::size_t length);
+  pg_type element_;
+  std::string body_;
+  std::size_t size_ = 0;
+  bool nulls_ = false;
+};
+
 /// Statement parameters, sent in binary format (text for `text_array`).
 class params {
 public:
@@ -49,6 +74,8 @@ public:
   params& null(pg_type t);
   /// An int8[] in PostgreSQL's text form, e.g. {1,2,3}.
   params& int8_array(const std::vector<std::int64_t>& v);
+  /// An array, in binary form.
+  params& array(const array_param& a);
   std::size_t size() const noexcept { return values_.size(); }
 
   struct view {
@@ -81,10 +108,13 @@ struct connection_settings {
   bool synchronous_commit = true;
 };
 
-/// One statement of a pipeline.
+/// One statement of a pipeline. With a `prepared` name, `sql` is prepared
+/// on the connection under that name the first time, and executed by name
+/// afterwards (the name must always stand for the same text).
 struct statement {
   std::string sql;
   params args;
+  const char* prepared = nullptr;
 };
 
 class connection {
@@ -118,10 +148,13 @@ private:
   };
   void connect();
   [[noreturn]] void fail(const PGresult* r, std::string_view what);
+  /// Prepares the pipeline's named statements this connection lacks.
+  void prepare(const std::vector<statement>& statements, std::string_view what);
 
   connection_settings settings_;
   std::unique_ptr<PGconn, conn_deleter> conn_;
   bool broken_ = false;
+  std::vector<std::string> prepared_; // names prepared on conn_
 };
 
 /// Throws `storage_unavailable` naming `what` and libpq's message.
