@@ -49,14 +49,9 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
-
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include <array>
 #include <filesystem>
@@ -82,28 +77,6 @@ public:
   void Logv(const char*, va_list) override {}
 };
 
-/// After each flush and compaction, hands the memory glibc's malloc keeps
-/// free back to the system (R-ST5). A flush frees a memtable's blocks and a
-/// compaction its buffers; glibc keeps such freed memory resident in the
-/// arena of the thread that used it, between live allocations, so resident
-/// memory crept up by about 1.5 MiB a minute in the soak while the heap in
-/// use stayed flat (heaptrack), and a `malloc_trim(0)` called by hand from
-/// gdb in minute 6 of a soak took resident memory from 74 to 57 MB.
-class return_freed_memory final : public rocksdb::EventListener {
-public:
-  void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { trim(); }
-  void OnCompactionCompleted(rocksdb::DB*, const rocksdb::CompactionJobInfo&) override {
-    trim();
-  }
-
-private:
-  static void trim() {
-#ifdef __GLIBC__
-    ::malloc_trim(0);
-#endif
-  }
-};
-
 struct tuned {
   rocksdb::DBOptions db;
   rocksdb::ColumnFamilyOptions cf;      // families read by point lookups of keys that may be absent
@@ -123,7 +96,6 @@ tuned make_options(const rocksdb_options& o) {
   t.db.paranoid_checks = true;
   t.db.max_background_jobs = 2;
   t.db.keep_log_file_num = 1;
-  t.db.listeners.push_back(std::make_shared<return_freed_memory>());
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = t.cache;
   table.cache_index_and_filter_blocks = true;
