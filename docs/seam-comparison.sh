@@ -1,13 +1,13 @@
 #!/bin/bash
 # The seam's before/after (issue 10, README "Performance"): the old build
 # (2bd18af) and this one, interleaved, each benchmark once per build per
-# round, 7 rounds. Usage, from the repository's root:
+# round, $ROUNDS rounds (default 9). Usage, from the repository's root:
 #   OLD=/path/to/2bd18af/build/release/apps OLD_CONFIG=/path/to/2bd18af/config \
 #   OUT=/tmp/cmp bash docs/seam-comparison.sh && python3 docs/seam-comparison.py /tmp/cmp
-N=${NEW:-$PWD/build/release/apps}; O=${OLD:?the old build's apps folder}
+N=${NEW:-$PWD/build/release/apps}; O=${OLD:?set OLD to the apps folder of the old build}
 NEW_CONFIG=${NEW_CONFIG:-$PWD/config}
 mkdir -p "${OUT:-.}" && cd "${OUT:-.}"
-for i in 1 2 3 4 5 6 7; do
+for i in $(seq 1 "${ROUNDS:-9}"); do
   for b in bench_store bench_subscriptions bench_outbox; do
     if [ $((i % 2)) = 1 ]; then order="old new"; else order="new old"; fi
     for w in $order; do
@@ -16,7 +16,7 @@ for i in 1 2 3 4 5 6 7; do
     done
   done
   for w in old new; do
-    if [ $w = old ]; then $O/sourcery_load --config="${OLD_CONFIG:?2bd18af config folder}" > old.quick.$i.out 2>&1
+    if [ $w = old ]; then $O/sourcery_load --config="${OLD_CONFIG:?set OLD_CONFIG to the config folder of 2bd18af}" > old.quick.$i.out 2>&1
     else $N/sourcery_load --config="${NEW_CONFIG:-config}" > new.quick.$i.out 2>&1; fi
   done
   echo round $i done $(date +%T) $(cat /proc/loadavg)

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -18,12 +20,19 @@ namespace harness {
 /// unreadable.
 std::size_t resident_bytes();
 
-/// Samples resident memory every `period` on its own thread, from start()
-/// until stop(). Thread-safety: start, stop and samples from one thread.
+/// The allocator this process runs on: "jemalloc <version>" when jemalloc
+/// is linked or preloaded, else "glibc malloc".
+std::string allocator_name();
+
+/// Samples resident memory, and what the storage engine says it holds
+/// (`engine_bytes`, called on the sampler's thread), every `period` on its
+/// own thread, from start() until stop(). Thread-safety: start, stop and
+/// samples from one thread.
 class memory_sampler {
 public:
-  explicit memory_sampler(std::chrono::milliseconds period = std::chrono::seconds(1))
-    : period_(period) {}
+  explicit memory_sampler(std::function<std::size_t()> engine_bytes,
+                          std::chrono::milliseconds period = std::chrono::seconds(1))
+    : engine_bytes_(std::move(engine_bytes)), period_(period) {}
   ~memory_sampler() { stop(); }
   memory_sampler(const memory_sampler&) = delete;
   memory_sampler& operator=(const memory_sampler&) = delete;
@@ -38,6 +47,7 @@ public:
 private:
   void take(std::chrono::steady_clock::time_point start);
 
+  std::function<std::size_t()> engine_bytes_;
   std::chrono::milliseconds period_;
   std::thread thread_;
   std::mutex m_;
@@ -47,9 +57,11 @@ private:
   std::chrono::steady_clock::time_point start_;
 };
 
-/// The soak rule: resident memory at the end of `samples` is at most
-/// (1 + max_growth) times the sample at 20% of the last sample's time (for a
-/// 10-minute run: minute 2). Needs at least two samples.
+/// The soak rule: the level of resident memory at the end of `samples` is at
+/// most (1 + max_growth) times its level at 20% of the last sample's time
+/// (for a 10-minute run: minute 2). A level is the median of the samples in
+/// a tenth of the run: 15-25% of it, and the last 10%. Needs at least two
+/// samples.
 check rss_growth_check(const std::vector<memory_sample>& samples, double max_growth);
 
 } // namespace harness

@@ -97,6 +97,7 @@ struct sample {
 struct memory_sample {
   double t = 0;         // seconds since start
   std::size_t rss = 0;  // bytes
+  std::size_t engine = 0; // bytes the storage engine reports holding (runtime_stats::log_bytes)
 };
 
 inline double micros_since(std::int64_t created_us) {

@@ -112,12 +112,15 @@ void print_text(const report& r, std::ostream& out) {
   out << "Memory:\n";
   out << "  peak RSS " << r.peak_rss / (1024 * 1024) << " MiB; " << r.bytes_per_event
       << " B per stored event (" << r.log_bytes_per_event << " B of it in the global log); "
-      << r.bytes_per_tenant << " B per tenant\n";
+      << r.bytes_per_tenant << " B per tenant; allocator " << r.allocator << "\n";
   if (!r.memory.empty()) {
     out << "  resident memory (sampled every second, " << r.memory.size() << " samples), m:ss MiB:\n   ";
     out << std::setprecision(1);
     for (const auto& s : memory_rows(r.memory))
       out << " " << clock_time(s.t) << " " << mib(s.rss);
+    out << "\n  of which the storage engine's own count (caches, memtables, records), m:ss MiB:\n   ";
+    for (const auto& s : memory_rows(r.memory))
+      out << " " << clock_time(s.t) << " " << mib(s.engine);
     out << std::setprecision(0) << "\n";
   }
   out << "Storage:\n  " << r.settings->storage.engine;
@@ -158,6 +161,9 @@ void write_json(const report& r, const std::string& path) {
   boost::json::array rss;
   for (const auto& m : r.memory)
     rss.push_back({m.t, m.rss});
+  boost::json::array engine;
+  for (const auto& m : r.memory)
+    engine.push_back({m.t, m.engine});
   boost::json::array notes;
   for (const auto& n : r.notes)
     notes.push_back(boost::json::value(n));
@@ -174,10 +180,12 @@ void write_json(const report& r, const std::string& path) {
       {"append_to_outbox", latency_json(r.outbox_publish)}}},
     {"memory",
      {{"peak_rss_bytes", r.peak_rss},
+      {"allocator", r.allocator},
       {"bytes_per_event", r.bytes_per_event},
       {"log_bytes_per_event", r.log_bytes_per_event},
       {"bytes_per_tenant", r.bytes_per_tenant},
-      {"rss_samples", rss}}},
+      {"rss_samples", rss},
+      {"engine_samples", engine}}},
     {"outbox",
      {{"published", r.outbox_published},
       {"failed_attempts", r.outbox_failures},

@@ -23,6 +23,7 @@ struct report {
   std::uint64_t appends = 0; // committed appends
   latency_histogram append, end_to_end, outbox_publish;
   std::size_t peak_rss = 0;
+  std::string allocator; // allocator_name()
   double bytes_per_event = 0;
   double bytes_per_tenant = 0;
   double log_bytes_per_event = 0;
