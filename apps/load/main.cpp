@@ -30,6 +30,13 @@
 #include <thread>
 #include <unistd.h>
 
+// jemalloc's settings (it is linked into the harness, apps/CMakeLists.txt):
+// a background thread hands freed pages back to the system after a second,
+// so resident memory follows the memory in use instead of its recent peaks.
+// Ignored when the process runs on another allocator.
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 namespace harness {
 
 // -- process memory ------------------------------------------------------------

@@ -285,6 +285,52 @@ BOOST_AUTO_TEST_CASE(reads_of_old_records_come_from_disk) { // R-ST5
   BOOST_TEST(e->memory_bytes() < std::size_t{8} << 20);
 }
 
+namespace {
+
+/// Table files of `folder` that this process has open.
+std::size_t open_table_files(const fs::path& folder) {
+  std::size_t n = 0;
+  auto canonical = fs::canonical(folder);
+  for (const auto& fd : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(fd.path(), ec);
+    if (!ec && target.parent_path() == canonical && target.extension() == ".sst")
+      ++n;
+  }
+  return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(open_table_files_are_bounded) { // R-ST5
+  temp_folder dir;
+  rocksdb_options o;
+  o.cache_mb = 4;
+  o.max_open_tables = 64; // the least that is used
+  // Every close flushes the memtables into new table files, and the log's
+  // files are never merged (positions only grow): the store ends with many.
+  constexpr int rounds = 150, appends = 4, per_append = 20;
+  for (int round = 0; round < rounds; ++round) {
+    auto e = open_rocksdb_engine(dir.path, o);
+    auto s = e->streams("t1");
+    for (int i = 0; i < appends; ++i)
+      s->append(stream_id::random(), 0, events(per_append), {}, {});
+  }
+  std::size_t tables = 0;
+  for (const auto& f : fs::directory_iterator(dir.path))
+    tables += f.path().extension() == ".sst" ? 1 : 0;
+  BOOST_TEST_MESSAGE(tables << " table files");
+  BOOST_REQUIRE_GE(tables, 2u * o.max_open_tables);
+
+  auto e = open_rocksdb_engine(dir.path, o);
+  record_batch keep;
+  auto log = whole_log(*e, keep); // reads every one of the log's files
+  BOOST_REQUIRE_EQUAL(log.size(), std::size_t{rounds * appends * per_append});
+  for (std::size_t i = 0; i < log.size(); ++i)
+    BOOST_REQUIRE_EQUAL(log[i].position, i + 1);
+  BOOST_TEST(open_table_files(dir.path) <= o.max_open_tables);
+}
+
 BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
   temp_folder dir;
   auto versioned = stream_id::named("kept");

@@ -37,6 +37,12 @@ struct rocksdb_options {
   /// Outbox shards (one dispatcher each); 0 = as stored, or one per core for
   /// a new store. A different count re-shards the stored entries at open.
   std::size_t outbox_shards = 0;
+  /// Table files kept open at most, each with its reader in memory (about
+  /// 6 KB) and a file descriptor (R-ST5); a read of another one opens it
+  /// again. RocksDB's own default, all of them, grows with the data: a
+  /// 10-minute soak ends with ~2,600 files. At least 64 is used (RocksDB's
+  /// table cache has 64 shards, each holding at least one).
+  std::size_t max_open_tables = 512;
 };
 
 /// Opens the store in folder `path`, creating it (and the folder) when the
