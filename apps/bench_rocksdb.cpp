@@ -345,18 +345,35 @@ int main(int argc, char** argv) {
   bool sync = cfg.durability == "full";
   auto events_s = "events/s";
   const int w = 52;
+  bench::machine_watch machine;
 
-  auto base_batch = raw_rate(cfg, cfg.baseline_batches, 1'000, sync);
+  // CPU this process spent per event in each write phase (all its threads,
+  // RocksDB's included): unlike a rate, it does not move when other
+  // processes or the host take the cores.
+  std::vector<std::string> cpu;
+  auto timed = [&](std::size_t events, auto phase) {
+    auto before = bench::sample_cpu();
+    auto rate = phase();
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.1f µs CPU/event",
+                  1e6 * (bench::sample_cpu().self - before.self) / static_cast<double>(events));
+    cpu.emplace_back(buf);
+    return rate;
+  };
+  auto base_batch = timed(cfg.baseline_batches * 1'000,
+                          [&] { return raw_rate(cfg, cfg.baseline_batches, 1'000, sync); });
   bench::print_progress(w, "baseline: raw batches of 1,000 events", number(base_batch), events_s);
-  auto base_single = raw_rate(cfg, cfg.raw_singles, 1, sync);
+  auto base_single =
+    timed(cfg.raw_singles, [&] { return raw_rate(cfg, cfg.raw_singles, 1, sync); });
   bench::print_progress(w, "baseline: raw single-event batches", number(base_single), events_s);
-  auto pipelined = pipelined_rate(cfg);
+  auto pipelined = timed(cfg.pipelined, [&] { return pipelined_rate(cfg); });
   bench::print_progress(w, "(a) pipelined single appends", number(pipelined), events_s);
-  auto batch = batch_rate(cfg, 1);
+  auto batches = cfg.batches * cfg.batch_size;
+  auto batch = timed(batches, [&] { return batch_rate(cfg, 1); });
   bench::print_progress(w, "(b) blocking batch appends", number(batch), events_s);
-  auto batch8 = batch_rate(cfg, 8);
+  auto batch8 = timed(batches, [&] { return batch_rate(cfg, 8); });
   bench::print_progress(w, "(b') batch appends, 8 in flight", number(batch8), events_s);
-  auto blocking = blocking_rate(cfg);
+  auto blocking = timed(cfg.blocking, [&] { return blocking_rate(cfg); });
   bench::print_progress(w, "(c) blocking single appends", number(blocking), events_s);
   auto r = reads(cfg);
   bench::print_progress(w, "(d) cold load_stream", number(r.stream_ms), "ms");
@@ -365,18 +382,18 @@ int main(int argc, char** argv) {
   auto met = [](bool ok) { return std::string(ok ? "yes" : "no"); };
   auto size = std::to_string(cfg.batch_size);
   std::vector<bench::table_row> rows{
-    {"baseline: raw RocksDB, 1,000-event batches", number(base_batch), events_s, "", "", ""},
-    {"baseline: raw RocksDB, 1-event batches", number(base_single), events_s, "", "", ""},
+    {"baseline: raw RocksDB, 1,000-event batches", number(base_batch), events_s, "", "", cpu[0]},
+    {"baseline: raw RocksDB, 1-event batches", number(base_single), events_s, "", "", cpu[1]},
     {"(a) pipelined single appends, " + number(static_cast<double>(cfg.streams)) + " streams",
      number(pipelined), events_s, ">= 100,000 and 50%",
      met(pipelined >= 100'000 && pipelined >= base_batch / 2),
-     percent_of(pipelined, base_batch) + " of batches"},
+     percent_of(pipelined, base_batch) + " of batches; " + cpu[2]},
     {"(b) " + size + "-event appends, blocking", number(batch), events_s, ">= 80%",
-     met(batch >= 0.8 * base_batch), percent_of(batch, base_batch) + " of batches"},
+     met(batch >= 0.8 * base_batch), percent_of(batch, base_batch) + " of batches; " + cpu[3]},
     {"(b') " + size + "-event appends, 8 in flight", number(batch8), events_s, ">= 80%",
-     met(batch8 >= 0.8 * base_batch), percent_of(batch8, base_batch) + " of batches"},
+     met(batch8 >= 0.8 * base_batch), percent_of(batch8, base_batch) + " of batches; " + cpu[4]},
     {"(c) blocking single appends, 1 thread", number(blocking), events_s, ">= 80%",
-     met(blocking >= 0.8 * base_single), percent_of(blocking, base_single) + " of 1-event"},
+     met(blocking >= 0.8 * base_single), percent_of(blocking, base_single) + " of 1-event; " + cpu[5]},
     {"(d) cold load_stream of " + number(static_cast<double>(cfg.load_size)) + " events",
      number(r.stream_ms), "ms", "", "",
      number(static_cast<double>(cfg.load_size) / r.stream_ms * 1000) + " events/s"},
@@ -389,5 +406,6 @@ int main(int argc, char** argv) {
               raw(0).data.size());
   bench::print_table({50, 10, 8, 18, 3, 22}, {"what", "value", "unit", "target", "met", "note"},
                      rows);
+  std::printf("\n%s %s\n", machine.load_averages().c_str(), machine.others_cpu().c_str());
   return bench::exit_code("bench_rocksdb");
 }

@@ -54,15 +54,17 @@ struct feed_state {
   /// until `out` holds `max` or the log's end is reached.
   void scan(storage::record_batch& out, std::size_t max) {
     storage::record_batch chunk;
+    // Durable engines: the memory of what `out` holds from earlier scans
+    // stays owned; each read adds its own to it.
+    chunk.owner = out.owner;
     while (out.records.size() < max && cursor < source.engine->last_position()) {
       chunk.records.clear();
       source.engine->read(cursor, std::max<std::size_t>(max - out.records.size(), 256), chunk);
       if (chunk.records.empty())
         return;
-      // Durable engines: keep the batch's memory. Before the loop, which may
-      // return early with views into this chunk already in `out`.
-      if (chunk.owner)
-        out.owner = chunk.owner;
+      // Before the loop, which may return early with views into this chunk
+      // already in `out`.
+      out.owner = chunk.owner;
       for (const auto& r : chunk.records) {
         if (out.records.size() >= max)
           return;
@@ -91,13 +93,26 @@ void arm(self_ptr self) {
 
 // -- pull ---------------------------------------------------------------------
 
+/// Answers the pending fetch with at most its `max` records; a read-ahead
+/// may have found more, which stay for the next fetch. While the puller
+/// decodes what it got, the feed reads on (one more batch at most, only
+/// what is committed already): catching up, reading and decoding overlap.
 void complete_fetch(self_ptr self) {
   auto& st = self->state;
+  auto max = st.pending->max;
   auto done = std::move(st.pending->done);
   st.pending.reset();
   auto records = std::move(st.got);
   st.got = {};
+  if (records.records.size() > max) {
+    st.got.owner = records.owner;
+    st.got.records.assign(records.records.begin() + static_cast<std::ptrdiff_t>(max),
+                          records.records.end());
+    records.records.resize(max);
+  }
   done(std::move(records));
+  if (st.got.records.size() < max)
+    st.scan(st.got, max);
 }
 
 void fill(self_ptr self) {

@@ -23,7 +23,9 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace sourcery::detail {
@@ -44,16 +46,47 @@ struct append_job {
   completion<append_receipt> done;
 };
 
+struct append_call;
+using append_call_ptr = std::shared_ptr<append_call>;
+
+/// The tenant actor's appends whose outcome the engine reported after the
+/// actor handed them over, in the order reported. The engine's thread adds
+/// them and sends one `committed_atom` when the queue was empty; the actor
+/// takes them all at once. So a write of many appends costs the writer one
+/// message per tenant, not one per append.
+class committed_queue {
+public:
+  /// Adds `c`; true when the queue was empty: then the caller tells the actor.
+  bool add(append_call_ptr c) {
+    std::lock_guard lock(mutex_);
+    calls_.push_back(std::move(c));
+    return calls_.size() == 1;
+  }
+  /// Everything added so far, oldest first.
+  std::vector<append_call_ptr> take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(calls_, {});
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<append_call_ptr> calls_; // GUARDED_BY(mutex_)
+};
+
 /// One append between the tenant's actor and the engine: whom to answer,
 /// and the outcome once the engine reports it. When the engine reports it
 /// while the actor is still handing the append over (an engine that commits
 /// synchronously, or an early error), the actor answers at once; otherwise
-/// the engine's writer sends `committed_atom` with it to the actor, which
-/// answers then — never on the writer's thread. One atomic step (`stage`)
-/// decides which.
+/// the engine's writer queues it in the actor's `committed_queue`, and the
+/// actor answers then — never on the writer's thread. One atomic step
+/// (`stage`) decides which.
 struct append_call {
   enum : int { handing_over, deferred, arrived };
-  caf::strong_actor_ptr actor;          // the tenant's, to send `committed_atom` to
+  caf::strong_actor_ptr actor;              // the tenant's, to send `committed_atom` to
+  // The tenant's, to add this call to; weak: a queue holding this call must
+  // not keep itself alive (when the actor is gone, its calls are dropped and
+  // their completions report runtime_stopped).
+  std::weak_ptr<committed_queue> queue;
   const commit_path* commits = nullptr; // told when the outcome is in (`leave`)
   completion<append_receipt> done;                     // the facade's caller, if any
   caf::typed_response_promise<append_receipt> promise; // a requesting actor's, if any
@@ -63,7 +96,6 @@ struct append_call {
   std::optional<append_receipt> receipt; // written before `arrived`
   std::exception_ptr error;
 };
-using append_call_ptr = std::shared_ptr<append_call>;
 
 struct load_job {
   stream_id stream;
@@ -88,13 +120,12 @@ using tenant_storage_actor = caf::typed_actor<
   caf::replies_to<load_atom, load_job>::with<storage::stream_read>,
   caf::replies_to<snapshot_atom, snapshot_job>::with<done_t>,
   caf::replies_to<delete_atom, delete_job>::with<done_t>,
-  caf::reacts_to<committed_atom, append_call_ptr>, // its appends, written (R-ST3)
-  caf::reacts_to<passivate_atom>>;                  // its own idle check (R-ST5)
+  caf::reacts_to<committed_atom>, // its committed_queue has appends, written (R-ST3)
+  caf::reacts_to<passivate_atom>>; // its own idle check (R-ST5)
 
 } // namespace sourcery::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::append_job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::append_call_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::load_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::snapshot_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sourcery::detail::delete_job)

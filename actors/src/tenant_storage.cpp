@@ -54,6 +54,7 @@ struct tenant_state {
   std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
   /// Appends handed to the engine whose outcome has not come back.
   std::size_t in_flight = 0;
+  std::shared_ptr<committed_queue> committed = std::make_shared<committed_queue>();
 
   void touch() {
     if (idle.count() > 0)
@@ -90,6 +91,7 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
         if (call->requested)
           call->promise = self->make_response_promise<append_receipt>();
         call->actor = caf::actor_cast<caf::strong_actor_ptr>(self);
+        call->queue = st->committed;
         call->commits = st->commits;
         // Captures one shared_ptr: std::function keeps it without allocating.
         auto shard = st->commits->append(
@@ -100,9 +102,11 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
             int expected = append_call::handing_over;
             const auto* commits = call->commits;
             if (!call->stage.compare_exchange_strong(expected, append_call::arrived,
-                                                     std::memory_order_acq_rel))
-              caf::anon_send(caf::actor_cast<tenant_storage_actor>(call->actor),
-                             committed_atom::value, call);
+                                                     std::memory_order_acq_rel)) {
+              auto actor = caf::actor_cast<tenant_storage_actor>(call->actor);
+              if (auto queue = call->queue.lock(); queue && queue->add(call))
+                caf::anon_send(actor, committed_atom::value);
+            }
             commits->leave();
           });
         call->wake_shard = shard;
@@ -125,12 +129,14 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
           return std::move(*call->receipt);
         return to_caf_error(call->error);
       },
-      [st](committed_atom, append_call_ptr& call) {
-        --st->in_flight;
-        call->actor = nullptr;
-        if (call->receipt)
-          st->commits->wake(call->wake_shard);
-        answer(*call);
+      [st](committed_atom) {
+        for (auto& call : st->committed->take()) {
+          --st->in_flight;
+          call->actor = nullptr;
+          if (call->receipt)
+            st->commits->wake(call->wake_shard);
+          answer(*call);
+        }
       },
       [st](load_atom, load_job& job) {
         st->touch();

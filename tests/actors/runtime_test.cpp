@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -63,12 +64,28 @@ struct tally {
   }
 };
 
+/// Records copied out of an engine's memory, owned only by a record batch's
+/// owner; scribbled over when released, so a view that outlives its owner
+/// reads garbage in any build, not only under AddressSanitizer.
+struct scribbled_copies {
+  std::deque<std::string> strings;
+  std::deque<stream_id> streams;
+  ~scribbled_copies() {
+    for (auto& s : strings)
+      std::fill(s.begin(), s.end(), 'X');
+  }
+  std::string_view keep(std::string_view s) { return strings.emplace_back(s); }
+};
+
 /// The engine under test, counting the wake-ups registered with it and not
 /// yet run or cancelled; everything else goes straight through.
 class wake_up_counting_engine final : public storage::engine {
 public:
-  explicit wake_up_counting_engine(std::shared_ptr<storage::engine> inner)
-    : inner_(std::move(inner)) {}
+  /// `copy_reads`: `read` hands out copies owned by the batch it fills
+  /// (scribbled_copies), not views of the inner engine's memory.
+  explicit wake_up_counting_engine(std::shared_ptr<storage::engine> inner,
+                                   bool copy_reads = false)
+    : inner_(std::move(inner)), copy_reads_(copy_reads) {}
 
   /// Waits until `pred(live wake-ups)` holds; false at the deadline.
   template <class Pred>
@@ -126,7 +143,24 @@ public:
   }
   position last_position() const override { return inner_->last_position(); }
   void read(position after, std::size_t max, storage::record_batch& out) const override {
-    inner_->read(after, max, out);
+    if (!copy_reads_)
+      return inner_->read(after, max, out);
+    storage::record_batch got;
+    inner_->read(after, max, got);
+    auto copies = std::make_shared<scribbled_copies>();
+    for (auto r : got.records) {
+      r.tenant = copies->keep(r.tenant);
+      r.stream = &copies->streams.emplace_back(*r.stream);
+      r.type = copies->keep(r.type);
+      r.data = copies->keep(r.data);
+      r.context = copies->keep(r.context);
+      out.records.push_back(r);
+    }
+    if (out.owner) // as every engine does: what `out` held stays owned
+      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(copies)>>(
+        std::move(out.owner), std::move(copies));
+    else
+      out.owner = std::move(copies);
   }
   std::size_t outbox_shards() const noexcept override { return inner_->outbox_shards(); }
   std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
@@ -175,6 +209,7 @@ public:
 
 private:
   std::shared_ptr<storage::engine> inner_;
+  const bool copy_reads_;
   std::mutex m_;
   std::condition_variable cv_;
   std::set<std::uint64_t> live_; // GUARDED_BY(m_)
@@ -486,6 +521,38 @@ BOOST_AUTO_TEST_CASE(a_dropped_subscription_leaves_no_wake_up_behind) {
     });
   b.event_store().append(stream_id::random(), {added("x")});
   BOOST_TEST((got.get_future().wait_for(60s) == std::future_status::ready));
+}
+
+// Issue 11 (found while adding read-ahead): a batch pull that waits for
+// more read its records in two scans, and the second replaced the owner of
+// the first one's memory; a durable engine could free those records before
+// the batch was decoded (R-SB1: every event, in order, intact).
+BOOST_AUTO_TEST_CASE(a_batch_filled_by_two_reads_keeps_the_memory_of_both) {
+  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make(), true);
+  auto b = sourcery::backend::on(engine);
+  b.registry().add<test_events::item_added>("item_added");
+  auto store = b.event_store();
+  auto id = stream_id::random();
+  auto append = [&](int from) {
+    std::vector<wrapped_event<>> events;
+    for (int i = from; i < from + 5; ++i)
+      events.push_back(added("item " + std::to_string(i), i));
+    store.append(id, std::move(events), from);
+  };
+  append(0);
+  auto sub = b.subscriber().start_from(0).build_batch(10, 60.0);
+  auto got = std::async(std::launch::async, [&] { return sub.next(); });
+  // The feed read the first five and waits for five more.
+  BOOST_TEST_REQUIRE(engine->wait_for_live([](std::size_t live) { return live >= 1; }, 60s));
+  append(5);
+  BOOST_TEST_REQUIRE((got.wait_for(60s) == std::future_status::ready));
+  auto batch = got.get();
+  BOOST_TEST_REQUIRE(batch.size() == 10u);
+  for (int i = 0; i < 10; ++i) {
+    const auto& e = batch[static_cast<std::size_t>(i)].event.as<test_events::item_added>();
+    BOOST_TEST(e.name == "item " + std::to_string(i));
+    BOOST_TEST(e.quantity == i);
+  }
 }
 
 // Issue 10 item 11 and issue 14 defect 6: the rough edges.

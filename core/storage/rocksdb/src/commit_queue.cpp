@@ -19,7 +19,7 @@ commit_queue::~commit_queue() {
   writer_.join();
 }
 
-position commit_queue::submit(std::unique_ptr<pending_commit> c, const commit_hook& hook) {
+position commit_queue::submit(std::unique_ptr<pending_commit>&& c, const commit_hook& hook) {
   std::lock_guard sequence(sequence_mutex_);
   if (c->epoch != epoch_.load(std::memory_order_acquire))
     throw storage_unavailable(
@@ -69,16 +69,19 @@ bool commit_queue::write(std::vector<std::unique_ptr<pending_commit>>& group, bo
     status = store_.db->Resume();
   if (status.ok()) try {
     rocksdb::WriteBatch batch;
+    std::string index; // one buffer for every index key (they are long)
+    const auto no_attempts = encode_attempts(0);
     for (const auto& c : group) {
       auto n = c->first_number;
       for (std::size_t i = 0; i < c->records.size(); ++i) {
         const auto& r = *c->records[i];
         auto pos_key = position_key(r.pos);
         batch.Put(store_.cf(family::log), pos_key, r.bytes);
-        batch.Put(store_.cf(family::index), index_key(c->stream_key, n + i), pos_key);
+        index.assign(c->stream_key);
+        put_u64(index, n + i);
+        batch.Put(store_.cf(family::index), index, pos_key);
         if (i < c->to_outbox.size() && c->to_outbox[i])
-          batch.Put(store_.cf(family::outbox), outbox_key(c->outbox_shard, r.pos),
-                    encode_attempts(0));
+          batch.Put(store_.cf(family::outbox), outbox_key(c->outbox_shard, r.pos), no_attempts);
       }
       batch.Put(store_.cf(family::streams), c->stream_key, c->state);
     }
@@ -107,8 +110,8 @@ bool commit_queue::write(std::vector<std::unique_ptr<pending_commit>>& group, bo
     epoch_.fetch_add(1, std::memory_order_acq_rel);
   }
   for (const auto& c : group)
-    if (c->written)
-      c->written(error); // noexcept by contract
+    if (c->owner)
+      c->owner->written(*c, error);
   return status.ok();
 }
 

@@ -42,6 +42,19 @@
 
 namespace sourcery::storage::rocksdb_detail {
 
+struct pending_commit;
+
+/// Whom the writer tells that a commit is written (or failed).
+class commit_owner {
+public:
+  /// Runs once per commit on the writer thread, after its batch is
+  /// published: error empty = written. Must not throw.
+  virtual void written(pending_commit& c, const std::string& error) noexcept = 0;
+
+protected:
+  ~commit_owner() = default;
+};
+
 /// One append as it waits for its write.
 struct pending_commit {
   /// Its records, built before sequencing; positions are set by `submit`.
@@ -54,8 +67,12 @@ struct pending_commit {
   std::uint32_t outbox_shard = 0;
   /// The epoch its stream state was read in (see `commit_queue::epoch`).
   std::uint64_t epoch = 0;
-  /// Runs once on the writer thread: error empty = written and published.
-  std::function<void(const std::string& error)> written;
+  /// Told once it is written; null: nobody waits.
+  commit_owner* owner = nullptr;
+  /// What the owner answers with: the receipt (positions are filled in
+  /// once written) and whom.
+  append_receipt receipt;
+  append_done done;
 };
 
 class commit_queue {
@@ -75,10 +92,11 @@ public:
   std::uint64_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
   /// Sequences `c`, runs `hook` with its records and queues it for the
-  /// writer; returns its first position. Throws (nothing queued, no
-  /// position consumed) what the hook throws, `storage_full`, or
-  /// `storage_unavailable` when a write failed since `c->epoch`.
-  position submit(std::unique_ptr<pending_commit> c, const commit_hook& hook);
+  /// writer (moving from `c` only then); returns its first position. Throws
+  /// (nothing queued, no position consumed, `c` left to the caller) what
+  /// the hook throws, `storage_full`, or `storage_unavailable` when a write
+  /// failed since `c->epoch`.
+  position submit(std::unique_ptr<pending_commit>&& c, const commit_hook& hook);
 
   /// The wake-ups of the log, run after each published batch.
   storage::wake_ups& wake_ups() noexcept { return wake_ups_; }

@@ -72,10 +72,10 @@ void put_optional(std::string& out, const std::optional<std::string>& s) {
     put_string(out, *s);
 }
 
-std::optional<std::string> get_optional(byte_reader& r) {
+std::optional<std::string_view> get_optional_view(byte_reader& r) {
   if (r.u8() == 0)
     return std::nullopt;
-  return std::string(r.string());
+  return r.string();
 }
 
 } // namespace
@@ -201,19 +201,28 @@ std::string encode_record(std::string_view tenant, const stream_id& stream,
 
 namespace {
 
+struct bytes_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
 /// Named stream ids cost a SHA-1 to rebuild; a reading thread keeps the ones
-/// it met last, keyed by their stored bytes.
+/// it met last, keyed by their stored bytes (looked up without copying them).
 const stream_id& cached_stream(std::string_view stored, const uuid& id,
-                               std::optional<std::string> category,
-                               std::optional<std::string> name) {
-  thread_local std::unordered_map<std::string, stream_id> seen;
-  if (auto it = seen.find(std::string(stored)); it != seen.end())
+                               std::optional<std::string_view> category,
+                               std::optional<std::string_view> name) {
+  thread_local std::unordered_map<std::string, stream_id, bytes_hash, std::equal_to<>> seen;
+  if (auto it = seen.find(stored); it != seen.end())
     return it->second;
   if (seen.size() >= 4096)
     seen.clear();
+  auto owned = [](std::optional<std::string_view> s) {
+    return s ? std::optional<std::string>(std::string(*s)) : std::nullopt;
+  };
   // The name was checked against the UUID when the stream id was made.
-  auto made = name ? stream_id(id, std::move(category), std::move(name))
-                   : stream_id(id, std::move(category));
+  auto made = name ? stream_id(id, owned(category), owned(name)) : stream_id(id, owned(category));
   return seen.emplace(std::string(stored), std::move(made)).first->second;
 }
 
@@ -233,13 +242,13 @@ void stored_record::decode(const stream_id* known) {
   span(tenant_at, tenant_len);
   auto stream_at = r.offset();
   auto stream_uuid = r.id();
-  auto category = get_optional(r);
-  auto name = get_optional(r);
+  auto category = get_optional_view(r);
+  auto name = get_optional_view(r);
   if (known)
     stream = *known;
   else
     stream = cached_stream(std::string_view(bytes).substr(stream_at, r.offset() - stream_at),
-                           stream_uuid, std::move(category), std::move(name));
+                           stream_uuid, category, name);
   id = r.id();
   created_us = static_cast<std::int64_t>(r.u64());
   version = r.u64();

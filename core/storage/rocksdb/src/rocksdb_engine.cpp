@@ -49,6 +49,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -78,10 +79,44 @@ public:
   void Logv(const char*, va_list) override {}
 };
 
+/// The part of a key before its trailing big-endian counter (u64): a
+/// stream's index entries share it (stream key, then n), as do a shard's
+/// outbox entries (shard, then position). Counter 0 is out of its domain:
+/// no entry has it, and the range deletions of a stream's index entries
+/// start there — RocksDB 7.8 keeps one hint per prefix for a memtable's
+/// entries and its range deletions alike, and a hint used in the wrong one
+/// breaks its skip list (seen as an assertion in Debian's build).
+class counter_prefix final : public rocksdb::SliceTransform {
+public:
+  explicit counter_prefix(const char* name) : name_(name) {}
+  const char* Name() const override { return name_; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() > 8 && get_u64(key.data() + key.size() - 8) != 0;
+  }
+
+private:
+  const char* name_;
+};
+
+/// The whole key: a stream's state is rewritten on each of its appends, and
+/// each new version goes beside the previous one (RocksDB's own example).
+class whole_key final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "sourcery.stream_state"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return key; }
+  bool InDomain(const rocksdb::Slice&) const override { return true; }
+};
+
 struct tuned {
   rocksdb::DBOptions db;
   rocksdb::ColumnFamilyOptions cf;      // families read by point lookups of keys that may be absent
   rocksdb::ColumnFamilyOptions scanned; // families of keys that exist or are iterated: no filter
+  rocksdb::ColumnFamilyOptions index;   // scanned, keys counting on per stream
+  rocksdb::ColumnFamilyOptions outbox;  // scanned, keys counting on per shard
+  rocksdb::ColumnFamilyOptions streams; // point lookups, each key rewritten often
   std::shared_ptr<rocksdb::Cache> cache;
 };
 
@@ -116,8 +151,23 @@ tuned make_options(const rocksdb_options& o) {
   // there, while building one buffers a hash of every key of an output file
   // during compactions — tens of MB, the largest transient seen in a soak.
   t.scanned.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Inserting into a memtable (a skip list) searches it from the top for
+  // each key: with a batch's index entries spread over many streams, that
+  // was the writer's largest cost. A hint per stream (per shard) — where its
+  // last key went — makes each insert start beside its predecessor. Hints
+  // work only for inserts by one thread, which is how the commit queue
+  // writes anyway.
+  t.db.allow_concurrent_memtable_write = false;
+  t.index = t.scanned;
+  t.index.memtable_insert_with_hint_prefix_extractor =
+    std::make_shared<counter_prefix>("sourcery.index_stream");
+  t.outbox = t.scanned;
+  t.outbox.memtable_insert_with_hint_prefix_extractor =
+    std::make_shared<counter_prefix>("sourcery.outbox_shard");
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   t.cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  t.streams = t.cf;
+  t.streams.memtable_insert_with_hint_prefix_extractor = std::make_shared<whole_key>();
   return t;
 }
 
@@ -125,9 +175,12 @@ std::vector<rocksdb::ColumnFamilyDescriptor> descriptors(const tuned& t) {
   std::vector<rocksdb::ColumnFamilyDescriptor> out;
   for (std::size_t i = 0; i < family_count; ++i) {
     auto f = static_cast<family>(i);
-    bool scanned = f == family::log || f == family::index || f == family::outbox
-                   || f == family::dead;
-    out.emplace_back(family_names[i], scanned ? t.scanned : t.cf);
+    bool scanned = f == family::log || f == family::dead;
+    out.emplace_back(family_names[i], f == family::index     ? t.index
+                                      : f == family::outbox  ? t.outbox
+                                      : f == family::streams ? t.streams
+                                      : scanned              ? t.scanned
+                                                             : t.cf);
   }
   return out;
 }
@@ -277,7 +330,7 @@ class rocksdb_engine;
 /// written or still queued (`in_flight_`) — so a caller can pipeline appends
 /// to one stream while the writer fsyncs; appends to different streams
 /// share batches.
-class rocksdb_streams final : public stream_store {
+class rocksdb_streams final : public stream_store, private commit_owner {
 public:
   rocksdb_streams(std::string tenant, store& st, commit_queue& commits, durable_outbox& outbox)
     : tenant_(std::move(tenant)), store_(st), commits_(commits), outbox_(outbox) {}
@@ -315,12 +368,12 @@ public:
   void append_async(const stream_id& id, expected_version expected,
                     std::span<const raw_event> events, std::span<const char> to_outbox,
                     const commit_hook& hook, append_done done) override {
-    append_receipt receipt;
+    std::unique_ptr<pending_commit> c;
     try {
       auto key = stream_key(tenant_, id);
       std::unique_lock lock(mutex_);
       released_.wait(lock, [&] { return !exclusive(key); });
-      auto c = std::make_unique<pending_commit>();
+      c = std::make_unique<pending_commit>();
       c->epoch = commits_.epoch();
       auto pending = in_flight_.find(key);
       auto current = pending != in_flight_.end() && pending->second.epoch == c->epoch
@@ -341,31 +394,35 @@ public:
       c->stream_key = key;
       c->to_outbox.assign(to_outbox.begin(), to_outbox.end());
       c->outbox_shard = static_cast<std::uint32_t>(outbox_.shard_of(tenant_));
-      receipt.last_position = events.size() - 1; // + the first position, below
+      // Positions are added once sequenced (written() below).
+      c->receipt.last_position = events.size() - 1;
       if (!after.versionless)
-        receipt.version = after.current;
-      // The first position is known only once sequenced; the callback holds
-      // a copy, so it learns it through the shared record.
-      auto first_record = c->records.front();
-      c->written = [this, key, receipt, done, first_record](const std::string& error) mutable {
-        if (!error.empty()) {
-          done(std::nullopt, std::make_exception_ptr(storage_unavailable(error)));
-        } else {
-          receipt.first_position = first_record->pos;
-          receipt.last_position += first_record->pos;
-          done(receipt, nullptr);
-        }
-        finished(key); // after `done`: a snapshot waiting for the stream sees it answered
-      };
+        c->receipt.version = after.current;
+      c->owner = this;
+      c->done = std::move(done);
       auto epoch = c->epoch;
-      commits_.submit(std::move(c), hook);
+      commits_.submit(std::move(c), hook); // moves `c` only once it is queued
       auto& entry = in_flight_[key];
       entry.state = after;
       entry.epoch = epoch;
       ++entry.count;
     } catch (...) {
-      done(std::nullopt, std::current_exception());
+      // Not queued (`c` kept), or failed before: nobody else answers it.
+      auto& answer = c && c->done ? c->done : done;
+      if (answer)
+        answer(std::nullopt, std::current_exception());
     }
+  }
+
+  void written(pending_commit& c, const std::string& error) noexcept override {
+    if (!error.empty()) {
+      c.done(std::nullopt, std::make_exception_ptr(storage_unavailable(error)));
+    } else {
+      c.receipt.first_position = c.records.front()->pos;
+      c.receipt.last_position += c.records.front()->pos;
+      c.done(c.receipt, nullptr);
+    }
+    finished(c.stream_key); // after `done`: a snapshot waiting for the stream sees it answered
   }
 
   std::optional<stream_info> info(const stream_id& id) const override {

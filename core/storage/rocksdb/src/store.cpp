@@ -89,12 +89,21 @@ std::vector<std::shared_ptr<const stored_record>> store::records(position from,
     ro.iterate_upper_bound = &upper_slice;
     ro.fill_cache = to - from < 4096; // a long scan would only evict the hot blocks
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(family::log)));
+    // One block holds the records read here, each pointer shares it: one
+    // allocation for all of them, not one each. Reserved in full, so the
+    // records never move.
+    auto block = std::make_shared<std::vector<stored_record>>();
+    block->reserve(cached_from - from);
     auto expect = from;
     for (it->Seek(position_key(from)); it->Valid(); it->Next()) {
       auto p = get_u64(it->key().data());
       if (p != expect)
         throw storage_corrupt("the log has no record at position " + std::to_string(expect));
-      out.push_back(decode_record(p, it->value().ToString()));
+      auto& r = block->emplace_back();
+      r.pos = p;
+      r.bytes.assign(it->value().data(), it->value().size());
+      r.decode();
+      out.emplace_back(block, &r);
       ++expect;
     }
     check(it->status(), "reading the log");
