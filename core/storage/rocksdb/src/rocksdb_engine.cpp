@@ -37,7 +37,9 @@
 // WriteBufferManager); recent records (cache_mb × 1/4) are kept decoded in
 // a ring. Stream states are read from RocksDB on each append (point lookups
 // that hit the memtable or the block cache); nothing else grows with the
-// data: no per-stream or per-event state is kept in RAM.
+// data: no per-stream or per-event state is kept in RAM beyond a memtable's
+// insert hints (one per stream written since its last flush: its splice in
+// the memtable's arena, a map entry on the heap).
 #include <sourcery/storage/rocksdb.hpp>
 
 #include "commit_queue.hpp"
