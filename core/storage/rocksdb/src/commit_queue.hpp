@@ -10,7 +10,8 @@
 //     position is consumed — and nothing of the append is queued.
 //  2. Writing, on the writer thread: it takes every queued commit (a
 //     contiguous run of positions, in order), writes them in one WriteBatch
-//     (fsync'd for durability full), then publishes them: the records go to
+//     (fsync'd for durability full; each stream's state once, as its last
+//     commit in the batch leaves it), then publishes them: the records go to
 //     the cache, `last()` moves to the batch's last position, wake-ups run,
 //     and each commit's `written` runs. Appends that queue meanwhile form
 //     the next batch, so an append waits at most for one write before its
