@@ -10,9 +10,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -234,6 +236,43 @@ BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_without_gaps) { // R-ST3, 
         BOOST_REQUIRE_EQUAL(rec.version, *r.version - (r.last_position - p));
       }
   BOOST_TEST(e->outbox_count().pending > 0u);
+}
+
+// A write holds each stream's state once, as its last append in the batch
+// leaves it: pipelined appends of two streams (many per batch, fsync'd), then
+// the states after reopening are the last ones, and appends go on from them.
+BOOST_AUTO_TEST_CASE(pipelined_appends_leave_each_stream_at_its_last_state) { // R-ST1, R-ST4
+  temp_folder dir;
+  auto a = stream_id::random(), b = stream_id::random();
+  constexpr int n = 300;
+  {
+    auto e = open_rocksdb_engine(dir.path); // durability full: writes are slow, batches big
+    auto streams = e->streams("t1");
+    std::mutex m;
+    std::condition_variable cv;
+    int done = 0, failed = 0;
+    auto count = [&](std::optional<append_receipt> r, std::exception_ptr) {
+      std::lock_guard lock(m);
+      ++done;
+      failed += r ? 0 : 1;
+      cv.notify_all();
+    };
+    for (int i = 0; i < n; ++i) {
+      auto evs = events(1, i);
+      streams->append_async(a, static_cast<version>(i), evs, {}, {}, count);
+      if (i % 3 == 0) // versionless, interleaved
+        streams->append_async(b, no_versioning, evs, {}, {}, count);
+    }
+    std::unique_lock lock(m);
+    BOOST_REQUIRE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == n + n / 3; }));
+    BOOST_REQUIRE_EQUAL(failed, 0);
+  }
+  auto e = open_rocksdb_engine(dir.path);
+  auto streams = e->streams("t1");
+  BOOST_TEST(streams->info(a)->current == static_cast<version>(n));
+  BOOST_TEST(streams->info(b)->current == static_cast<version>(n / 3));
+  BOOST_TEST(streams->read(a, std::nullopt, std::nullopt).events.records.size() == std::size_t(n));
+  BOOST_TEST(*append(*e, "t1", a, static_cast<version>(n), 1).version == version(n + 1));
 }
 
 BOOST_AUTO_TEST_CASE(a_throwing_hook_rolls_back_its_commit_only) { // R-ST1
