@@ -111,15 +111,39 @@ void complete_fetch(self_ptr self) {
     records.records.resize(max);
   }
   done(std::move(records));
-  if (st.got.records.size() < max)
-    st.scan(st.got, max);
+  if (st.got.records.size() < max) {
+    try {
+      st.scan(st.got, max);
+    } catch (...) { // the next fetch reads there again and reports it (scan_for_fetch)
+    }
+  }
+}
+
+/// Scans for the pending fetch; false when a read failed and the fetch was
+/// answered with its error (storage_corrupt, storage_unavailable). Records
+/// read before the failure are delivered first; the cursor stays at the
+/// failed read, so the next fetch meets it again.
+bool scan_for_fetch(self_ptr self) {
+  auto& st = self->state;
+  try {
+    st.scan(st.got, st.pending->max);
+    return true;
+  } catch (...) {
+    if (!st.got.records.empty()) {
+      complete_fetch(self);
+      return false;
+    }
+    auto done = std::move(st.pending->done);
+    st.pending.reset();
+    done(std::current_exception());
+    return false;
+  }
 }
 
 void fill(self_ptr self) {
   auto& st = self->state;
-  if (!st.pending)
+  if (!st.pending || !scan_for_fetch(self))
     return;
-  st.scan(st.got, st.pending->max);
   if (st.got.records.size() >= st.pending->max
       || (!st.pending->wait_for_all && !st.got.records.empty()))
     complete_fetch(self);
@@ -269,10 +293,8 @@ feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
       },
       [self](timeout_atom, std::uint64_t id) {
         auto& st = self->state;
-        if (st.pending && id == st.pending->id) {
-          st.scan(st.got, st.pending->max); // what was committed before the deadline
-          complete_fetch(self);
-        }
+        if (st.pending && id == st.pending->id && scan_for_fetch(self)) // what was committed
+          complete_fetch(self);                                           // before the deadline
       },
       [](pump_atom) {},
     };

@@ -142,7 +142,12 @@ public:
     return inner_->streams(tenant);
   }
   position last_position() const override { return inner_->last_position(); }
+  /// While set, `read` throws storage_corrupt, as a damaged log would.
+  void fail_reads(bool fail) { fail_reads_ = fail; }
+
   void read(position after, std::size_t max, storage::record_batch& out) const override {
+    if (fail_reads_)
+      throw storage_corrupt("test: the log is damaged at position " + std::to_string(after + 1));
     if (!copy_reads_)
       return inner_->read(after, max, out);
     storage::record_batch got;
@@ -210,6 +215,7 @@ public:
 private:
   std::shared_ptr<storage::engine> inner_;
   const bool copy_reads_;
+  std::atomic<bool> fail_reads_{false};
   std::mutex m_;
   std::condition_variable cv_;
   std::set<std::uint64_t> live_; // GUARDED_BY(m_)
@@ -553,6 +559,41 @@ BOOST_AUTO_TEST_CASE(a_batch_filled_by_two_reads_keeps_the_memory_of_both) {
     BOOST_TEST(e.name == "item " + std::to_string(i));
     BOOST_TEST(e.quantity == i);
   }
+}
+
+// Issue 11 (noticed with the read-ahead): a pull whose read fails reports the
+// storage error itself (R-ST6: typed errors), not runtime_stopped from a feed
+// that died of it, and reads on from the same place once reads work again.
+BOOST_AUTO_TEST_CASE(a_failed_read_reaches_the_puller_as_its_typed_error) {
+  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make());
+  auto b = sourcery::backend::on(engine);
+  b.registry().add<test_events::item_added>("item_added");
+  auto id = stream_id::random();
+  b.event_store().append(id, {added("a", 1), added("b", 2)});
+  auto iter = b.subscriber().start_from(0).build_iter(60.0);
+  auto batch = b.subscriber().start_from(0).build_batch(2, 60.0);
+  engine->fail_reads(true);
+  std::exception_ptr got;
+  try {
+    (void)iter.next();
+  } catch (...) {
+    got = std::current_exception();
+  }
+  BOOST_TEST(code_of(got) == errc::storage_corrupt);
+  got = nullptr;
+  try {
+    (void)batch.next();
+  } catch (...) {
+    got = std::current_exception();
+  }
+  BOOST_TEST(code_of(got) == errc::storage_corrupt);
+  engine->fail_reads(false);
+  auto first = iter.next();
+  BOOST_TEST_REQUIRE(first.has_value());
+  BOOST_TEST(first->position == 1u);
+  auto both = batch.next();
+  BOOST_TEST_REQUIRE(both.size() == 2u);
+  BOOST_TEST(both[1].event.as<test_events::item_added>().name == "b");
 }
 
 // Issue 10 item 11 and issue 14 defect 6: the rough edges.
