@@ -532,7 +532,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_subscription_leaves_no_wake_up_behind) {
 // Issue 11 (found while adding read-ahead): a batch pull that waits for
 // more read its records in two scans, and the second replaced the owner of
 // the first one's memory; a durable engine could free those records before
-// the batch was decoded (R-SB1: every event, in order, intact).
+// the batch was decoded (R-SUB-ORDER: every event, in order, intact).
 BOOST_AUTO_TEST_CASE(a_batch_filled_by_two_reads_keeps_the_memory_of_both) {
   auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make(), true);
   auto b = sourcery::backend::on(engine);
