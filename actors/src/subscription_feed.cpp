@@ -93,10 +93,10 @@ void arm(self_ptr self) {
 
 // -- pull ---------------------------------------------------------------------
 
-/// Answers the pending fetch with at most its `max` records; a read-ahead
-/// may have found more, which stay for the next fetch. While the puller
-/// decodes what it got, the feed reads on (one more batch at most, only
-/// what is committed already): catching up, reading and decoding overlap.
+/// Answers the pending fetch with what `got` holds. While the puller decodes
+/// it, the feed reads on — one more fetch's worth at most (every fetch of a
+/// feed asks for the same `max`), only what is committed already — so
+/// catching up, reading and decoding overlap.
 void complete_fetch(self_ptr self) {
   auto& st = self->state;
   auto max = st.pending->max;
@@ -104,18 +104,10 @@ void complete_fetch(self_ptr self) {
   st.pending.reset();
   auto records = std::move(st.got);
   st.got = {};
-  if (records.records.size() > max) {
-    st.got.owner = records.owner;
-    st.got.records.assign(records.records.begin() + static_cast<std::ptrdiff_t>(max),
-                          records.records.end());
-    records.records.resize(max);
-  }
   done(std::move(records));
-  if (st.got.records.size() < max) {
-    try {
-      st.scan(st.got, max);
-    } catch (...) { // the next fetch reads there again and reports it (scan_for_fetch)
-    }
+  try {
+    st.scan(st.got, max);
+  } catch (...) { // the next fetch reads there again and reports it (scan_for_fetch)
   }
 }
 

@@ -46,7 +46,7 @@ using pump_atom = caf::atom_constant<caf::atom("pump")>;
 /// (iter) or for all of them (batch) until a (timeout_atom, id) message
 /// says the puller's deadline passed.
 struct fetch_job {
-  std::size_t max;
+  std::size_t max; // the same for every fetch of a feed (its read-ahead relies on it)
   bool wait_for_all;
   std::uint64_t id; // of this pull, unique per feed
   completion<storage::record_batch> done;

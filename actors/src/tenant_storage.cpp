@@ -103,6 +103,7 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
             const auto* commits = call->commits;
             if (!call->stage.compare_exchange_strong(expected, append_call::arrived,
                                                      std::memory_order_acq_rel)) {
+              // Taken first: once added, the actor may take the call and reset it.
               auto actor = caf::actor_cast<tenant_storage_actor>(call->actor);
               if (auto queue = call->queue.lock(); queue && queue->add(call))
                 caf::anon_send(actor, committed_atom::value);

@@ -80,8 +80,7 @@ bool commit_queue::write(std::vector<std::unique_ptr<pending_commit>>& group, bo
         const auto& r = *c->records[i];
         auto pos_key = position_key(r.pos);
         batch.Put(store_.cf(family::log), pos_key, r.bytes);
-        index.assign(c->stream_key);
-        put_u64(index, n + i);
+        index_key(index, c->stream_key, n + i);
         batch.Put(store_.cf(family::index), index, pos_key);
         if (i < c->to_outbox.size() && c->to_outbox[i])
           batch.Put(store_.cf(family::outbox), outbox_key(c->outbox_shard, r.pos), no_attempts);

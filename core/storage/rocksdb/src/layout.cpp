@@ -89,9 +89,14 @@ std::string stream_key(std::string_view tenant, const stream_id& stream) {
   return out;
 }
 
-std::string index_key(std::string_view stream_key, std::uint64_t n) {
-  std::string out(stream_key);
+void index_key(std::string& out, std::string_view stream_key, std::uint64_t n) {
+  out.assign(stream_key);
   put_u64(out, n);
+}
+
+std::string index_key(std::string_view stream_key, std::uint64_t n) {
+  std::string out;
+  index_key(out, stream_key, n);
   return out;
 }
 

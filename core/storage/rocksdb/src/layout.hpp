@@ -64,6 +64,8 @@ std::string stream_key(std::string_view tenant, const stream_id& stream);
 /// stream_key + the event's number in the stream (its version, or its count
 /// on versionless streams).
 std::string index_key(std::string_view stream_key, std::uint64_t n);
+/// The same, into `out` (its buffer reused: the writer makes one per event).
+void index_key(std::string& out, std::string_view stream_key, std::uint64_t n);
 /// The shard's prefix, then the position.
 std::string outbox_key(std::uint32_t shard, position p);
 std::string cursor_store_key(const cursor_key& key);

@@ -416,17 +416,6 @@ public:
     }
   }
 
-  void written(pending_commit& c, const std::string& error) noexcept override {
-    if (!error.empty()) {
-      c.done(std::nullopt, std::make_exception_ptr(storage_unavailable(error)));
-    } else {
-      c.receipt.first_position = c.records.front()->pos;
-      c.receipt.last_position += c.records.front()->pos;
-      c.done(c.receipt, nullptr);
-    }
-    finished(c.stream_key); // after `done`: a snapshot waiting for the stream sees it answered
-  }
-
   std::optional<stream_info> info(const stream_id& id) const override {
     return state(stream_key(tenant_, id));
   }
@@ -522,6 +511,18 @@ public:
   }
 
 private:
+  /// commit_owner: the writer's answer for one append of this tenant.
+  void written(pending_commit& c, const std::string& error) noexcept override {
+    if (!error.empty()) {
+      c.done(std::nullopt, std::make_exception_ptr(storage_unavailable(error)));
+    } else {
+      c.receipt.first_position = c.records.front()->pos;
+      c.receipt.last_position += c.records.front()->pos;
+      c.done(c.receipt, nullptr);
+    }
+    finished(c.stream_key); // after `done`: a snapshot waiting for the stream sees it answered
+  }
+
   std::optional<stream_info> state(const std::string& key,
                                    const rocksdb::ReadOptions& ro = {}) const {
     std::string value;
