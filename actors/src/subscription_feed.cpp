@@ -117,19 +117,23 @@ void complete_fetch(self_ptr self) {
 /// failed read, so the next fetch meets it again.
 bool scan_for_fetch(self_ptr self) {
   auto& st = self->state;
+  std::exception_ptr error;
   try {
     st.scan(st.got, st.pending->max);
     return true;
   } catch (...) {
-    if (!st.got.records.empty()) {
-      complete_fetch(self);
-      return false;
-    }
-    auto done = std::move(st.pending->done);
-    st.pending.reset();
-    done(std::current_exception());
+    // Handed over after the catch block: the exception's handler reference
+    // is released here first, not while the puller reads it.
+    error = std::current_exception();
+  }
+  if (!st.got.records.empty()) {
+    complete_fetch(self);
     return false;
   }
+  auto done = std::move(st.pending->done);
+  st.pending.reset();
+  done(std::move(error));
+  return false;
 }
 
 void fill(self_ptr self) {
