@@ -22,6 +22,22 @@ std::vector<wrapped_event<>> decode_read(const codec& c, const storage::stream_r
   return out;
 }
 
+/// Encodes `events` on the caller's thread and sends them to the tenant's actor.
+void send_append(runtime& rt, tenant_slot& tenant, const stream_id& stream,
+                 const std::vector<wrapped_event<>>& events, expected_version expected,
+                 completion<append_receipt> done, bool caller_waits) {
+  append_job job{stream, {}, expected, std::move(done), caller_waits};
+  try {
+    job.events.reserve(events.size());
+    for (const auto& e : events)
+      job.events.push_back(rt.codec().encode(e, stream, tenant.id));
+  } catch (...) {
+    job.done(std::current_exception());
+    return;
+  }
+  tenant.send(append_atom::value, std::move(job));
+}
+
 } // namespace
 
 event_store::event_store(std::shared_ptr<runtime> rt, std::shared_ptr<tenant_slot> tenant)
@@ -34,7 +50,8 @@ const std::string& event_store::tenant_id() const noexcept {
 append_receipt event_store::append(const stream_id& stream, std::vector<wrapped_event<>> events,
                                    expected_version expected) {
   return wait_for<append_receipt>([&](callback<append_receipt> done) {
-    append_async(stream, std::move(events), expected, std::move(done));
+    send_append(*rt_, *tenant_, stream, events, expected,
+                completion<append_receipt>(std::move(done)), true);
   });
 }
 
@@ -67,16 +84,8 @@ std::optional<position> event_store::position() const {
 
 void event_store::append_async(const stream_id& stream, std::vector<wrapped_event<>> events,
                                expected_version expected, callback<append_receipt> done) {
-  append_job job{stream, {}, expected, completion<append_receipt>(std::move(done))};
-  try {
-    job.events.reserve(events.size());
-    for (const auto& e : events)
-      job.events.push_back(rt_->codec().encode(e, stream, tenant_id()));
-  } catch (...) {
-    job.done(std::current_exception());
-    return;
-  }
-  tenant_->send(append_atom::value, std::move(job));
+  send_append(*rt_, *tenant_, stream, events, expected,
+              completion<append_receipt>(std::move(done)), false);
 }
 
 void event_store::load_stream_async(const stream_id& stream, std::optional<version> start,

@@ -44,6 +44,9 @@ struct append_job {
   std::vector<raw_event> events;
   expected_version expected;
   completion<append_receipt> done;
+  /// `done` only wakes a thread blocked in the facade (no user code): the
+  /// engine's thread may run it the moment the outcome is in.
+  bool caller_waits = false;
 };
 
 struct append_call;
@@ -78,8 +81,10 @@ private:
 /// while the actor is still handing the append over (an engine that commits
 /// synchronously, or an early error), the actor answers at once; otherwise
 /// the engine's writer queues it in the actor's `committed_queue`, and the
-/// actor answers then — never on the writer's thread. One atomic step
-/// (`stage`) decides which.
+/// actor answers then — never on the writer's thread, except a caller
+/// blocked in the facade (`caller_waits`): the writer wakes it first, one
+/// thread hop sooner, and the actor's answer later finds it completed. One
+/// atomic step (`stage`) decides which.
 struct append_call {
   enum : int { handing_over, deferred, arrived };
   caf::strong_actor_ptr actor;              // the tenant's, to send `committed_atom` to
@@ -91,6 +96,7 @@ struct append_call {
   completion<append_receipt> done;                     // the facade's caller, if any
   caf::typed_response_promise<append_receipt> promise; // a requesting actor's, if any
   bool requested = false;
+  bool caller_waits = false; // see append_job
   std::size_t wake_shard = SIZE_MAX; // the outbox shard to wake once durable
   std::atomic<int> stage{handing_over};
   std::optional<append_receipt> receipt; // written before `arrived`

@@ -88,6 +88,7 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
         auto call = std::make_shared<append_call>();
         call->done = std::move(job.done);
         call->requested = !call->done;
+        call->caller_waits = job.caller_waits;
         if (call->requested)
           call->promise = self->make_response_promise<append_receipt>();
         call->actor = caf::actor_cast<caf::strong_actor_ptr>(self);
@@ -103,6 +104,8 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
             const auto* commits = call->commits;
             if (!call->stage.compare_exchange_strong(expected, append_call::arrived,
                                                      std::memory_order_acq_rel)) {
+              if (call->caller_waits)
+                answer(*call); // before it is added: the actor answers only added calls
               // Taken first: once added, the actor may take the call and reset it.
               auto actor = caf::actor_cast<tenant_storage_actor>(call->actor);
               if (auto queue = call->queue.lock(); queue && queue->add(call))

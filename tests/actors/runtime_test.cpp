@@ -139,7 +139,27 @@ public:
 
   std::string_view name() const noexcept override { return inner_->name(); }
   std::shared_ptr<storage::stream_store> streams(const std::string& tenant) override {
-    return inner_->streams(tenant);
+    if (!hold_acks_)
+      return inner_->streams(tenant);
+    return std::make_shared<held_ack_streams>(inner_->streams(tenant), *this);
+  }
+
+  /// From the next tenant on: its appends are stored at once, but their
+  /// `done` runs only when the test calls `acknowledge_held`, on the test's
+  /// thread — as a durable engine's writer acknowledges after its fsync.
+  void hold_acks() { hold_acks_ = true; }
+  bool wait_for_held(std::size_t n, std::chrono::seconds deadline) {
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, deadline, [&] { return held_.size() >= n; });
+  }
+  void acknowledge_held() {
+    std::vector<std::function<void()>> acks;
+    {
+      std::lock_guard lock(m_);
+      acks.swap(held_);
+    }
+    for (auto& ack : acks)
+      ack();
   }
   position last_position() const override { return inner_->last_position(); }
   /// While set, `read` throws storage_corrupt, as a damaged log would.
@@ -213,8 +233,51 @@ public:
   std::size_t memory_bytes() const override { return inner_->memory_bytes(); }
 
 private:
+  class held_ack_streams final : public storage::stream_store {
+  public:
+    held_ack_streams(std::shared_ptr<storage::stream_store> inner, wake_up_counting_engine& e)
+      : inner_(std::move(inner)), engine_(e) {}
+    const std::string& tenant() const noexcept override { return inner_->tenant(); }
+    append_receipt append(const stream_id& stream, expected_version expected,
+                          std::span<const raw_event> events, std::span<const char> to_outbox,
+                          const storage::commit_hook& hook) override {
+      return inner_->append(stream, expected, events, to_outbox, hook);
+    }
+    void append_async(const stream_id& stream, expected_version expected,
+                      std::span<const raw_event> events, std::span<const char> to_outbox,
+                      const storage::commit_hook& hook, storage::append_done done) override {
+      std::optional<append_receipt> receipt;
+      std::exception_ptr error;
+      try {
+        receipt = inner_->append(stream, expected, events, to_outbox, hook);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard lock(engine_.m_);
+      engine_.held_.push_back([receipt, error, done = std::move(done)] { done(receipt, error); });
+      engine_.cv_.notify_all();
+    }
+    std::optional<storage::stream_info> info(const stream_id& stream) const override {
+      return inner_->info(stream);
+    }
+    storage::stream_read read(const stream_id& stream, std::optional<version> start,
+                              std::optional<version> stop) const override {
+      return inner_->read(stream, start, stop);
+    }
+    void save_snapshot(const stream_id& stream, raw_event snapshot) override {
+      inner_->save_snapshot(stream, std::move(snapshot));
+    }
+    void remove(const stream_id& stream) override { inner_->remove(stream); }
+
+  private:
+    std::shared_ptr<storage::stream_store> inner_;
+    wake_up_counting_engine& engine_;
+  };
+
   std::shared_ptr<storage::engine> inner_;
   const bool copy_reads_;
+  std::atomic<bool> hold_acks_{false};
+  std::vector<std::function<void()>> held_; // GUARDED_BY(m_)
   std::atomic<bool> fail_reads_{false};
   std::mutex m_;
   std::condition_variable cv_;
@@ -594,6 +657,44 @@ BOOST_AUTO_TEST_CASE(a_failed_read_reaches_the_puller_as_its_typed_error) {
   auto both = batch.next();
   BOOST_TEST_REQUIRE(both.size() == 2u);
   BOOST_TEST(both[1].event.as<test_events::item_added>().name == "b");
+}
+
+// Issue 11 item 8 (c): a caller blocked in append() is woken on the thread
+// that acknowledges its append (a durable engine's writer), not through its
+// tenant's actor — one thread hand-off less per blocking append. Shown with
+// the actor kept busy: an in-transaction listener of a second append holds
+// it until the first caller has returned, which through the actor would
+// never happen (the listener gives up after its deadline and the test fails).
+BOOST_AUTO_TEST_CASE(a_blocked_caller_is_answered_without_waiting_for_its_tenant_actor) {
+  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make());
+  engine->hold_acks();
+  auto b = sourcery::backend::on(engine);
+  b.registry().add<test_events::item_added>("item_added");
+  std::promise<void> first_returned;
+  auto returned = first_returned.get_future().share();
+  std::atomic<bool> listener_saw_it{false};
+  auto holding = make_listener([&](const recorded_event& r) {
+    if (r.event.as<test_events::item_added>().name == "second")
+      listener_saw_it = returned.wait_for(60s) == std::future_status::ready;
+  });
+  b.in_transaction().add<test_events::item_added>(holding);
+  auto store = b.event_store();
+  auto first = std::async(std::launch::async, [&] {
+    auto receipt = store.append(stream_id::random(), {added("first")});
+    first_returned.set_value();
+    return receipt;
+  });
+  BOOST_TEST_REQUIRE(engine->wait_for_held(1, 60s)); // stored, not yet acknowledged
+  tally second;
+  store.append_async(stream_id::random(), {added("second")}, 0,
+                     [&](result<append_receipt> r) { second.add(r.exception()); });
+  engine->acknowledge_held(); // the first, while the actor may be in the listener
+  BOOST_TEST(first.get().first_position == 1u);
+  BOOST_TEST_REQUIRE(engine->wait_for_held(1, 60s));
+  engine->acknowledge_held();
+  BOOST_TEST_REQUIRE(second.wait_for_total(1, 60s));
+  BOOST_TEST(second.ok == 1u);
+  BOOST_TEST(listener_saw_it.load());
 }
 
 // Issue 10 item 11 and issue 14 defect 6: the rough edges.

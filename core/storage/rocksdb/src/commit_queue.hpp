@@ -119,6 +119,7 @@ private:
   std::condition_variable queued_;
   std::vector<std::unique_ptr<pending_commit>> queue_; // GUARDED_BY(write_mutex_)
   bool stopping_ = false;                              // GUARDED_BY(write_mutex_)
+  std::atomic<bool> queued_any_{false}; // the queue got a commit: stop yielding
 
   storage::wake_ups wake_ups_;
   std::thread writer_; // last: starts when everything above is ready
