@@ -1,48 +1,20 @@
 // The blocking facade's wait: submit an asynchronous call, then wait for its
-// callback. Spins (yielding) before sleeping: waking a sleeping thread costs
-// tens of µs on a virtual machine, as much as an in-memory call takes.
+// callback; spins first (storage::spin_budget).
 #pragma once
 
 #include <sourcery/errors.hpp>
 #include <sourcery/result.hpp>
+#include <sourcery/storage/spin_budget.hpp>
 
 #include "listener_registry.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 namespace sourcery::detail {
-
-/// How long a thread spins before it sleeps, from how long its recent waits
-/// took: a little longer than they did while they were short (a blocking
-/// append to RocksDB waits for one fsync, ~0.2 ms), 50 µs once they are
-/// long (a loaded store: sleeping costs nothing then). Like RocksDB's own
-/// write thread, the spin yields, so a thread with work gets the core.
-class spin_budget {
-public:
-  using duration = std::chrono::nanoseconds;
-  static constexpr duration floor = std::chrono::microseconds(50);
-  static constexpr duration cap = std::chrono::microseconds(300);
-
-  duration get() const noexcept {
-    return average_ <= cap ? std::clamp(average_ * 3 / 2, floor, cap) : floor;
-  }
-  void took(duration d) noexcept { average_ = (average_ * 7 + std::min(d, 4 * cap)) / 8; }
-
-  /// The calling thread's.
-  static spin_budget& of_thread() noexcept {
-    thread_local spin_budget b;
-    return b;
-  }
-
-private:
-  duration average_{0};
-};
 
 class completion_latch {
 public:
@@ -88,23 +60,24 @@ public:
 private:
   using clock = std::chrono::steady_clock;
 
-  /// Tells the thread's spin budget how long this wait took, when it ends.
+  /// The calling thread's: a blocking append to RocksDB waits for one
+  /// fsync, ~0.2 ms; an in-memory call, tens of µs.
+  static storage::spin_budget& budget() noexcept {
+    using namespace std::chrono_literals;
+    thread_local storage::spin_budget b(50us, 300us);
+    return b;
+  }
+
+  /// Tells the thread's budget how long this wait took, when it ends.
   struct timer {
     clock::time_point start = clock::now();
-    ~timer() { spin_budget::of_thread().took(clock::now() - start); }
+    ~timer() { budget().took(clock::now() - start); }
   };
   static timer measure() { return {}; }
 
-  /// Spins, yielding, for the thread's budget; returns whether released.
+  /// Returns whether released while spinning.
   bool spin() const {
-    auto spin_until = clock::now() + spin_budget::of_thread().get();
-    for (int i = 0; state_.load(std::memory_order_acquire) == waiting; ++i)
-      if ((i & 63) == 63) {
-        if (clock::now() > spin_until)
-          return false;
-        std::this_thread::yield();
-      }
-    return true;
+    return budget().spin([&] { return state_.load(std::memory_order_acquire) != waiting; });
   }
 
   static constexpr int waiting = 0, done = 1, sleeping = 2, woken = 3;

@@ -3,7 +3,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <bit>
-#include <chrono>
 #include <string_view>
 
 namespace sourcery::storage::rocksdb_detail {
@@ -45,6 +44,8 @@ position commit_queue::submit(std::unique_ptr<pending_commit>&& c, const commit_
   {
     std::lock_guard write(write_mutex_);
     wake = queue_.empty();
+    if (wake)
+      first_queued_ = clock::now();
     queue_.push_back(std::move(c));
     queued_any_.store(true, std::memory_order_release);
   }
@@ -56,20 +57,17 @@ position commit_queue::submit(std::unique_ptr<pending_commit>&& c, const commit_
 void commit_queue::run() {
   bool resume = false; // a write failed: ask RocksDB to resume first
   std::unique_lock lock(write_mutex_);
-  for (;;) {
+  for (auto idle = clock::now();; idle = clock::now()) {
     if (queue_.empty() && !stopping_) {
-      // As RocksDB's own write thread does: yield for a while before
-      // sleeping, since the next append often comes within a round trip of
-      // the last, and waking a sleeping thread costs tens of µs here.
       lock.unlock();
-      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-      while (!queued_any_.load(std::memory_order_acquire)
-             && std::chrono::steady_clock::now() < until)
-        std::this_thread::yield();
+      idle_.spin([&] { return queued_any_.load(std::memory_order_acquire); });
       lock.lock();
     }
     queued_.wait(lock, [&] { return !queue_.empty() || stopping_; });
     queued_any_.store(false, std::memory_order_relaxed);
+    // How long the writer had nothing to do: until the next append came, not
+    // until the writer saw it (a sleeper sees it tens of µs later).
+    idle_.took(std::max(first_queued_ - idle, clock::duration::zero()));
     if (queue_.empty())
       return; // stopping, and everything queued is written
     std::vector<std::unique_ptr<pending_commit>> group;
