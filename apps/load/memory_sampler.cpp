@@ -8,21 +8,7 @@
 
 #include <unistd.h>
 
-// jemalloc's control interface; null unless jemalloc is in the process.
-extern "C" int mallctl(const char* name, void* old, std::size_t* old_len, void* value,
-                       std::size_t len) __attribute__((weak));
-
 namespace harness {
-
-std::string allocator_name() {
-  if (mallctl == nullptr)
-    return "glibc malloc";
-  const char* version = nullptr;
-  std::size_t len = sizeof version;
-  if (mallctl("version", &version, &len, nullptr, 0) == 0 && version != nullptr)
-    return "jemalloc " + std::string(version).substr(0, std::string_view(version).find('-'));
-  return "jemalloc";
-}
 
 std::size_t resident_bytes() {
   std::ifstream in("/proc/self/statm");

@@ -14,15 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include "../allocator.hpp"
+
 namespace harness {
 
 /// This process's resident memory in bytes, from /proc/self/statm; 0 when
 /// unreadable.
 std::size_t resident_bytes();
 
-/// The allocator this process runs on: "jemalloc <version>" when jemalloc
-/// is linked or preloaded, else "glibc malloc".
-std::string allocator_name();
+using apps::allocator_name;
 
 /// Samples resident memory, and what the storage engine says it holds
 /// (`engine_bytes`, called on the sampler's thread), every `period` on its
