@@ -304,6 +304,7 @@ single_figures singles(const bench_config& cfg) {
 struct read_figures {
   double stream_ms = 0;   // (d) median cold load_stream
   double catch_up = 0;    // (e) events/s of a subscription's catch-up from 0
+  double catch_up_cpu = 0; // (e) CPU seconds per event
 };
 
 /// (d) and (e): one store with a `load_size`-event stream among `scan_events`
@@ -356,6 +357,7 @@ read_figures reads(const bench_config& cfg) {
 
   auto b = open(cfg, dir.path);
   auto start = clock_type::now();
+  auto cpu = cpu_seconds();
   auto sub = b.subscriber().start_from(0).build_batch(1'000, std::chrono::seconds(5));
   std::size_t got = 0;
   sourcery::position last = 0;
@@ -374,6 +376,7 @@ read_figures reads(const bench_config& cfg) {
     got += batch.size();
   }
   out.catch_up = static_cast<double>(got) / seconds_since(start);
+  out.catch_up_cpu = (cpu_seconds() - cpu) / static_cast<double>(got);
   return out;
 }
 
@@ -466,7 +469,7 @@ int main(int argc, char** argv) {
      number(static_cast<double>(cfg.load_size) / r.stream_ms * 1000) + " events/s"},
     {"(e) catch-up from 0 over " + number(static_cast<double>(cfg.scan_events)) + " events",
      number(r.catch_up), events_s, ">= 1,000,000", met(r.catch_up >= 1e6),
-     "pull build_batch(1,000), cold"},
+     "pull build_batch(1,000), cold; " + cpu_note(r.catch_up_cpu)},
   };
   std::printf("\nSourcery on RocksDB benchmark (durability %s, %u cores, %zu-byte events, %s)\n\n",
               cfg.durability.c_str(), std::thread::hardware_concurrency(), raw(0).data.size(),
