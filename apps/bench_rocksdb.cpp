@@ -32,9 +32,9 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include <sys/resource.h>
-#include <thread>
 
 namespace {
 
@@ -257,12 +257,12 @@ struct single_figures {
 /// same machine: the host's load here drifts within seconds, and measured
 /// one after the other their ratio moved by more than ten points between
 /// runs of the same build.
-single_figures singles(const bench_config& cfg) {
+single_figures singles(const bench_config& cfg, bool sync) {
   scratch raw_dir(cfg.folder, "raw-singles");
   scratch dir(cfg.folder, "blocking");
   raw_store r(raw_dir.path);
   rocksdb::WriteOptions wo;
-  wo.sync = cfg.durability == "full";
+  wo.sync = sync;
   std::uint64_t pos = 1;
   auto b = open(cfg, dir.path);
   auto store = b.event_store();
@@ -414,9 +414,9 @@ int main(int argc, char** argv) {
   // processes or the host take the cores.
   std::vector<std::string> cpu;
   auto timed = [&](std::size_t events, auto phase) {
-    auto before = bench::sample_cpu();
+    auto before = cpu_seconds();
     auto rate = phase();
-    cpu.push_back(cpu_note((bench::sample_cpu().self - before.self) / static_cast<double>(events)));
+    cpu.push_back(cpu_note((cpu_seconds() - before) / static_cast<double>(events)));
     return rate;
   };
   auto base_batch = timed(cfg.baseline_batches * 1'000,
@@ -428,7 +428,7 @@ int main(int argc, char** argv) {
                           [&] { return raw_rate(cfg, cfg.batches, cfg.batch_size, sync); });
   bench::print_progress(w, "baseline: raw batches of " + std::to_string(cfg.batch_size) + " events",
                         number(base_sized), events_s);
-  auto one = singles(cfg);
+  auto one = singles(cfg, sync);
   auto base_single = one.raw;
   bench::print_progress(w, "baseline: raw single-event batches", number(base_single), events_s);
   bench::print_progress(w, "(c) blocking single appends", number(one.blocking), events_s);

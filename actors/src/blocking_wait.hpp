@@ -27,7 +27,7 @@ public:
   }
 
   void wait() {
-    auto timed = measure();
+    timer timed;
     if (spin())
       return;
     std::unique_lock lock(mutex_);
@@ -39,7 +39,7 @@ public:
   /// As wait(), until `deadline` at most; returns whether released. After
   /// false the latch waits again, as if wait() had never been called.
   bool wait_until(std::chrono::steady_clock::time_point deadline) {
-    auto timed = measure();
+    timer timed;
     if (spin())
       return true;
     std::unique_lock lock(mutex_);
@@ -73,7 +73,6 @@ private:
     clock::time_point start = clock::now();
     ~timer() { budget().took(clock::now() - start); }
   };
-  static timer measure() { return {}; }
 
   /// Returns whether released while spinning.
   bool spin() const {

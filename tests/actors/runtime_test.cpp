@@ -78,12 +78,13 @@ struct scribbled_copies {
 };
 
 /// The engine under test, counting the wake-ups registered with it and not
-/// yet run or cancelled; everything else goes straight through.
-class wake_up_counting_engine final : public storage::engine {
+/// yet run or cancelled, and on demand failing reads, handing out copies, or
+/// holding acknowledgements; everything else goes straight through.
+class instrumented_engine final : public storage::engine {
 public:
   /// `copy_reads`: `read` hands out copies owned by the batch it fills
   /// (scribbled_copies), not views of the inner engine's memory.
-  explicit wake_up_counting_engine(std::shared_ptr<storage::engine> inner,
+  explicit instrumented_engine(std::shared_ptr<storage::engine> inner,
                                    bool copy_reads = false)
     : inner_(std::move(inner)), copy_reads_(copy_reads) {}
 
@@ -235,7 +236,7 @@ public:
 private:
   class held_ack_streams final : public storage::stream_store {
   public:
-    held_ack_streams(std::shared_ptr<storage::stream_store> inner, wake_up_counting_engine& e)
+    held_ack_streams(std::shared_ptr<storage::stream_store> inner, instrumented_engine& e)
       : inner_(std::move(inner)), engine_(e) {}
     const std::string& tenant() const noexcept override { return inner_->tenant(); }
     append_receipt append(const stream_id& stream, expected_version expected,
@@ -246,16 +247,14 @@ private:
     void append_async(const stream_id& stream, expected_version expected,
                       std::span<const raw_event> events, std::span<const char> to_outbox,
                       const storage::commit_hook& hook, storage::append_done done) override {
-      std::optional<append_receipt> receipt;
-      std::exception_ptr error;
-      try {
-        receipt = inner_->append(stream, expected, events, to_outbox, hook);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      std::lock_guard lock(engine_.m_);
-      engine_.held_.push_back([receipt, error, done = std::move(done)] { done(receipt, error); });
-      engine_.cv_.notify_all();
+      inner_->append_async(stream, expected, events, to_outbox, hook,
+                           [&engine = engine_, done = std::move(done)](
+                             std::optional<append_receipt> receipt, std::exception_ptr error) {
+                             std::lock_guard lock(engine.m_);
+                             engine.held_.push_back(
+                               [receipt, error, done] { done(receipt, error); });
+                             engine.cv_.notify_all();
+                           });
     }
     std::optional<storage::stream_info> info(const stream_id& stream) const override {
       return inner_->info(stream);
@@ -271,7 +270,7 @@ private:
 
   private:
     std::shared_ptr<storage::stream_store> inner_;
-    wake_up_counting_engine& engine_;
+    instrumented_engine& engine_;
   };
 
   std::shared_ptr<storage::engine> inner_;
@@ -565,7 +564,7 @@ BOOST_AUTO_TEST_CASE(calls_racing_with_passivation_are_never_lost) {
 // the engine (they were never removed: 100,000 dropped subscriptions kept
 // 139 MB, and every later commit scanned them).
 BOOST_AUTO_TEST_CASE(a_dropped_subscription_leaves_no_wake_up_behind) {
-  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make());
+  auto engine = std::make_shared<instrumented_engine>(test_engine::make());
   auto b = sourcery::backend::on(engine);
   b.registry().add<test_events::item_added>("item_added");
   constexpr std::size_t n = 50;
@@ -597,7 +596,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_subscription_leaves_no_wake_up_behind) {
 // the first one's memory; a durable engine could free those records before
 // the batch was decoded (R-SUB-ORDER: every event, in order, intact).
 BOOST_AUTO_TEST_CASE(a_batch_filled_by_two_reads_keeps_the_memory_of_both) {
-  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make(), true);
+  auto engine = std::make_shared<instrumented_engine>(test_engine::make(), true);
   auto b = sourcery::backend::on(engine);
   b.registry().add<test_events::item_added>("item_added");
   auto store = b.event_store();
@@ -628,7 +627,7 @@ BOOST_AUTO_TEST_CASE(a_batch_filled_by_two_reads_keeps_the_memory_of_both) {
 // storage error itself (R-ST6: typed errors), not runtime_stopped from a feed
 // that died of it, and reads on from the same place once reads work again.
 BOOST_AUTO_TEST_CASE(a_failed_read_reaches_the_puller_as_its_typed_error) {
-  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make());
+  auto engine = std::make_shared<instrumented_engine>(test_engine::make());
   auto b = sourcery::backend::on(engine);
   b.registry().add<test_events::item_added>("item_added");
   auto id = stream_id::random();
@@ -666,7 +665,7 @@ BOOST_AUTO_TEST_CASE(a_failed_read_reaches_the_puller_as_its_typed_error) {
 // it until the first caller has returned, which through the actor would
 // never happen (the listener gives up after its deadline and the test fails).
 BOOST_AUTO_TEST_CASE(a_blocked_caller_is_answered_without_waiting_for_its_tenant_actor) {
-  auto engine = std::make_shared<wake_up_counting_engine>(test_engine::make());
+  auto engine = std::make_shared<instrumented_engine>(test_engine::make());
   engine->hold_acks();
   auto b = sourcery::backend::on(engine);
   b.registry().add<test_events::item_added>("item_added");
