@@ -1,12 +1,13 @@
 #include <sourcery/serde.hpp>
 
+#include "exact_double.hpp"
+
 #include <boost/container/small_vector.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,9 +18,7 @@ namespace sourcery::serde {
 namespace {
 
 // Builds a value like boost::json::parse, except that numbers with a fraction
-// or exponent are converted exactly (std::from_chars). Boost.JSON 1.81's own
-// conversion is off by one ulp for about a third of all doubles, so doubles
-// would not round-trip (R-E1); 1.83 added parse_options::numbers for this.
+// or exponent are converted exactly (exact_double).
 struct exact_number_handler {
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
@@ -75,15 +74,7 @@ struct exact_number_handler {
     return true;
   }
   bool on_double(double d, string_view s, error_code& error) {
-    number.append(s.data(), s.size());
-    double exact = 0;
-    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), exact);
-    if (ec == std::errc{} && end == number.data() + number.size())
-      d = exact; // out of range: keep Boost.JSON's value
-    number.clear();
-    // Beyond the largest double Boost.JSON gives an infinity, which no write
-    // can store (check_encodable): refused, so reads accept what writes make.
-    if (!std::isfinite(d)) {
+    if (!detail::exact_double(number, s, d)) {
       error = boost::json::error::exponent_overflow;
       return false;
     }

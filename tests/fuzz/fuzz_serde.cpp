@@ -2,7 +2,8 @@
 // Properties: parsing either succeeds or throws decode_failure; what parses
 // is encodable (nesting within serde::max_depth, UTF-8, finite numbers) and
 // reads back equal after serialising; decoding into a described struct or a
-// context throws only the documented types.
+// context throws only the documented types; what the fast path for flat
+// structs (serde_flat.hpp) reads, the general path reads the same.
 #include "fuzz_check.hpp"
 
 #include <sourcery/serde.hpp>
@@ -12,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,6 +38,30 @@ struct order_placed {
 };
 BOOST_DESCRIBE_STRUCT(order_placed, (), (customer, reference, lines, flags, at, id))
 
+/// Flat: every kind of member serde_flat.hpp takes.
+struct flat {
+  std::string text;
+  bool flag = false;
+  std::int32_t small = 0;
+  std::uint64_t big = 0;
+  double amount = 0;
+  std::optional<std::string> maybe_text;
+  std::optional<std::int16_t> maybe_small;
+  friend bool operator==(const flat&, const flat&) = default;
+};
+BOOST_DESCRIBE_STRUCT(flat, (), (text, flag, small, big, amount, maybe_text, maybe_small))
+
+/// The fast path may decline anything, but what it reads must equal what
+/// value_to reads from the parsed value (and value_to must read it).
+void check_flat(std::string_view text) {
+  auto fast = sourcery::serde::detail::try_decode_flat<flat>(text);
+  if (!fast)
+    return;
+  flat slow = sourcery::serde::convert<flat>(sourcery::serde::parse(text)); // throws: a finding
+  FUZZ_CHECK(*fast == slow);
+  FUZZ_CHECK(std::memcmp(&fast->amount, &slow.amount, sizeof(double)) == 0);
+}
+
 template <class T>
 void decode_as(const boost::json::value& v) {
   try {
@@ -48,6 +74,7 @@ void decode_as(const boost::json::value& v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  check_flat(text);
   boost::json::value v;
   try {
     v = sourcery::serde::parse(text);

@@ -6,6 +6,8 @@
 // without hand-written JSON code.
 #pragma once
 
+#include <sourcery/serde_flat.hpp>
+
 #include <boost/describe.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -130,8 +132,12 @@ T convert(const boost::json::value& v) {
   }
 }
 
+/// T from JSON text; throws decode_failure naming the field. Flat structs
+/// are filled straight from the text (serde_flat.hpp), the same result.
 template <class T>
 T decode(std::string_view text) {
+  if (auto fast = detail::try_decode_flat<T>(text))
+    return std::move(*fast);
   return convert<T>(parse(text));
 }
 
