@@ -5,26 +5,6 @@
 
 namespace sourcery::storage::rocksdb_detail {
 
-void put_u32(std::string& out, std::uint32_t v) {
-  char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-  out.append(b, 4);
-}
-
-void put_u64(std::string& out, std::uint64_t v) {
-  put_u32(out, static_cast<std::uint32_t>(v >> 32));
-  put_u32(out, static_cast<std::uint32_t>(v));
-}
-
-std::uint32_t get_u32(const char* p) noexcept {
-  auto b = reinterpret_cast<const unsigned char*>(p);
-  return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8)
-         | std::uint32_t{b[3]};
-}
-
-std::uint64_t get_u64(const char* p) noexcept {
-  return (std::uint64_t{get_u32(p)} << 32) | get_u32(p + 4);
-}
-
 std::string position_key(position p) {
   std::string out;
   put_u64(out, p);
@@ -42,26 +22,9 @@ void put_id(std::string& out, const uuid& id) {
   out.append(reinterpret_cast<const char*>(id.data), 16);
 }
 
-const char* byte_reader::take(std::size_t n) {
-  if (bytes_.size() - at_ < n)
-    throw storage_corrupt("a stored value is truncated (" + std::to_string(bytes_.size())
-                          + " bytes, needed " + std::to_string(at_ + n) + ")");
-  auto p = bytes_.data() + at_;
-  at_ += n;
-  return p;
-}
-
-std::uint8_t byte_reader::u8() { return static_cast<std::uint8_t>(*take(1)); }
-std::uint32_t byte_reader::u32() { return get_u32(take(4)); }
-std::uint64_t byte_reader::u64() { return get_u64(take(8)); }
-uuid byte_reader::id() {
-  uuid out;
-  std::memcpy(out.data, take(16), 16);
-  return out;
-}
-std::string_view byte_reader::string() {
-  auto n = u32();
-  return {take(n), n};
+void byte_reader::truncated(std::size_t n) const {
+  throw storage_corrupt("a stored value is truncated (" + std::to_string(bytes_.size())
+                        + " bytes, needed " + std::to_string(at_ + n) + ")");
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <sourcery/storage/engine.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,11 +25,24 @@ inline constexpr std::string_view format_magic = "sourcery-rocksdb";
 inline constexpr std::uint32_t format_version = 2;
 
 // -- big-endian integers -------------------------------------------------------
+// Inline: every record read or written runs them a dozen times.
 
-void put_u32(std::string& out, std::uint32_t v);
-void put_u64(std::string& out, std::uint64_t v);
-std::uint32_t get_u32(const char* p) noexcept;
-std::uint64_t get_u64(const char* p) noexcept;
+inline void put_u32(std::string& out, std::uint32_t v) {
+  char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  out.append(b, 4);
+}
+inline void put_u64(std::string& out, std::uint64_t v) {
+  put_u32(out, static_cast<std::uint32_t>(v >> 32));
+  put_u32(out, static_cast<std::uint32_t>(v));
+}
+inline std::uint32_t get_u32(const char* p) noexcept {
+  auto b = reinterpret_cast<const unsigned char*>(p);
+  return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8)
+         | std::uint32_t{b[3]};
+}
+inline std::uint64_t get_u64(const char* p) noexcept {
+  return (std::uint64_t{get_u32(p)} << 32) | get_u32(p + 4);
+}
 
 /// A position as a log key (8 bytes, big-endian).
 std::string position_key(position p);
@@ -38,17 +52,31 @@ std::string position_key(position p);
 class byte_reader {
 public:
   explicit byte_reader(std::string_view bytes) : bytes_(bytes) {}
-  std::uint8_t u8();
-  std::uint32_t u32();
-  std::uint64_t u64();
-  uuid id();
+  std::uint8_t u8() { return static_cast<std::uint8_t>(*take(1)); }
+  std::uint32_t u32() { return get_u32(take(4)); }
+  std::uint64_t u64() { return get_u64(take(8)); }
+  uuid id() {
+    uuid out;
+    std::memcpy(out.data, take(16), 16);
+    return out;
+  }
   /// A string written with put_string: its u32 length, then its bytes.
-  std::string_view string();
+  std::string_view string() {
+    auto n = u32();
+    return {take(n), n};
+  }
   std::size_t offset() const noexcept { return at_; }
   bool done() const noexcept { return at_ == bytes_.size(); }
 
 private:
-  const char* take(std::size_t n);
+  const char* take(std::size_t n) {
+    if (bytes_.size() - at_ < n) [[unlikely]]
+      truncated(n);
+    auto p = bytes_.data() + at_;
+    at_ += n;
+    return p;
+  }
+  [[noreturn]] void truncated(std::size_t n) const;
   std::string_view bytes_;
   std::size_t at_ = 0;
 };
