@@ -152,7 +152,12 @@ tuned make_options(const rocksdb_options& o) {
   // letters are only iterated: a Bloom filter would never answer "absent"
   // there, while building one buffers a hash of every key of an output file
   // during compactions — tens of MB, the largest transient seen in a soak.
-  t.scanned.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Blocks of 16 KB, not 4: a subscription catching up reads the log in
+  // order, and each block costs a lookup, a read and a decompression of its
+  // own (callgrind, 50,000 records: 15% fewer instructions per record read).
+  auto scanned_table = table;
+  scanned_table.block_size = 16 << 10;
+  t.scanned.table_factory.reset(rocksdb::NewBlockBasedTableFactory(scanned_table));
   // Inserting into a memtable (a skip list) searches it from the top for
   // each key: with a batch's index entries spread over many streams, that
   // was the writer's largest cost. A hint per stream (per shard) — where its
