@@ -2,9 +2,13 @@
 #include <sourcery/serde_flat.hpp>
 
 #include "exact_double.hpp"
+#include "utf8.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
+
+#include <charconv>
+#include <cmath>
 
 namespace sourcery::serde::detail {
 
@@ -138,6 +142,59 @@ bool decode_flat(std::string_view text, std::span<const flat_member> members, vo
   boost::system::error_code ec;
   auto consumed = parser.write_some(false, text.data(), text.size(), ec);
   return !ec && consumed == text.size();
+}
+
+bool put_flat_string(std::string& out, std::string_view s) {
+  if (!is_utf8(s))
+    return false;
+  out += '"';
+  std::size_t plain = 0; // start of the run not yet appended
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\b': out += "\\b"; break;
+    case '\t': out += "\\t"; break;
+    case '\n': out += "\\n"; break;
+    case '\f': out += "\\f"; break;
+    case '\r': out += "\\r"; break;
+    default: {
+      static constexpr char hex[] = "0123456789abcdef";
+      char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+      out.append(u, sizeof u);
+    }
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+  return true;
+}
+
+bool put_flat_double(std::string& out, double d) {
+  if (!std::isfinite(d))
+    return false;
+  char buf[32];
+  auto end = std::to_chars(buf, buf + sizeof buf, d).ptr; // shortest, exact
+  std::string_view text(buf, static_cast<std::size_t>(end - buf));
+  out += text;
+  if (text.find_first_of(".e") == std::string_view::npos)
+    out += ".0"; // "20" or "-0" would read back as an integer
+  return true;
+}
+
+void put_flat_integer(std::string& out, std::int64_t i) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, i).ptr);
+}
+
+void put_flat_integer(std::string& out, std::uint64_t u) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, u).ptr);
 }
 
 } // namespace sourcery::serde::detail

@@ -1,10 +1,14 @@
-// serde's fast path (serde_flat.hpp): flat described structs decoded straight
+// serde's fast paths (serde_flat.hpp): flat described structs decoded straight
 // from JSON text (R-E1) must give exactly what the general path
-// (serde::convert of serde::parse) gives, and leave every refusal to it, so
-// errors stay typed and name the field (R-E3).
+// (serde::convert of serde::parse) gives, and written straight to text must
+// read back as the general path's text (boost::json::value_from, serialize)
+// does; both leave every refusal to the general path, so errors stay typed
+// and name the field (R-E3).
 #include <sourcery/serde.hpp>
 #include <sourcery/values.hpp>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -88,6 +92,50 @@ bool agrees(const std::string& text) {
   return true;
 }
 
+/// The general path's text of `f`: value_from, checked, serialised.
+std::string general_text(const flat& f) {
+  auto v = boost::json::value_from(f);
+  serde::detail::check_encodable(v);
+  return boost::json::serialize(v);
+}
+
+/// A random flat value: strings with quotes, back slashes, controls and
+/// multi-byte characters, integers at their limits, any finite double.
+flat random_flat(std::mt19937_64& random) {
+  static const std::vector<std::string> pieces = {
+    "a", "\"", "\\", "/", "\n", "\t", "\b", "\f", "\r", std::string(1, '\0'), "\x01", "\x1f",
+    "\x7f", "é", "日本", "🌍", " ", "customer-000001", "\u2028"};
+  auto text = [&] {
+    std::string s;
+    for (auto n = random() % 6; n > 0; --n)
+      s += pieces[random() % pieces.size()];
+    return s;
+  };
+  auto any_double = [&] {
+    double d;
+    do {
+      std::uint64_t bits = random();
+      std::memcpy(&d, &bits, sizeof d);
+    } while (!std::isfinite(d));
+    const double specials[] = {0.0, -0.0, 20.0, 19.99, 1e21, 1e-7, 0.1, 9007199254740993.0,
+                               18446744073709551616.0, -1e308};
+    return random() % 2 ? d : specials[random() % std::size(specials)];
+  };
+  flat f;
+  f.text = text();
+  f.flag = random() % 2;
+  f.small = static_cast<std::int32_t>(random());
+  f.big = random() % 3 ? random() : std::numeric_limits<std::uint64_t>::max();
+  f.signed_big = random() % 3 ? static_cast<std::int64_t>(random())
+                              : std::numeric_limits<std::int64_t>::min();
+  f.amount = any_double();
+  if (random() % 2)
+    f.maybe_text = text();
+  if (random() % 2)
+    f.maybe_small = static_cast<std::int16_t>(random());
+  return f;
+}
+
 const std::string plain =
   R"({"text":"customer-000001","flag":true,"small":-7,"big":18446744073709551615,)"
   R"("signed_big":-9223372036854775808,"amount":19.99,"maybe_text":null,"maybe_small":12})";
@@ -99,14 +147,14 @@ using namespace serde_flat_events;
 BOOST_AUTO_TEST_SUITE(serde_flat_suite)
 
 BOOST_AUTO_TEST_CASE(flat_structs_take_the_fast_path_and_others_do_not) { // R-E1
-  BOOST_TEST(serde::detail::flat_decodable<flat>());
-  BOOST_TEST(serde::detail::flat_decodable<empty_event>());
-  BOOST_TEST(!serde::detail::flat_decodable<nested>());         // a described member
-  BOOST_TEST(!serde::detail::flat_decodable<with_timestamp>()); // a user conversion
-  BOOST_TEST(!serde::detail::flat_decodable<with_float>());     // float: left to value_to
-  BOOST_TEST(!serde::detail::flat_decodable<timestamp>());
-  BOOST_TEST(!serde::detail::flat_decodable<std::string>());
-  BOOST_TEST(!serde::detail::flat_decodable<std::vector<int>>());
+  BOOST_TEST(serde::detail::is_flat<flat>());
+  BOOST_TEST(serde::detail::is_flat<empty_event>());
+  BOOST_TEST(!serde::detail::is_flat<nested>());         // a described member
+  BOOST_TEST(!serde::detail::is_flat<with_timestamp>()); // a user conversion
+  BOOST_TEST(!serde::detail::is_flat<with_float>());     // float: left to value_to
+  BOOST_TEST(!serde::detail::is_flat<timestamp>());
+  BOOST_TEST(!serde::detail::is_flat<std::string>());
+  BOOST_TEST(!serde::detail::is_flat<std::vector<int>>());
 }
 
 BOOST_AUTO_TEST_CASE(what_the_fast_path_reads_equals_what_value_to_reads) { // R-E1
@@ -244,6 +292,54 @@ BOOST_AUTO_TEST_CASE(doubles_read_by_the_fast_path_round_trip_exactly) { // R-E1
     ++checked;
   }
   BOOST_TEST(checked > 19'000);
+}
+
+BOOST_AUTO_TEST_CASE(what_the_fast_path_writes_reads_back_as_the_general_text) { // R-E1
+  // 20,000 random values: the fast text parses to the same JSON as the
+  // general path's text, and reads back to the same value, bit for bit.
+  std::mt19937_64 random(20261202);
+  for (int i = 0; i < 20'000; ++i) {
+    auto f = random_flat(random);
+    auto fast = serde::detail::try_encode_flat(f);
+    BOOST_TEST_REQUIRE(fast.has_value());
+    auto general = general_text(f);
+    BOOST_TEST_INFO("fast: " << *fast << "\ngeneral: " << general);
+    BOOST_TEST_REQUIRE((serde::parse(*fast) == serde::parse(general)));
+    auto back = serde::decode<flat>(*fast);
+    BOOST_TEST_REQUIRE((back == f));
+    BOOST_TEST_REQUIRE(std::memcmp(&back.amount, &f.amount, sizeof(double)) == 0);
+    BOOST_TEST_REQUIRE(serde::parse(*fast).at("amount").is_double()); // stays a double
+  }
+  BOOST_TEST((serde::encode(empty_event{}) == "{}"));
+  flat f;
+  f.text = "a\"b\\c\n\x01é";
+  f.amount = 20;
+  BOOST_TEST(serde::encode(f)
+             == R"({"text":"a\"b\\c\n\u0001é","flag":false,"small":0,"big":0,"signed_big":0,)"
+                R"("amount":20.0,"maybe_text":null,"maybe_small":null})");
+}
+
+BOOST_AUTO_TEST_CASE(values_without_a_json_form_are_refused_by_the_general_path) { // R-E1, R-E3
+  auto refused = [](flat f, const std::string& field) {
+    BOOST_TEST(!serde::detail::try_encode_flat(f).has_value());
+    try {
+      (void)serde::encode(f);
+      BOOST_ERROR("encoded a value without a JSON form, field " << field);
+    } catch (const serde::encode_failure& e) {
+      BOOST_TEST(e.field == field);
+    }
+  };
+  flat f;
+  f.amount = std::numeric_limits<double>::quiet_NaN();
+  refused(f, "amount");
+  f.amount = -std::numeric_limits<double>::infinity();
+  refused(f, "amount");
+  f = flat{};
+  f.text = "\xff";
+  refused(f, "text");
+  f = flat{};
+  f.maybe_text = "ok \xed\xa0\x80"; // a surrogate
+  refused(f, "maybe_text");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

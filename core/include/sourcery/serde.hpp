@@ -68,9 +68,12 @@ void check_encodable(const boost::json::object& root);
 } // namespace detail
 
 /// The JSON text of `value`; throws encode_failure when it has none that
-/// would read back, so nothing unreadable is ever stored.
+/// would read back, so nothing unreadable is ever stored. Flat structs are
+/// written straight to text (serde_flat.hpp).
 template <class T>
 std::string encode(const T& value) {
+  if (auto fast = detail::try_encode_flat(value))
+    return std::move(*fast);
   boost::json::value v;
   try {
     v = boost::json::value_from(value);
