@@ -390,6 +390,12 @@ std::string cpu_note(double seconds_per_event) {
   return buf;
 }
 
+std::string decimal(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", x);
+  return buf;
+}
+
 std::string percent_of(double x, double of) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.0f%%", of > 0 ? 100 * x / of : 0);
@@ -474,8 +480,7 @@ int main(int argc, char** argv) {
     {"(e) catch-up from 0 over " + number(static_cast<double>(cfg.scan_events)) + " events",
      number(r.catch_up), events_s, ">= 1,000,000", met(r.catch_up >= 1e6),
      "pull build_batch(1,000), cold; " + cpu_note(r.catch_up_cpu) + ", "
-       + cpu_note(r.catch_up_puller_cpu).substr(0, cpu_note(r.catch_up_puller_cpu).find(' '))
-       + " decoding on the pulling thread"},
+       + decimal(1e6 * r.catch_up_puller_cpu) + " decoding on the pulling thread"},
   };
   std::printf("\nSourcery on RocksDB benchmark (durability %s, %u cores, %zu-byte events, %s)\n\n",
               cfg.durability.c_str(), std::thread::hardware_concurrency(), raw(0).data.size(),

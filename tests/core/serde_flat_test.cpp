@@ -57,6 +57,16 @@ struct with_float {
 };
 BOOST_DESCRIBE_STRUCT(with_float, (), (f))
 
+struct with_const {
+  const std::string name;
+};
+BOOST_DESCRIBE_STRUCT(with_const, (), (name))
+
+struct with_int128 {
+  __int128 n = 0;
+};
+BOOST_DESCRIBE_STRUCT(with_int128, (), (n))
+
 struct empty_event {
   friend bool operator==(const empty_event&, const empty_event&) = default;
 };
@@ -152,6 +162,9 @@ BOOST_AUTO_TEST_CASE(flat_structs_take_the_fast_path_and_others_do_not) { // R-E
   BOOST_TEST(!serde::detail::is_flat<nested>());         // a described member
   BOOST_TEST(!serde::detail::is_flat<with_timestamp>()); // a user conversion
   BOOST_TEST(!serde::detail::is_flat<with_float>());     // float: left to value_to
+  BOOST_TEST(!serde::detail::is_flat<with_const>());     // cannot be decoded into
+  BOOST_TEST(!serde::detail::is_flat<with_int128>());    // wider than JSON's integers here
+  BOOST_TEST(serde::encode(with_const{"x"}) == R"({"name":"x"})"); // the general path
   BOOST_TEST(!serde::detail::is_flat<timestamp>());
   BOOST_TEST(!serde::detail::is_flat<std::string>());
   BOOST_TEST(!serde::detail::is_flat<std::vector<int>>());

@@ -68,10 +68,12 @@ bool put_flat_double(std::string& out, double d);
 void put_flat_integer(std::string& out, std::int64_t i);
 void put_flat_integer(std::string& out, std::uint64_t u);
 
+/// Integers up to 64 bits (what JSON numbers carry here), not characters.
 template <class M>
 inline constexpr bool is_flat_scalar =
   std::is_same_v<M, std::string> || std::is_same_v<M, bool> || std::is_same_v<M, double>
-  || (std::is_integral_v<M> && !std::is_same_v<M, char> && !std::is_same_v<M, signed char>
+  || (std::is_integral_v<M> && sizeof(M) <= 8 && !std::is_same_v<M, char>
+      && !std::is_same_v<M, signed char>
       && !std::is_same_v<M, unsigned char> && !std::is_same_v<M, wchar_t>
       && !std::is_same_v<M, char8_t> && !std::is_same_v<M, char16_t>
       && !std::is_same_v<M, char32_t>);
@@ -81,10 +83,12 @@ struct flat_member_type : std::bool_constant<is_flat_scalar<M>> {};
 template <class M>
 struct flat_member_type<std::optional<M>> : std::bool_constant<is_flat_scalar<M>> {};
 
+/// A const member is not flat: it cannot be decoded into, and encoding
+/// alone must not ask for that.
 template <class T>
 struct member_is_flat {
   template <class D>
-  using fn = flat_member_type<std::remove_cvref_t<decltype(std::declval<T&>().*D::pointer)>>;
+  using fn = flat_member_type<std::remove_reference_t<decltype(std::declval<T&>().*D::pointer)>>;
 };
 
 /// A user-provided conversion (tag_invoke) takes precedence over the
