@@ -238,8 +238,8 @@ double batch_rate(const bench_config& cfg, std::size_t in_flight) {
   return rate;
 }
 
-/// CPU seconds this process has used (all threads), to the microsecond.
-/// CPU seconds (user + system) of the process, or of the calling thread.
+/// CPU seconds (user + system) of the process, or of the calling thread, to
+/// the microsecond.
 double cpu_seconds(int who = RUSAGE_SELF) {
   rusage u{};
   getrusage(who, &u);
@@ -384,16 +384,14 @@ read_figures reads(const bench_config& cfg) {
   return out;
 }
 
-std::string cpu_note(double seconds_per_event) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.1f µs CPU/event", 1e6 * seconds_per_event);
-  return buf;
-}
-
 std::string decimal(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", x);
   return buf;
+}
+
+std::string cpu_note(double seconds_per_event) {
+  return decimal(1e6 * seconds_per_event) + " µs CPU/event";
 }
 
 std::string percent_of(double x, double of) {

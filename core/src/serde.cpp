@@ -1,6 +1,6 @@
 #include <sourcery/serde.hpp>
 
-#include "exact_double.hpp"
+#include "json_sax.hpp"
 #include "utf8.hpp"
 
 #include <boost/container/small_vector.hpp>
@@ -20,20 +20,10 @@ namespace {
 
 // Builds a value like boost::json::parse, except that numbers with a fraction
 // or exponent are converted exactly (exact_double).
-struct exact_number_handler {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  using error_code = boost::system::error_code;
-  using string_view = boost::json::string_view;
-
+struct exact_number_handler : detail::sax_handler_base {
   boost::json::value_stack stack;
   std::string number; // the parts of a number split across buffers
 
-  bool on_document_begin(error_code&) { return true; }
-  bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code&) { return true; }
   bool on_object_end(std::size_t n, error_code&) {
     stack.push_object(n);
@@ -90,22 +80,14 @@ struct exact_number_handler {
     stack.push_null();
     return true;
   }
-  bool on_comment_part(string_view, error_code&) { return true; }
-  bool on_comment(string_view, error_code&) { return true; }
 };
 
 } // namespace
 
 boost::json::value parse(std::string_view text) {
-  boost::json::parse_options options;
-  options.max_depth = max_depth;
-  boost::json::basic_parser<exact_number_handler> parser{options};
+  boost::json::basic_parser<exact_number_handler> parser{detail::sax_options()};
   parser.handler().stack.reset();
-  boost::system::error_code ec;
-  auto consumed = parser.write_some(false, text.data(), text.size(), ec);
-  if (!ec && consumed < text.size())
-    ec = boost::json::error::extra_data;
-  if (ec)
+  if (auto ec = detail::parse_all(parser, text))
     throw decode_failure("", "malformed JSON: " + ec.message());
   return parser.handler().stack.release();
 }

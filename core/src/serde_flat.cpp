@@ -1,7 +1,7 @@
 #include <sourcery/serde.hpp>
 #include <sourcery/serde_flat.hpp>
 
-#include "exact_double.hpp"
+#include "json_sax.hpp"
 #include "utf8.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -16,21 +16,11 @@ namespace {
 
 /// Stores each member's value as the parser meets it. Any callback that
 /// returns false stops the parse; decode_flat then declines.
-class flat_handler {
+class flat_handler : public sax_handler_base {
 public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  using error_code = boost::system::error_code;
-  using string_view = boost::json::string_view;
-
   flat_handler(std::span<const flat_member> members, void* object)
     : members_(members), object_(object) {}
 
-  bool on_document_begin(error_code&) { return true; }
-  bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code& ec) { return ++depth_ == 1 || decline(ec); }
   bool on_object_end(std::size_t, error_code& ec) {
     --depth_;
@@ -81,8 +71,6 @@ public:
   }
   bool on_bool(bool b, error_code& ec) { return store(scalar(kind::boolean, &flat_scalar::b, b), ec); }
   bool on_null(error_code& ec) { return store(flat_scalar{}, ec); }
-  bool on_comment_part(string_view, error_code&) { return true; }
-  bool on_comment(string_view, error_code&) { return true; }
 
 private:
   using kind = flat_scalar::kind;
@@ -136,12 +124,8 @@ private:
 } // namespace
 
 bool decode_flat(std::string_view text, std::span<const flat_member> members, void* object) {
-  boost::json::parse_options options;
-  options.max_depth = max_depth;
-  boost::json::basic_parser<flat_handler> parser{options, members, object};
-  boost::system::error_code ec;
-  auto consumed = parser.write_some(false, text.data(), text.size(), ec);
-  return !ec && consumed == text.size();
+  boost::json::basic_parser<flat_handler> parser{sax_options(), members, object};
+  return !parse_all(parser, text);
 }
 
 bool put_flat_string(std::string& out, std::string_view s) {
