@@ -1,6 +1,6 @@
 // bench_rocksdb: Sourcery on RocksDB beside raw RocksDB in the same run
 // (issue 11, item 8). Sourcery is used through its public API —
-// backend::rocksdb, event_store, a subscription — so what is measured is the
+// rocksdb_backend, event_store, a subscription — so what is measured is the
 // whole path: encoding, the tenant's actor, group commit, fsync, the cache.
 //
 //   bench_rocksdb                     # the full run (a few minutes)
@@ -23,7 +23,7 @@
 #include "allocator.hpp"
 #include "bench_common.hpp"
 
-#include <sourcery/storage/rocksdb.hpp>
+#include <sourcery/rocksdb_backend.hpp>
 
 #include "layout.hpp" // the engine's key and value encodings, for the baseline
 
@@ -190,7 +190,7 @@ st::rocksdb_options engine_options(const bench_config& cfg) {
 
 sourcery::backend open(const bench_config& cfg, const fs::path& folder,
                        std::optional<st::rocksdb_options> options = std::nullopt) {
-  auto b = sourcery::backend::rocksdb(folder.string(), options.value_or(engine_options(cfg)),
+  auto b = sourcery::rocksdb_backend(folder.string(), options.value_or(engine_options(cfg)),
                                       cfg.runtime());
   b.registry().add<bench::order_placed>("order_placed");
   return b;

@@ -1,6 +1,8 @@
 #include "store_setup.hpp"
 
 #include <sourcery/errors.hpp>
+#include <sourcery/postgres_backend.hpp>
+#include <sourcery/rocksdb_backend.hpp>
 
 #include <filesystem>
 #include <system_error>
@@ -78,9 +80,9 @@ sourcery::backend open_backend(const scenario& sc) {
   if (!sc.storage.durable())
     return sourcery::backend::in_memory(sc.runtime);
   if (sc.storage.engine == "postgres")
-    return sourcery::backend::postgres(sc.storage.conninfo, postgres_options_of(sc.storage),
+    return sourcery::postgres_backend(sc.storage.conninfo, postgres_options_of(sc.storage),
                                        sc.runtime);
-  return sourcery::backend::rocksdb(sc.storage.path, rocksdb_options_of(sc.storage), sc.runtime);
+  return sourcery::rocksdb_backend(sc.storage.path, rocksdb_options_of(sc.storage), sc.runtime);
 }
 
 std::shared_ptr<sourcery::storage::engine> open_engine(const storage_settings& s) {

@@ -32,8 +32,13 @@ std::string timestamp::to_string() const {
   }
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
-  if (!gmtime_r(&t, &tm)) // not with a 64-bit time_t: ±292,277 years fit an int
-    return "(" + std::to_string(us) + " microseconds since 1970)";
+  if (!gmtime_r(&t, &tm)) { // not with a 64-bit time_t: ±292,277 years fit an int
+    // Appended rather than `"(" + ...`, on which GCC 12 warns falsely (-Wrestrict, bug 105329).
+    std::string text = "(";
+    text += std::to_string(us);
+    text += " microseconds since 1970)";
+    return text;
+  }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,

@@ -6,7 +6,7 @@
 // has its own node id). Run inside pg_virtualenv (tests/CMakeLists.txt).
 #include "fixtures.hpp"
 
-#include <sourcery/storage/postgres.hpp>
+#include <sourcery/postgres_backend.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -41,7 +41,7 @@ struct schema_fixture {
 
   /// A node: a backend on the schema with the test events and the outbox on.
   backend node(std::chrono::milliseconds lease = 30'000ms) const {
-    auto b = backend::postgres("", options(lease), {});
+    auto b = postgres_backend("", options(lease), {});
     b.registry().add<test_events::item_added>("item_added");
     b.with_outbox();
     return b;

@@ -29,11 +29,6 @@ class actor_system;
 
 namespace sourcery {
 
-namespace storage {
-struct rocksdb_options;
-struct postgres_options;
-} // namespace storage
-
 /// The tenant a container is bound to.
 struct tenant_binding {
   std::string id;
@@ -56,22 +51,11 @@ public:
   static backend in_memory(runtime_options options = {});
   /// A backend over `engine` (R-ST2).
   static backend on(std::shared_ptr<storage::engine> engine, runtime_options options = {});
-  /// The durable embedded backend: the RocksDB engine in folder `path`,
-  /// created when absent (see <sourcery/storage/rocksdb.hpp> for what it
-  /// keeps and what each durability level survives). Defined in the
-  /// sourcery::rocksdb target: link it to use these; an embedder that does
-  /// not, does not link RocksDB.
-  static backend rocksdb(const std::string& path);
-  static backend rocksdb(const std::string& path, const storage::rocksdb_options& storage,
-                         runtime_options options = {});
-  /// The shared backend: the PostgreSQL engine in the database `conninfo`
-  /// names (a libpq connection string; empty = the PG* environment
-  /// variables), which several processes (nodes) may open at once (R-N; see
-  /// <sourcery/storage/postgres.hpp>). Defined in the sourcery::postgres
-  /// target: link it to use these.
-  static backend postgres(const std::string& conninfo);
-  static backend postgres(const std::string& conninfo, const storage::postgres_options& storage,
-                          runtime_options options = {});
+  // The durable engines have factories of their own, each in the library
+  // that links the engine: sourcery::rocksdb_backend(path) in
+  // <sourcery/rocksdb_backend.hpp> (target sourcery::rocksdb) and
+  // sourcery::postgres_backend(conninfo) in <sourcery/postgres_backend.hpp>
+  // (target sourcery::postgres).
 
   // The runtime starts on the first call that needs it (event_store(),
   // subscriber(), in_tenant_mode(), …). Until then the providers in

@@ -26,3 +26,4 @@
 #include <sourcery/subscriptions.hpp>
 #include <sourcery/tenant_id.hpp>
 #include <sourcery/values.hpp>
+#include <sourcery/version.hpp>
