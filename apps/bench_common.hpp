@@ -2,19 +2,22 @@
 //
 // The ~100-byte order_placed event and its pool, the steady clock, number
 // formatting and the six-column result table, probes of what else the machine
-// did, pipelined appends, the decode baseline, option parsing and the exit
-// code. Each program keeps its own measurements and decides its own rows.
+// did, pipelined appends, the decode baseline, the scheduler options and the
+// exit code. Each program keeps its own measurements and decides its own rows.
 //
-// Exit codes: 0 when the run completed and every correctness check held (a
-// missed *target* is a figure in the table, never a failure); 1 after any
-// bench::fail(); 2 for bad options.
+// Options: each program's bench_config lists its options in a cli::options
+// table (cli.hpp), which parses the command line and prints --help; main()
+// runs through cli::run_main, so bad input is one line on stderr, never an
+// abort. Exit codes: 0 when the run completed and every correctness check
+// held (a missed *target* is a figure in the table, never a failure); 1 after
+// any bench::fail() or an error that stopped the run; 2 for bad options.
 #pragma once
+
+#include "cli.hpp"
 
 #include <sourcery/sourcery.hpp>
 
 #include <boost/describe.hpp>
-
-#include <caf/actor_system_config.hpp>
 
 #include <unistd.h>
 
@@ -26,7 +29,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <initializer_list>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -288,8 +290,21 @@ private:
 
 // -- options -------------------------------------------------------------------
 
+/// Upper bounds of the benchmarks' options: what one machine can hold or
+/// wait for, so that a typo is refused up front (exit code 2) instead of
+/// failing an allocation or running for a week.
+namespace limits {
+inline constexpr std::uint64_t operations = 1'000'000'000; // timed calls: appends, loads, sends
+inline constexpr std::uint64_t stored = 100'000'000;       // events held in memory at once
+inline constexpr std::uint64_t streams = 10'000'000;
+inline constexpr std::uint64_t in_flight = 1'000'000;
+inline constexpr std::uint64_t batch = 100'000;            // events per append
+inline constexpr std::uint64_t threads = 1'024;
+inline constexpr std::uint64_t milliseconds = 3'600'000;   // an hour
+} // namespace limits
+
 /// The options every benchmark takes beside its own: the scheduler.
-struct config : caf::actor_system_config {
+struct config {
   std::string policy = "sharing";
   std::size_t threads = 0;
 
@@ -306,43 +321,13 @@ struct config : caf::actor_system_config {
   }
 
 protected:
-  /// Adds --policy and --threads to `group`. A program's constructor calls it
-  /// after adding its own options, so --help lists these last.
-  void add_scheduler_options(opt_group& group) {
-    group.add(policy, "policy", "scheduler policy: sharing or stealing")
-      .add(threads, "threads", "scheduler threads; 0 = one per core");
+  /// Adds --policy and --threads to `opts`. A program adds them after its
+  /// own options, so --help lists these last.
+  void add_scheduler_options(cli::options& opts) {
+    opts.choice(policy, "policy", "scheduler policy", {"sharing", "stealing"})
+      .count(threads, "threads", "scheduler threads; 0 = one per core", 0, limits::threads);
   }
 };
-
-/// Parses the command line into `cfg`. Returns the exit code when the program
-/// is done already: 0 after --help, 2 (saying why) for a bad option; nothing
-/// when it should run.
-inline std::optional<int> parse_command_line(config& cfg, int argc, char** argv,
-                                             const char* program) {
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << program << ": " << cfg.render(err) << '\n';
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return 0;
-  return std::nullopt;
-}
-
-/// Says "<program>: <message>" on stderr; returns exit code 2, for values
-/// the option parser cannot refuse itself (zero sizes).
-inline int usage_error(const char* program, const char* message) {
-  std::cerr << program << ": " << message << '\n';
-  return 2;
-}
-
-/// Whether every count is at least 1.
-inline bool all_positive(std::initializer_list<std::size_t> counts) {
-  return std::find(counts.begin(), counts.end(), 0u) == counts.end();
-}
-
-inline bool all_positive(const std::vector<std::size_t>& counts) {
-  return std::find(counts.begin(), counts.end(), 0u) == counts.end();
-}
 
 /// The first line of a result table: "\nSourcery <what> benchmark (scheduler: …)".
 inline void print_title(const char* what, const config& cfg) {

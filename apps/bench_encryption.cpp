@@ -76,13 +76,19 @@ struct bench_config : bench::config {
   std::size_t loads = 300;
   std::size_t rounds = 3;
 
-  bench_config() {
-    add_scheduler_options(
-      opt_group{custom_options_, "global"}
-        .add(events, "events", "pipelined single-event appends per run")
-        .add(batches, "batches", "pipelined 100-event batch appends per run")
-        .add(loads, "loads", "loads of a 1,000-event stream per run")
-        .add(rounds, "rounds", "runs of each variant; the best counts"));
+  /// The command line: what it parses, what --help prints.
+  cli::options options() {
+    using namespace bench::limits;
+    cli::options o("bench_encryption",
+                   "The cost of encrypted fields: appends and loads of an event with three "
+                   "encrypted fields beside the same event with none (in memory), best of "
+                   "--rounds runs.");
+    o.count(events, "events", "pipelined single-event appends per run", 1, operations)
+      .count(batches, "batches", "pipelined 100-event batch appends per run", 1, operations)
+      .count(loads, "loads", "loads of a 1,000-event stream per run", 1, operations)
+      .count(rounds, "rounds", "runs of each variant; the best counts", 1, 1'000);
+    add_scheduler_options(o);
+    return o;
   }
 };
 
@@ -215,35 +221,31 @@ void compare(const char* what, std::size_t rounds, double target, bool with_aesg
 
 int main(int argc, char** argv) {
   bench_config cfg;
-  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_encryption"))
-    return *done;
-  if (!bench::all_positive({cfg.events, cfg.batches, cfg.loads, cfg.rounds}))
-    return bench::usage_error("bench_encryption", "every count must be at least 1");
-
-  bool with_aesgcm = sourcery::aes256gcm_strategy::available();
-  std::printf("bench_encryption: %zu single appends, %zu batches of 100, %zu loads of 1,000 "
-              "events; best of %zu rounds\n"
-              "encrypted event: 3 of its 6 fields, %zu data subjects; one writer thread\n"
-              "target: encrypted appends at >= 50%% of plain appends\n\n",
-              cfg.events, cfg.batches, cfg.loads, cfg.rounds, subjects);
-  std::printf("%-46s %10s %10s %14s", "events/s", "plain", "xchacha", "ratio");
-  if (with_aesgcm)
-    std::printf(" %10s %7s", "aes256gcm", "ratio");
-  std::printf("\n");
-  compare("pipelined single-event appends, 1,000 in flight", cfg.rounds, 0.5, with_aesgcm,
-          [&](variant v) {
-            return v == variant::plain ? single_appends<customer_registered>(cfg, v)
-                                       : single_appends<secret_customer_registered>(cfg, v);
-          });
-  compare("pipelined 100-event batch appends, 8 in flight", cfg.rounds, 0.5, with_aesgcm,
-          [&](variant v) {
-            return v == variant::plain ? batch_appends<customer_registered>(cfg, v)
-                                       : batch_appends<secret_customer_registered>(cfg, v);
-          });
-  compare("loads of a 1,000-event stream (information)", cfg.rounds, 0, with_aesgcm,
-          [&](variant v) {
-            return v == variant::plain ? loads<customer_registered>(cfg, v)
-                                       : loads<secret_customer_registered>(cfg, v);
-          });
-  return bench::exit_code("bench_encryption");
-}
+  return cli::run_main(argc, argv, cfg.options(), [&] {
+    bool with_aesgcm = sourcery::aes256gcm_strategy::available();
+    std::printf("bench_encryption: %zu single appends, %zu batches of 100, %zu loads of 1,000 "
+                "events; best of %zu rounds\n"
+                "encrypted event: 3 of its 6 fields, %zu data subjects; one writer thread\n"
+                "target: encrypted appends at >= 50%% of plain appends\n\n",
+                cfg.events, cfg.batches, cfg.loads, cfg.rounds, subjects);
+    std::printf("%-46s %10s %10s %14s", "events/s", "plain", "xchacha", "ratio");
+    if (with_aesgcm)
+      std::printf(" %10s %7s", "aes256gcm", "ratio");
+    std::printf("\n");
+    compare("pipelined single-event appends, 1,000 in flight", cfg.rounds, 0.5, with_aesgcm,
+            [&](variant v) {
+              return v == variant::plain ? single_appends<customer_registered>(cfg, v)
+                                         : single_appends<secret_customer_registered>(cfg, v);
+            });
+    compare("pipelined 100-event batch appends, 8 in flight", cfg.rounds, 0.5, with_aesgcm,
+            [&](variant v) {
+              return v == variant::plain ? batch_appends<customer_registered>(cfg, v)
+                                         : batch_appends<secret_customer_registered>(cfg, v);
+            });
+    compare("loads of a 1,000-event stream (information)", cfg.rounds, 0, with_aesgcm,
+            [&](variant v) {
+              return v == variant::plain ? loads<customer_registered>(cfg, v)
+                                         : loads<secret_customer_registered>(cfg, v);
+            });
+    return bench::exit_code("bench_encryption");  });
+  }

@@ -59,19 +59,27 @@ struct bench_config : bench::config {
   std::size_t slow_appends = 2'000;
   std::size_t slow_ms = 1'000;
 
-  bench_config() {
-    add_scheduler_options(
-      opt_group{custom_options_, "global"}
-        .add(events, "events", "(1, 2) events appended")
-        .add(batch_size, "batch-size", "events per append")
-        .add(streams, "streams", "streams the appends go to, round robin")
-        .add(dispatch_batch, "dispatch-batch", "(1, 2) continuous_options.batch")
-        .add(limit, "limit", "(3) run(limit)")
-        .add(backlogs, "backlogs", "(3) backlog sizes to drain, e.g. 200000,400000,800000")
-        .add(loads, "loads", "baseline: loads of one stream")
-        .add(load_size, "load-size", "baseline: events in the loaded stream")
-        .add(slow_appends, "slow-appends", "(4) blocking appends per writer")
-        .add(slow_ms, "slow-ms", "(4) how long the slow publisher sleeps per call"));
+  /// The command line: what it parses, what --help prints.
+  cli::options options() {
+    using namespace bench::limits;
+    cli::options o("bench_outbox",
+                   "The outbox (in memory): continuous dispatch and run(limit) draining, beside "
+                   "the decode rate measured in the same run; one table on stdout.");
+    o.count(events, "events", "(1, 2) events appended", 1, stored)
+      .count(batch_size, "batch-size", "events per append", 1, batch)
+      .count(streams, "streams", "streams the appends go to, round robin", 1,
+             bench::limits::streams)
+      .count(dispatch_batch, "dispatch-batch", "(1, 2) continuous_options.batch", 1, in_flight)
+      .count(limit, "limit", "(3) run(limit)", 1, in_flight)
+      .counts(backlogs, "backlogs", "(3) backlog sizes to drain, e.g. 200000,400000,800000", 1,
+              stored)
+      .count(loads, "loads", "baseline: loads of one stream", 1, operations)
+      .count(load_size, "load-size", "baseline: events in the loaded stream", 1, stored)
+      .count(slow_appends, "slow-appends", "(4) blocking appends per writer", 1, operations)
+      .count(slow_ms, "slow-ms", "(4) how long the slow publisher sleeps per call", 0,
+             milliseconds);
+    add_scheduler_options(o);
+    return o;
   }
 };
 
@@ -294,23 +302,18 @@ void slow_publisher(const bench_config& cfg) {
 
 int main(int argc, char** argv) {
   bench_config cfg;
-  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_outbox"))
-    return *done;
-  if (!bench::all_positive({cfg.events, cfg.batch_size, cfg.streams, cfg.dispatch_batch,
-                            cfg.limit, cfg.loads, cfg.load_size})
-      || !bench::all_positive(cfg.backlogs))
-    return bench::usage_error("bench_outbox", "sizes and batches must be at least 1");
-
-  bench::machine_watch machine;
-  bench::event_pool();
-  std::fprintf(stderr, "measuring …\n");
-  auto decode_rate = decode_baseline(cfg);
-  continuous_live(cfg);
-  continuous_backlog(cfg, decode_rate);
-  run_drain(cfg, decode_rate);
-  slow_publisher(cfg);
-  record({"original design: outbox publishing", 23'000, "events/s", "", "",
-          "quoted from issue 4, not measured; quadratic"});
-  print_table(cfg, machine);
-  return bench::exit_code("bench_outbox");
+  return cli::run_main(argc, argv, cfg.options(), [&] {
+    bench::machine_watch machine;
+    bench::event_pool();
+    std::fprintf(stderr, "measuring …\n");
+    auto decode_rate = decode_baseline(cfg);
+    continuous_live(cfg);
+    continuous_backlog(cfg, decode_rate);
+    run_drain(cfg, decode_rate);
+    slow_publisher(cfg);
+    record({"original design: outbox publishing", 23'000, "events/s", "", "",
+            "quoted from issue 4, not measured; quadratic"});
+    print_table(cfg, machine);
+    return bench::exit_code("bench_outbox");
+  });
 }

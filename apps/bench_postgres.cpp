@@ -18,7 +18,12 @@
 //
 // Run inside a PostgreSQL, e.g. `pg_virtualenv -t -o fsync=on bench_postgres`
 // (pg_virtualenv turns fsync off by default; the table says what the server
-// had). Performance is reported, never asserted.
+// had), or name one with --conninfo. Performance is reported, never
+// asserted. Exit codes: 0 the run completed, 1 it failed (the server
+// unreachable, a statement or a node failed: one line on stderr), 2 bad
+// options (--help lists them).
+#include "cli.hpp"
+
 #include <sourcery/storage/postgres.hpp>
 
 #include <libpq-fe.h>
@@ -27,10 +32,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,6 +55,34 @@ struct options {
   int threads = 256;          // appenders per node: appends in flight
   int rows_per_insert = 1000; // baseline
   std::string schema = "bench";
+  std::string conninfo;       // libpq's connection string; "" = the PG* variables
+
+  /// The command line: what it parses, what --help prints.
+  cli::options command_line() {
+    cli::options o("bench_postgres",
+                   "The PostgreSQL engine: multi-row INSERTs from one connection (the baseline) "
+                   "beside Sourcery's engine on 1, 2 and 3 node processes; one table on stdout.");
+    o.count(events, "events", "events per configuration", 1, 100'000'000)
+      .count(threads, "threads", "appenders per node: appends in flight", 1, 4'096)
+      .count(rows_per_insert, "rows-per-insert", "baseline: rows per INSERT statement", 1,
+             10'000)
+      .text(conninfo, "conninfo",
+            "libpq connection string, e.g. 'host=127.0.0.1 port=5432 dbname=bench'", {},
+            "none: the PG* environment variables")
+      .text(schema, "schema", "the schema the engine's store is made in (and dropped)",
+            [](const std::string& v) -> std::optional<std::string> {
+              bool ok = !v.empty() && v.size() <= 63 && !(v[0] >= '0' && v[0] <= '9')
+                        && std::all_of(v.begin(), v.end(), [](char c) {
+                             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                           });
+              if (ok)
+                return std::nullopt;
+              return "must be a lower-case SQL name (a-z, 0-9, _; not starting with a digit), "
+                     "got '" + v + "'";
+            })
+      .note("The run drops and re-creates the table bench_baseline and the schema --schema.");
+    return o;
+  }
 };
 
 std::string payload(long i) {
@@ -57,11 +93,19 @@ std::string payload(long i) {
   return buf;
 }
 
-PGconn* connect() {
-  PGconn* c = PQconnectdb("options=--client-min-messages=warning");
+/// A connection to --conninfo; throws with libpq's message when there is none.
+PGconn* connect(const options& o) {
+  // conninfo is expanded first; the options after it win.
+  const char* keys[] = {"dbname", "options", nullptr};
+  const char* values[] = {o.conninfo.c_str(), "--client-min-messages=warning", nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, 1);
   if (PQstatus(c) != CONNECTION_OK) {
-    std::cerr << "!! " << PQerrorMessage(c);
-    std::exit(1);
+    std::string message = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("cannot connect to PostgreSQL"
+                             + (o.conninfo.empty() ? std::string(" (PG* environment variables)")
+                                                   : " at '" + o.conninfo + "'")
+                             + ": " + message);
   }
   return c;
 }
@@ -69,8 +113,9 @@ PGconn* connect() {
 void run_sql(PGconn* c, const std::string& sql) {
   PGresult* r = PQexec(c, sql.c_str());
   if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-    std::cerr << "!! " << sql.substr(0, 80) << ": " << PQresultErrorMessage(r);
-    std::exit(1);
+    std::string message = PQresultErrorMessage(r);
+    PQclear(r);
+    throw std::runtime_error(sql.substr(0, 80) + ": " + message);
   }
   PQclear(r);
 }
@@ -84,7 +129,7 @@ std::string show(PGconn* c, const char* setting) {
 
 /// Multi-row INSERTs of the engine's columns into a plain copy of its table.
 double baseline(const options& o) {
-  PGconn* c = connect();
+  PGconn* c = connect(o);
   run_sql(c, "DROP TABLE IF EXISTS bench_baseline");
   run_sql(c, "CREATE TABLE bench_baseline (position bigint PRIMARY KEY, stream_key bytea NOT NULL,"
              " number bigint NOT NULL, tenant text NOT NULL, stream uuid NOT NULL, category bytea,"
@@ -102,7 +147,7 @@ double baseline(const options& o) {
       int k = static_cast<int>(values.size());
       if (i != at)
         sql += ',';
-      char row[160];
+      char row[256]; // at most ~190: four longs and two ints of 20 and 11 digits
       std::snprintf(row, sizeof row,
                     "(%ld, $%d::bytea, %ld, 't', gen_random_uuid(), NULL, NULL, gen_random_uuid(),"
                     " %ld, %ld, 'order_placed', $%d::bytea, '{}', 1)",
@@ -121,8 +166,10 @@ double baseline(const options& o) {
     PGresult* r = PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                ptrs.data(), lengths.data(), formats.data(), 1);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      std::cerr << "!! baseline insert: " << PQresultErrorMessage(r);
-      std::exit(1);
+      std::string message = PQresultErrorMessage(r);
+      PQclear(r);
+      PQfinish(c);
+      throw std::runtime_error("baseline insert: " + message);
     }
     PQclear(r);
   }
@@ -138,28 +185,39 @@ void node(const options& o, long events, int go_fd, int out_fd) {
   postgres_options po;
   po.schema = o.schema;
   po.pool_size = 2;
-  auto e = open_postgres_engine("", po);
+  auto e = open_postgres_engine(o.conninfo, po);
   char go;
   if (::read(go_fd, &go, 1) != 1)
     std::exit(1);
   std::vector<std::vector<std::int64_t>> lat(static_cast<std::size_t>(o.threads));
   std::vector<std::thread> pool;
+  std::mutex failed_m;
+  std::string failed; // the first appender's error, thrown after the join
   for (int t = 0; t < o.threads; ++t)
     pool.emplace_back([&, t] {
-      auto store = e->streams("bench");
-      auto s = stream_id::random();
-      long mine = events / o.threads + (t < events % o.threads ? 1 : 0);
-      for (long i = 0; i < mine; ++i) {
-        std::vector<raw_event> one{raw_event{random_uuid(), timestamp::now(), "order_placed",
-                                             payload(i), "{}", std::nullopt}};
-        auto start = clock_type::now();
-        store->append(s, static_cast<std::uint64_t>(i), one, {}, {});
-        lat[static_cast<std::size_t>(t)].push_back(
-          std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start).count());
+      try {
+        auto store = e->streams("bench");
+        auto s = stream_id::random();
+        long mine = events / o.threads + (t < events % o.threads ? 1 : 0);
+        for (long i = 0; i < mine; ++i) {
+          std::vector<raw_event> one{raw_event{random_uuid(), timestamp::now(), "order_placed",
+                                               payload(i), "{}", std::nullopt}};
+          auto start = clock_type::now();
+          store->append(s, static_cast<std::uint64_t>(i), one, {}, {});
+          lat[static_cast<std::size_t>(t)].push_back(
+            std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start)
+              .count());
+        }
+      } catch (const std::exception& x) {
+        std::lock_guard lock(failed_m);
+        if (failed.empty())
+          failed = x.what();
       }
     });
   for (auto& t : pool)
     t.join();
+  if (!failed.empty())
+    throw std::runtime_error("append: " + failed);
   for (const auto& l : lat)
     if (!l.empty() && ::write(out_fd, l.data(), l.size() * 8) < 0)
       std::exit(1);
@@ -174,7 +232,7 @@ struct result {
 
 /// The transactions that wrote the events (one xmin each).
 long commits(const options& o) {
-  PGconn* c = connect();
+  PGconn* c = connect(o);
   PGresult* r = PQexec(c, ("SELECT count(DISTINCT xmin::text) FROM " + o.schema + ".events").c_str());
   long n = PQresultStatus(r) == PGRES_TUPLES_OK ? std::stol(PQgetvalue(r, 0, 0)) : 0;
   PQclear(r);
@@ -183,8 +241,8 @@ long commits(const options& o) {
 }
 
 result engine_run(const options& o, int nodes) {
-  drop_postgres_store("", o.schema);
-  open_postgres_engine("", postgres_options{o.schema}).reset(); // created before the nodes
+  drop_postgres_store(o.conninfo, o.schema);
+  open_postgres_engine(o.conninfo, postgres_options{o.schema}).reset(); // created before the nodes
   std::fflush(stdout); // the children must not print the parent's buffer again
   std::cout.flush();
   std::vector<pid_t> pids;
@@ -192,12 +250,20 @@ result engine_run(const options& o, int nodes) {
   for (int n = 0; n < nodes; ++n) {
     int g[2], r[2];
     if (::pipe(g) || ::pipe(r))
-      std::exit(1);
+      throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
     auto pid = ::fork();
+    if (pid < 0)
+      throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
       ::close(g[1]);
       ::close(r[0]);
-      node(o, o.events / nodes, g[0], r[1]);
+      // A node's failure is its exit code; the parent names the node.
+      try {
+        node(o, o.events / nodes, g[0], r[1]);
+      } catch (const std::exception& e) {
+        std::cerr << "bench_postgres: node " << n + 1 << ": " << cli::one_line(e.what()) << '\n';
+      }
+      std::_Exit(1);
     }
     ::close(g[0]);
     ::close(r[1]);
@@ -208,7 +274,7 @@ result engine_run(const options& o, int nodes) {
   auto start = clock_type::now();
   for (int fd : go)
     if (::write(fd, "g", 1) != 1)
-      std::exit(1);
+      throw std::runtime_error("a node stopped before the start");
   std::vector<std::int64_t> all;
   for (int fd : out) {
     std::int64_t buf[4096];
@@ -219,24 +285,21 @@ result engine_run(const options& o, int nodes) {
   for (auto pid : pids) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      std::cerr << "!! a node failed\n";
-      std::exit(1);
-    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw std::runtime_error("a node failed (" + std::to_string(nodes) + " nodes)");
   }
   double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   std::sort(all.begin(), all.end());
   auto pct = [&](double q) {
     return all.empty() ? 0.0 : static_cast<double>(all[static_cast<std::size_t>(q * (all.size() - 1))]) / 1000.0;
   };
-  auto check = open_postgres_engine("", postgres_options{o.schema});
-  if (check->last_position() != static_cast<position>(all.size())) {
-    std::cerr << "!! " << check->last_position() << " positions for " << all.size() << " appends\n";
-    std::exit(1);
-  }
+  auto check = open_postgres_engine(o.conninfo, postgres_options{o.schema});
+  if (check->last_position() != static_cast<position>(all.size()))
+    throw std::runtime_error(std::to_string(check->last_position()) + " positions for "
+                             + std::to_string(all.size()) + " appends");
   check.reset();
   auto n = commits(o);
-  drop_postgres_store("", o.schema);
+  drop_postgres_store(o.conninfo, o.schema);
   return {static_cast<double>(all.size()) / seconds, pct(0.5), pct(0.99),
           n ? static_cast<double>(all.size()) / static_cast<double>(n) : 0.0};
 }
@@ -245,48 +308,33 @@ result engine_run(const options& o, int nodes) {
 
 int main(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      auto n = std::strlen(name);
-      return a.compare(0, n, name) == 0 ? a.c_str() + n : nullptr;
-    };
-    if (auto v = value("--events="))
-      o.events = std::stol(v);
-    else if (auto v = value("--threads="))
-      o.threads = std::stoi(v);
-    else if (auto v = value("--rows-per-insert="))
-      o.rows_per_insert = std::stoi(v);
-    else {
-      std::cerr << "usage: bench_postgres [--events=N] [--threads=N] [--rows-per-insert=N]\n";
-      return 2;
+  return cli::run_main(argc, argv, o.command_line(), [&] {
+    PGconn* c = connect(o);
+    std::cout << "PostgreSQL " << show(c, "server_version") << ", fsync " << show(c, "fsync")
+              << ", synchronous_commit " << show(c, "synchronous_commit") << "; "
+              << std::thread::hardware_concurrency() << " cores; " << o.events
+              << " events of ~100 bytes per row\n\n";
+    PQfinish(c);
+    // The baseline runs before and after the engine (the load of a shared
+    // machine moves it the most); percentages are of the higher of the two.
+    auto before = baseline(o);
+    std::vector<result> runs;
+    for (int nodes = 1; nodes <= 3; ++nodes)
+      runs.push_back(engine_run(o, nodes));
+    auto after = baseline(o);
+    auto base = std::max(before, after);
+    std::printf("| what | events/s | vs baseline | append p50 | append p99 | events per commit |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|\n");
+    for (auto [when, value] : {std::pair{"before", before}, std::pair{"after", after}})
+      std::printf("| baseline (%s the engine): multi-row INSERT, %d rows per statement, 1 connection"
+                  " | %.0f | %.0f%% | | | %d |\n",
+                  when, o.rows_per_insert, value, 100.0 * value / base, o.rows_per_insert);
+    for (int nodes = 1; nodes <= 3; ++nodes) {
+      const auto& r = runs[static_cast<std::size_t>(nodes - 1)];
+      std::printf("| Sourcery, %d node%s x %d appenders, 1 event per append | %.0f | %.0f%% | %.2f ms | %.2f ms | %.1f |\n",
+                  nodes, nodes > 1 ? "s" : "", o.threads, r.events_per_s,
+                  100.0 * r.events_per_s / base, r.p50_ms, r.p99_ms, r.events_per_commit);
     }
-  }
-  PGconn* c = connect();
-  std::cout << "PostgreSQL " << show(c, "server_version") << ", fsync " << show(c, "fsync")
-            << ", synchronous_commit " << show(c, "synchronous_commit") << "; "
-            << std::thread::hardware_concurrency() << " cores; " << o.events
-            << " events of ~100 bytes per row\n\n";
-  PQfinish(c);
-  // The baseline runs before and after the engine (the load of a shared
-  // machine moves it the most); percentages are of the higher of the two.
-  auto before = baseline(o);
-  std::vector<result> runs;
-  for (int nodes = 1; nodes <= 3; ++nodes)
-    runs.push_back(engine_run(o, nodes));
-  auto after = baseline(o);
-  auto base = std::max(before, after);
-  std::printf("| what | events/s | vs baseline | append p50 | append p99 | events per commit |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|\n");
-  for (auto [when, value] : {std::pair{"before", before}, std::pair{"after", after}})
-    std::printf("| baseline (%s the engine): multi-row INSERT, %d rows per statement, 1 connection"
-                " | %.0f | %.0f%% | | | %d |\n",
-                when, o.rows_per_insert, value, 100.0 * value / base, o.rows_per_insert);
-  for (int nodes = 1; nodes <= 3; ++nodes) {
-    const auto& r = runs[static_cast<std::size_t>(nodes - 1)];
-    std::printf("| Sourcery, %d node%s x %d appenders, 1 event per append | %.0f | %.0f%% | %.2f ms | %.2f ms | %.1f |\n",
-                nodes, nodes > 1 ? "s" : "", o.threads, r.events_per_s,
-                100.0 * r.events_per_s / base, r.p50_ms, r.p99_ms, r.events_per_commit);
-  }
-  return 0;
+    return 0;
+  });
 }

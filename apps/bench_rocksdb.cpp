@@ -19,7 +19,8 @@
 // engine to (with glibc's malloc, (a) reached ~45% of its baseline instead
 // of ~70%); its table names the allocator. Exit code 0
 // whether or not targets are met, 1 when a correctness check failed ("!!"
-// on stderr), 2 for bad options.
+// on stderr) or an error stopped the run (--folder missing or not writable,
+// RocksDB's own errors: one line on stderr), 2 for bad options.
 #include "allocator.hpp"
 #include "bench_common.hpp"
 
@@ -61,25 +62,58 @@ struct bench_config : bench::config {
   std::size_t scan_events = 1'000'000;
   std::size_t cache_mb = 64;
 
-  bench_config() {
-    opt_group group{custom_options_, "global"};
-    group.add(durability, "durability", "full (fsync'd) or normal (written, not fsync'd)")
-      .add(folder, "folder", "where the stores are made (and removed)")
-      .add(baseline_batches, "baseline-batches", "baseline: raw batches of 1,000 events")
-      .add(raw_singles, "raw-singles", "baseline: raw single-event batches")
-      .add(pipelined, "pipelined", "(a) pipelined single-event appends")
-      .add(window, "window", "(a) appends in flight")
-      .add(streams, "streams", "(a) streams the appends go to, round robin")
-      .add(batches, "batches", "(b) batch appends")
-      .add(batch_size, "batch-size", "(b) events per batch append")
-      .add(blocking, "blocking", "(c) blocking single-event appends from one thread")
-      .add(loads, "loads", "(d) cold load_stream calls (each after a reopen)")
-      .add(load_size, "load-size", "(d) events in the loaded stream")
-      .add(scan_events, "scan-events", "(e) events the subscription catches up on")
-      .add(cache_mb, "cache-mb", "the engine's cache (records + block cache), MB");
-    add_scheduler_options(group);
+  /// The command line: what it parses, what --help prints.
+  cli::options options() {
+    using namespace bench::limits;
+    cli::options o("bench_rocksdb",
+                   "Sourcery on RocksDB beside raw RocksDB writing the same keys and values, in "
+                   "the same run; one table on stdout.");
+    o.choice(durability, "durability", "full: fsync'd; normal: written, not fsync'd",
+             {"full", "normal"})
+      .text(folder, "folder", "an existing folder where the stores are made (and removed)",
+            [](const std::string& f) -> std::optional<std::string> {
+              if (f.empty())
+                return "must name a folder";
+              return std::nullopt;
+            })
+      .count(baseline_batches, "baseline-batches", "baseline: raw batches of 1,000 events", 1,
+             operations / 1'000)
+      .count(raw_singles, "raw-singles", "baseline: raw single-event batches", 1, operations)
+      .count(pipelined, "pipelined", "(a) pipelined single-event appends", 1, operations)
+      .count(window, "window", "(a) appends in flight", 1, in_flight)
+      .count(streams, "streams", "(a) streams the appends go to, round robin", 1,
+             bench::limits::streams)
+      .count(batches, "batches", "(b) batch appends", 1, operations)
+      .count(batch_size, "batch-size", "(b) events per batch append", 1, batch)
+      .count(blocking, "blocking", "(c) blocking single-event appends from one thread", 1,
+             operations)
+      .count(loads, "loads", "(d) cold load_stream calls (each after a reopen)", 1, 100'000)
+      .count(load_size, "load-size", "(d) events in the loaded stream", 1, stored)
+      .count(scan_events, "scan-events", "(e) events the subscription catches up on", 1, stored)
+      .count(cache_mb, "cache-mb", "the engine's cache (records + block cache), MB", 4, 65'536);
+    add_scheduler_options(o);
+    return o;
   }
 };
+
+/// Throws (naming --folder) unless `folder` is a folder this process can
+/// make stores in: it must exist, and a folder made in it for a moment must
+/// be made and removed. A runtime failure (exit code 1), checked before any
+/// measurement.
+void check_folder(const std::string& folder) {
+  std::error_code ec;
+  auto status = fs::status(folder, ec);
+  if (!fs::exists(status))
+    throw std::runtime_error("--folder: '" + folder + "' does not exist");
+  if (!fs::is_directory(status))
+    throw std::runtime_error("--folder: '" + folder + "' is not a folder");
+  std::random_device rd;
+  auto probe = fs::path(folder) / ("sourcery-bench-probe-" + std::to_string(rd()));
+  if (!fs::create_directory(probe, ec) || ec)
+    throw std::runtime_error("--folder: cannot make a store in '" + folder + "': "
+                             + (ec ? ec.message() : "the folder exists already"));
+  fs::remove(probe, ec);
+}
 
 /// A folder that is removed with everything in it.
 struct scratch {
@@ -404,87 +438,81 @@ std::string percent_of(double x, double of) {
 
 int main(int argc, char** argv) {
   bench_config cfg;
-  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_rocksdb"))
-    return *done;
-  if (!bench::all_positive({cfg.baseline_batches, cfg.raw_singles, cfg.pipelined, cfg.window,
-                            cfg.streams, cfg.batches, cfg.batch_size, cfg.blocking, cfg.loads,
-                            cfg.load_size, cfg.scan_events}))
-    return bench::usage_error("bench_rocksdb", "every count must be at least 1");
-  if (cfg.durability != "full" && cfg.durability != "normal")
-    return bench::usage_error("bench_rocksdb", "--durability must be full or normal");
-  bool sync = cfg.durability == "full";
-  auto events_s = "events/s";
-  const int w = 52;
-  bench::machine_watch machine;
+  return cli::run_main(argc, argv, cfg.options(), [&] {
+    check_folder(cfg.folder);
+    bool sync = cfg.durability == "full";
+    auto events_s = "events/s";
+    const int w = 52;
+    bench::machine_watch machine;
 
-  // CPU this process spent per event in each write phase (all its threads,
-  // RocksDB's included): unlike a rate, it does not move when other
-  // processes or the host take the cores.
-  std::vector<std::string> cpu;
-  auto timed = [&](std::size_t events, auto phase) {
-    auto before = cpu_seconds();
-    auto rate = phase();
-    cpu.push_back(cpu_note((cpu_seconds() - before) / static_cast<double>(events)));
-    return rate;
-  };
-  auto base_batch = timed(cfg.baseline_batches * 1'000,
-                          [&] { return raw_rate(cfg, cfg.baseline_batches, 1'000, sync); });
-  bench::print_progress(w, "baseline: raw batches of 1,000 events", number(base_batch), events_s);
-  // What one fsync per `batch_size` events allows raw RocksDB: the ceiling of
-  // (b) blocking, which waits for each batch's fsync before the next.
-  auto base_sized = timed(cfg.batches * cfg.batch_size,
-                          [&] { return raw_rate(cfg, cfg.batches, cfg.batch_size, sync); });
-  bench::print_progress(w, "baseline: raw batches of " + std::to_string(cfg.batch_size) + " events",
-                        number(base_sized), events_s);
-  auto one = singles(cfg, sync);
-  auto base_single = one.raw;
-  bench::print_progress(w, "baseline: raw single-event batches", number(base_single), events_s);
-  bench::print_progress(w, "(c) blocking single appends", number(one.blocking), events_s);
-  auto pipelined = timed(cfg.pipelined, [&] { return pipelined_rate(cfg); });
-  bench::print_progress(w, "(a) pipelined single appends", number(pipelined), events_s);
-  auto batches = cfg.batches * cfg.batch_size;
-  auto batch = timed(batches, [&] { return batch_rate(cfg, 1); });
-  bench::print_progress(w, "(b) blocking batch appends", number(batch), events_s);
-  auto batch8 = timed(batches, [&] { return batch_rate(cfg, 8); });
-  bench::print_progress(w, "(b') batch appends, 8 in flight", number(batch8), events_s);
-  auto r = reads(cfg);
-  bench::print_progress(w, "(d) cold load_stream", number(r.stream_ms), "ms");
-  bench::print_progress(w, "(e) catch-up from 0", number(r.catch_up), events_s);
+    // CPU this process spent per event in each write phase (all its threads,
+    // RocksDB's included): unlike a rate, it does not move when other
+    // processes or the host take the cores.
+    std::vector<std::string> cpu;
+    auto timed = [&](std::size_t events, auto phase) {
+      auto before = cpu_seconds();
+      auto rate = phase();
+      cpu.push_back(cpu_note((cpu_seconds() - before) / static_cast<double>(events)));
+      return rate;
+    };
+    auto base_batch = timed(cfg.baseline_batches * 1'000,
+                            [&] { return raw_rate(cfg, cfg.baseline_batches, 1'000, sync); });
+    bench::print_progress(w, "baseline: raw batches of 1,000 events", number(base_batch), events_s);
+    // What one fsync per `batch_size` events allows raw RocksDB: the ceiling of
+    // (b) blocking, which waits for each batch's fsync before the next.
+    auto base_sized = timed(cfg.batches * cfg.batch_size,
+                            [&] { return raw_rate(cfg, cfg.batches, cfg.batch_size, sync); });
+    bench::print_progress(w, "baseline: raw batches of " + std::to_string(cfg.batch_size) + " events",
+                          number(base_sized), events_s);
+    auto one = singles(cfg, sync);
+    auto base_single = one.raw;
+    bench::print_progress(w, "baseline: raw single-event batches", number(base_single), events_s);
+    bench::print_progress(w, "(c) blocking single appends", number(one.blocking), events_s);
+    auto pipelined = timed(cfg.pipelined, [&] { return pipelined_rate(cfg); });
+    bench::print_progress(w, "(a) pipelined single appends", number(pipelined), events_s);
+    auto batches = cfg.batches * cfg.batch_size;
+    auto batch = timed(batches, [&] { return batch_rate(cfg, 1); });
+    bench::print_progress(w, "(b) blocking batch appends", number(batch), events_s);
+    auto batch8 = timed(batches, [&] { return batch_rate(cfg, 8); });
+    bench::print_progress(w, "(b') batch appends, 8 in flight", number(batch8), events_s);
+    auto r = reads(cfg);
+    bench::print_progress(w, "(d) cold load_stream", number(r.stream_ms), "ms");
+    bench::print_progress(w, "(e) catch-up from 0", number(r.catch_up), events_s);
 
-  auto met = [](bool ok) { return std::string(ok ? "yes" : "no"); };
-  auto size = std::to_string(cfg.batch_size);
-  std::vector<bench::table_row> rows{
-    {"baseline: raw RocksDB, 1,000-event batches", number(base_batch), events_s, "", "", cpu[0]},
-    {"baseline: raw RocksDB, " + size + "-event batches", number(base_sized), events_s, "", "",
-     percent_of(base_sized, base_batch) + " of 1,000-event; " + cpu[1]},
-    {"baseline: raw RocksDB, 1-event batches", number(base_single), events_s, "", "",
-     cpu_note(one.raw_cpu) + "; alternating with (c)"},
-    {"(a) pipelined single appends, " + number(static_cast<double>(cfg.streams)) + " streams",
-     number(pipelined), events_s, ">= 100,000 and 50%",
-     met(pipelined >= 100'000 && pipelined >= base_batch / 2),
-     percent_of(pipelined, base_batch) + " of batches; " + cpu[2]},
-    {"(b) " + size + "-event appends, blocking", number(batch), events_s, ">= 80%",
-     met(batch >= 0.8 * base_batch),
-     percent_of(batch, base_batch) + " of batches, " + percent_of(batch, base_sized) + " of " + size
-       + "-event; " + cpu[3]},
-    {"(b') " + size + "-event appends, 8 in flight", number(batch8), events_s, ">= 80%",
-     met(batch8 >= 0.8 * base_batch), percent_of(batch8, base_batch) + " of batches; " + cpu[4]},
-    {"(c) blocking single appends, 1 thread", number(one.blocking), events_s, ">= 80%",
-     met(one.blocking >= 0.8 * base_single),
-     percent_of(one.blocking, base_single) + " of 1-event; " + cpu_note(one.blocking_cpu)},
-    {"(d) cold load_stream of " + number(static_cast<double>(cfg.load_size)) + " events",
-     number(r.stream_ms), "ms", "", "",
-     number(static_cast<double>(cfg.load_size) / r.stream_ms * 1000) + " events/s"},
-    {"(e) catch-up from 0 over " + number(static_cast<double>(cfg.scan_events)) + " events",
-     number(r.catch_up), events_s, ">= 1,000,000", met(r.catch_up >= 1e6),
-     "pull build_batch(1,000), cold; " + cpu_note(r.catch_up_cpu) + ", "
-       + decimal(1e6 * r.catch_up_puller_cpu) + " decoding on the pulling thread"},
-  };
-  std::printf("\nSourcery on RocksDB benchmark (durability %s, %u cores, %zu-byte events, %s)\n\n",
-              cfg.durability.c_str(), std::thread::hardware_concurrency(), raw(0).data.size(),
-              apps::allocator_name().c_str());
-  bench::print_table({50, 10, 8, 18, 3, 22}, {"what", "value", "unit", "target", "met", "note"},
-                     rows);
-  std::printf("\n%s %s\n", machine.load_averages().c_str(), machine.others_cpu().c_str());
-  return bench::exit_code("bench_rocksdb");
-}
+    auto met = [](bool ok) { return std::string(ok ? "yes" : "no"); };
+    auto size = std::to_string(cfg.batch_size);
+    std::vector<bench::table_row> rows{
+      {"baseline: raw RocksDB, 1,000-event batches", number(base_batch), events_s, "", "", cpu[0]},
+      {"baseline: raw RocksDB, " + size + "-event batches", number(base_sized), events_s, "", "",
+       percent_of(base_sized, base_batch) + " of 1,000-event; " + cpu[1]},
+      {"baseline: raw RocksDB, 1-event batches", number(base_single), events_s, "", "",
+       cpu_note(one.raw_cpu) + "; alternating with (c)"},
+      {"(a) pipelined single appends, " + number(static_cast<double>(cfg.streams)) + " streams",
+       number(pipelined), events_s, ">= 100,000 and 50%",
+       met(pipelined >= 100'000 && pipelined >= base_batch / 2),
+       percent_of(pipelined, base_batch) + " of batches; " + cpu[2]},
+      {"(b) " + size + "-event appends, blocking", number(batch), events_s, ">= 80%",
+       met(batch >= 0.8 * base_batch),
+       percent_of(batch, base_batch) + " of batches, " + percent_of(batch, base_sized) + " of " + size
+         + "-event; " + cpu[3]},
+      {"(b') " + size + "-event appends, 8 in flight", number(batch8), events_s, ">= 80%",
+       met(batch8 >= 0.8 * base_batch), percent_of(batch8, base_batch) + " of batches; " + cpu[4]},
+      {"(c) blocking single appends, 1 thread", number(one.blocking), events_s, ">= 80%",
+       met(one.blocking >= 0.8 * base_single),
+       percent_of(one.blocking, base_single) + " of 1-event; " + cpu_note(one.blocking_cpu)},
+      {"(d) cold load_stream of " + number(static_cast<double>(cfg.load_size)) + " events",
+       number(r.stream_ms), "ms", "", "",
+       number(static_cast<double>(cfg.load_size) / r.stream_ms * 1000) + " events/s"},
+      {"(e) catch-up from 0 over " + number(static_cast<double>(cfg.scan_events)) + " events",
+       number(r.catch_up), events_s, ">= 1,000,000", met(r.catch_up >= 1e6),
+       "pull build_batch(1,000), cold; " + cpu_note(r.catch_up_cpu) + ", "
+         + decimal(1e6 * r.catch_up_puller_cpu) + " decoding on the pulling thread"},
+    };
+    std::printf("\nSourcery on RocksDB benchmark (durability %s, %u cores, %zu-byte events, %s)\n\n",
+                cfg.durability.c_str(), std::thread::hardware_concurrency(), raw(0).data.size(),
+                apps::allocator_name().c_str());
+    bench::print_table({50, 10, 8, 18, 3, 22}, {"what", "value", "unit", "target", "met", "note"},
+                       rows);
+    std::printf("\n%s %s\n", machine.load_averages().c_str(), machine.others_cpu().c_str());
+    return bench::exit_code("bench_rocksdb");  });
+  }

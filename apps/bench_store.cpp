@@ -14,6 +14,7 @@
 #include "bench_common.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -55,21 +56,30 @@ struct bench_config : bench::config {
   std::size_t memory_events = 1'000'000;
   std::size_t tenants = 100'000;
 
-  bench_config() {
-    add_scheduler_options(
-      opt_group{custom_options_, "global"}
-        .add(blocking, "blocking", "(a) blocking single-event appends from one thread")
-        .add(pipelined, "pipelined", "(b) pipelined single-event appends")
-        .add(window, "window", "(b) appends in flight at most")
-        .add(streams, "streams", "(a, b) streams the appends go to, round robin")
-        .add(batches, "batches", "(c) batch appends")
-        .add(batch_size, "batch-size", "(c) events per batch")
-        .add(loads, "loads", "(d) loads of one stream")
-        .add(load_size, "load-size", "(d) events in the loaded stream")
-        .add(round_trips, "round-trips", "baseline: CAF blocking request/response round trips")
-        .add(sends, "sends", "baseline: CAF asynchronous sends to one actor")
-        .add(memory_events, "memory-events", "(e) events stored for the memory figure")
-        .add(tenants, "tenants", "(e) idle tenants for the memory figure"));
+  /// The command line: what it parses, what --help prints.
+  cli::options options() {
+    using namespace bench::limits;
+    cli::options o("bench_store",
+                   "Throughput and memory of the event store (in memory), beside raw CAF message "
+                   "rates measured in the same run; one table on stdout.");
+    o.count(blocking, "blocking", "(a) blocking single-event appends from one thread", 1,
+            operations)
+      .count(pipelined, "pipelined", "(b) pipelined single-event appends", 1, operations)
+      .count(window, "window", "(b) appends in flight at most", 1, in_flight)
+      .count(streams, "streams", "(a, b) streams the appends go to, round robin", 1,
+             bench::limits::streams)
+      .count(batches, "batches", "(c) batch appends", 1, operations)
+      .count(batch_size, "batch-size", "(c) events per batch", 1, batch)
+      .count(loads, "loads", "(d) loads of one stream", 1, operations)
+      .count(load_size, "load-size", "(d) events in the loaded stream", 1, stored)
+      .count(round_trips, "round-trips", "baseline: CAF blocking request/response round trips", 1,
+             operations)
+      .count(sends, "sends", "baseline: CAF asynchronous sends to one actor", 1, operations)
+      .count(memory_events, "memory-events", "(e) events stored for the memory figure", 1, stored)
+      .count(tenants, "tenants", "(e) idle tenants for the memory figure", 1,
+             bench::limits::streams);
+    add_scheduler_options(o);
+    return o;
   }
 };
 
@@ -364,23 +374,19 @@ void print_table(const memory_figures& m, const bench_config& cfg) {
 
 int main(int argc, char** argv) {
   bench_config cfg;
-  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_store"))
-    return *done;
-  if (!bench::all_positive({cfg.streams, cfg.window, cfg.batch_size}))
-    return bench::usage_error("bench_store",
-                              "--streams, --window and --batch-size must be at least 1");
-
-  bench::event_pool();
-  std::fprintf(stderr, "measuring (memory first, while the heap is fresh) …\n");
-  auto m = memory(cfg);
-  double round_trip_rate = 0;
-  double send_rate = 0;
-  caf_baselines(cfg, round_trip_rate, send_rate);
-  blocking_appends(cfg, round_trip_rate);
-  pipelined_appends(cfg, send_rate);
-  batch_appends(cfg);
-  pipelined_batch_appends(cfg);
-  loads(cfg);
-  print_table(m, cfg);
-  return bench::exit_code("bench_store");
+  return cli::run_main(argc, argv, cfg.options(), [&] {
+    bench::event_pool();
+    std::fprintf(stderr, "measuring (memory first, while the heap is fresh) …\n");
+    auto m = memory(cfg);
+    double round_trip_rate = 0;
+    double send_rate = 0;
+    caf_baselines(cfg, round_trip_rate, send_rate);
+    blocking_appends(cfg, round_trip_rate);
+    pipelined_appends(cfg, send_rate);
+    batch_appends(cfg);
+    pipelined_batch_appends(cfg);
+    loads(cfg);
+    print_table(m, cfg);
+    return bench::exit_code("bench_store");
+  });
 }

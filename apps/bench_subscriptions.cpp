@@ -124,31 +124,40 @@ struct bench_config : bench::config {
   std::size_t dropped_subscriptions = 100'000;
   std::size_t blocking_appends = 5'000;
 
-  bench_config() {
-    add_scheduler_options(
-      opt_group{custom_options_, "global"}
-        .add(streams, "streams", "streams appends go to, round robin")
-        .add(window, "window", "(0, 1, 3) appends in flight at most")
-        .add(max_rate_ms, "max-rate-ms", "(0) how long to measure the maximum append rate")
-        .add(latency_ms, "latency-ms", "(1) how long each latency row runs")
-        .add(low_rate, "low-rate", "(1) the fixed low rate, appends/s")
-        .add(latency_rate, "latency-rate",
-             "(1) the first row's rate, appends/s; 0 = half the measured maximum")
-        .add(catchup_events, "catchup-events",
-             "(2) events stored before catching up (rounded up to --pull-batch)")
-        .add(store_batch, "store-batch", "(2) events per append when storing")
-        .add(pull_batch, "pull-batch", "(2a) build_batch size")
-        .add(push_batch, "push-batch", "(1, 2b, 3) build_push max batch")
-        .add(loads, "loads", "baseline: loads of one stream")
-        .add(load_size, "load-size", "baseline: events in the loaded stream")
-        .add(fanout_subscriptions, "fanout-subscriptions", "(3) concurrent push subscriptions")
-        .add(fanout_events, "fanout-events", "(3) events appended while they run")
-        .add(fanout_batches, "fanout-batches",
-             "(3) events per append, one fan-out run each, e.g. 1,100")
-        .add(dropped_subscriptions, "dropped-subscriptions",
-             "(4) push subscriptions started past the end, then stopped")
-        .add(blocking_appends, "blocking-appends",
-             "(4) blocking single-event appends timed before and after"));
+  /// The command line: what it parses, what --help prints.
+  cli::options options() {
+    using namespace bench::limits;
+    cli::options o("bench_subscriptions",
+                   "Append->subscriber latency, catch-up rate and fan-out of subscriptions (in "
+                   "memory), beside the decode rate measured in the same run; one table on "
+                   "stdout.");
+    o.count(streams, "streams", "streams appends go to, round robin", 1, bench::limits::streams)
+      .count(window, "window", "(0, 1, 3) appends in flight at most", 1, in_flight)
+      .count(max_rate_ms, "max-rate-ms", "(0) how long to measure the maximum append rate", 1,
+             milliseconds)
+      .count(latency_ms, "latency-ms", "(1) how long each latency row runs", 1, milliseconds)
+      .count(low_rate, "low-rate", "(1) the fixed low rate, appends/s", 1, 10'000'000)
+      .count(latency_rate, "latency-rate",
+             "(1) the first row's rate, appends/s; 0 = half the measured maximum", 0, 10'000'000)
+      .count(catchup_events, "catchup-events",
+             "(2) events stored before catching up (rounded up to --pull-batch)", 1, stored)
+      .count(store_batch, "store-batch", "(2) events per append when storing", 1, batch)
+      .count(pull_batch, "pull-batch", "(2a) build_batch size", 1, in_flight)
+      .count(push_batch, "push-batch", "(1, 2b, 3) build_push max batch", 1, in_flight)
+      .count(loads, "loads", "baseline: loads of one stream", 1, operations)
+      .count(load_size, "load-size", "baseline: events in the loaded stream", 1, stored)
+      .count(fanout_subscriptions, "fanout-subscriptions", "(3) concurrent push subscriptions", 1,
+             100'000)
+      .count(fanout_events, "fanout-events", "(3) events appended while they run", 1, stored)
+      .counts(fanout_batches, "fanout-batches",
+              "(3) events per append, one fan-out run each, e.g. 1,100", 1, batch)
+      .count(dropped_subscriptions, "dropped-subscriptions",
+             "(4) push subscriptions started past the end, then stopped; 0 = no such row", 0,
+             bench::limits::streams)
+      .count(blocking_appends, "blocking-appends",
+             "(4) blocking single-event appends timed before and after", 1, operations);
+    add_scheduler_options(o);
+    return o;
   }
 };
 
@@ -585,34 +594,28 @@ void dropped_subscriptions(const bench_config& cfg) {
 
 int main(int argc, char** argv) {
   bench_config cfg;
-  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_subscriptions"))
-    return *done;
-  if (!bench::all_positive({cfg.streams, cfg.window, cfg.store_batch, cfg.pull_batch,
-                            cfg.push_batch, cfg.low_rate, cfg.load_size, cfg.loads})
-      || !bench::all_positive(cfg.fanout_batches))
-    return bench::usage_error("bench_subscriptions",
-                              "sizes, rates and batches must be at least 1");
-
-  bench::machine_watch machine;
-  bench::event_pool<timed_order_placed>();
-  std::fprintf(stderr, "measuring …\n");
-  auto decode_rate = decode_baseline(cfg);
-  auto max_rate = max_append_rate(cfg);
-  if (cfg.latency_rate > 0)
-    latency_rows(cfg, static_cast<double>(cfg.latency_rate),
-                 with_commas(cfg.latency_rate) + "/s (set)");
-  else
-    latency_rows(cfg, max_rate / 2, "half max rate");
-  latency_rows(cfg, static_cast<double>(cfg.low_rate), with_commas(cfg.low_rate) + "/s");
-  catch_up(cfg, decode_rate);
-  for (auto b : cfg.fanout_batches)
-    fan_out(cfg, b);
-  if (cfg.dropped_subscriptions > 0)
-    dropped_subscriptions(cfg);
-  record({"original design: catch-up (10 ms sleep per record)", 97, "events/s", 0, false,
-          "quoted from issue 3, not measured", true});
-  record({"original design: append->subscriber latency", 10'800, "us", 0, true,
-          "quoted from issue 3, not measured", true});
-  print_table(cfg, machine);
-  return bench::exit_code("bench_subscriptions");
+  return cli::run_main(argc, argv, cfg.options(), [&] {
+    bench::machine_watch machine;
+    bench::event_pool<timed_order_placed>();
+    std::fprintf(stderr, "measuring …\n");
+    auto decode_rate = decode_baseline(cfg);
+    auto max_rate = max_append_rate(cfg);
+    if (cfg.latency_rate > 0)
+      latency_rows(cfg, static_cast<double>(cfg.latency_rate),
+                   with_commas(cfg.latency_rate) + "/s (set)");
+    else
+      latency_rows(cfg, max_rate / 2, "half max rate");
+    latency_rows(cfg, static_cast<double>(cfg.low_rate), with_commas(cfg.low_rate) + "/s");
+    catch_up(cfg, decode_rate);
+    for (auto b : cfg.fanout_batches)
+      fan_out(cfg, b);
+    if (cfg.dropped_subscriptions > 0)
+      dropped_subscriptions(cfg);
+    record({"original design: catch-up (10 ms sleep per record)", 97, "events/s", 0, false,
+            "quoted from issue 3, not measured", true});
+    record({"original design: append->subscriber latency", 10'800, "us", 0, true,
+            "quoted from issue 3, not measured", true});
+    print_table(cfg, machine);
+    return bench::exit_code("bench_subscriptions");
+  });
 }

@@ -47,11 +47,17 @@ struct bench_config : bench::config {
   std::size_t stream_size = 1'000;
   std::size_t pull_batch = 1'000;
 
-  bench_config() {
-    add_scheduler_options(opt_group{custom_options_, "global"}
-                            .add(events, "events", "events stored at each version")
-                            .add(stream_size, "stream-size", "events per stream")
-                            .add(pull_batch, "pull-batch", "catch-up build_batch size"));
+  /// The command line: what it parses, what --help prints.
+  cli::options options() {
+    using namespace bench::limits;
+    cli::options o("bench_upcasting",
+                   "Reads of events stored at schema version 1 through two upcasters, beside "
+                   "reads of events stored at version 3 (in memory); one table on stdout.");
+    o.count(events, "events", "events stored at each version", 1, stored)
+      .count(stream_size, "stream-size", "events per stream", 1, stored)
+      .count(pull_batch, "pull-batch", "catch-up build_batch size", 1, in_flight);
+    add_scheduler_options(o);
+    return o;
   }
 };
 
@@ -149,51 +155,48 @@ double catch_up_rate(backend& b, const bench_config& cfg) {
 
 int main(int argc, char** argv) {
   bench_config cfg;
-  if (auto done = bench::parse_command_line(cfg, argc, argv, "bench_upcasting"))
-    return *done;
-  if (!bench::all_positive({cfg.events, cfg.stream_size, cfg.pull_batch}))
-    return bench::usage_error("bench_upcasting", "sizes must be at least 1");
-  bench::machine_watch machine;
+  return cli::run_main(argc, argv, cfg.options(), [&] {
+    bench::machine_watch machine;
 
-  std::fprintf(stderr, "  storing 2 x %s events …\n", with_commas(cfg.events).c_str());
-  auto old_backend = make_backend(cfg);
-  auto current_backend = make_backend(cfg);
-  auto old_ids = given_stored(old_backend, cfg, 1);
-  auto current_ids = given_stored(current_backend, cfg, 3);
+    std::fprintf(stderr, "  storing 2 x %s events …\n", with_commas(cfg.events).c_str());
+    auto old_backend = make_backend(cfg);
+    auto current_backend = make_backend(cfg);
+    auto old_ids = given_stored(old_backend, cfg, 1);
+    auto current_ids = given_stored(current_backend, cfg, 3);
 
-  std::vector<bench::table_row> rows;
-  auto row = [&](const std::string& what, double rate, const std::string& note) {
-    bench::print_progress(58, what, number(rate), "events/s");
-    rows.push_back({what, number(rate), "events/s", "", "", note});
-  };
-  auto ratio_row = [&](const std::string& what, double old_rate, double current_rate) {
-    auto ratio = old_rate / current_rate;
-    char pct[32];
-    std::snprintf(pct, sizeof pct, "%.0f", 100 * ratio);
-    rows.push_back({what, pct, "%", ">= 50", ratio >= 0.5 ? "yes" : "no",
-                    bench::times(ratio, "the v3-stored read")});
-  };
+    std::vector<bench::table_row> rows;
+    auto row = [&](const std::string& what, double rate, const std::string& note) {
+      bench::print_progress(58, what, number(rate), "events/s");
+      rows.push_back({what, number(rate), "events/s", "", "", note});
+    };
+    auto ratio_row = [&](const std::string& what, double old_rate, double current_rate) {
+      auto ratio = old_rate / current_rate;
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.0f", 100 * ratio);
+      rows.push_back({what, pct, "%", ">= 50", ratio >= 0.5 ? "yes" : "no",
+                      bench::times(ratio, "the v3-stored read")});
+    };
 
-  // The v3 reads first, then v1: each pair runs back to back in one process.
-  auto load_v3 = load_rate(current_backend, current_ids, cfg);
-  row("load_stream, stored as v3 (no upcast)", load_v3,
-      with_commas(static_cast<double>(current_ids.size())) + " streams of "
-        + with_commas(static_cast<double>(cfg.stream_size)));
-  auto load_v1 = load_rate(old_backend, old_ids, cfg);
-  row("load_stream, stored as v1, read as v3 (2 upcasters)", load_v1, "");
-  ratio_row("load_stream v1 / v3", load_v1, load_v3);
+    // The v3 reads first, then v1: each pair runs back to back in one process.
+    auto load_v3 = load_rate(current_backend, current_ids, cfg);
+    row("load_stream, stored as v3 (no upcast)", load_v3,
+        with_commas(static_cast<double>(current_ids.size())) + " streams of "
+          + with_commas(static_cast<double>(cfg.stream_size)));
+    auto load_v1 = load_rate(old_backend, old_ids, cfg);
+    row("load_stream, stored as v1, read as v3 (2 upcasters)", load_v1, "");
+    ratio_row("load_stream v1 / v3", load_v1, load_v3);
 
-  auto catch_v3 = catch_up_rate(current_backend, cfg);
-  row("catch-up from 0, stored as v3 (no upcast)", catch_v3,
-      "pull build_batch(" + with_commas(static_cast<double>(cfg.pull_batch)) + ")");
-  auto catch_v1 = catch_up_rate(old_backend, cfg);
-  row("catch-up from 0, stored as v1, read as v3 (2 upcasters)", catch_v1, "");
-  ratio_row("catch-up v1 / v3", catch_v1, catch_v3);
+    auto catch_v3 = catch_up_rate(current_backend, cfg);
+    row("catch-up from 0, stored as v3 (no upcast)", catch_v3,
+        "pull build_batch(" + with_commas(static_cast<double>(cfg.pull_batch)) + ")");
+    auto catch_v1 = catch_up_rate(old_backend, cfg);
+    row("catch-up from 0, stored as v1, read as v3 (2 upcasters)", catch_v1, "");
+    ratio_row("catch-up v1 / v3", catch_v1, catch_v3);
 
-  bench::print_title("upcasting", cfg);
-  std::printf("%s events at each version; %s %s\n\n", with_commas(cfg.events).c_str(),
-              machine.load_averages().c_str(), machine.others_cpu().c_str());
-  bench::print_table({56, 10, 8, 6, 3, 40},
-                     {"measurement", "value", "unit", "target", "met", "note"}, rows);
-  return bench::exit_code("bench_upcasting");
-}
+    bench::print_title("upcasting", cfg);
+    std::printf("%s events at each version; %s %s\n\n", with_commas(cfg.events).c_str(),
+                machine.load_averages().c_str(), machine.others_cpu().c_str());
+    bench::print_table({56, 10, 8, 6, 3, 40},
+                       {"measurement", "value", "unit", "target", "met", "note"}, rows);
+    return bench::exit_code("bench_upcasting");  });
+  }

@@ -2,8 +2,11 @@
 // stored through a repository; a projector, fed by a subscription, keeps a
 // balance sheet (the read model) in step with them.
 //
-// Run it: ./es_example. It exits non-zero if the read model disagrees with
-// the aggregates.
+// Run it: ./es_example (it takes no options; --help says so). Exit code 0
+// when the read model agrees with the aggregates, 1 when it does not or an
+// error stopped the run (one line on stderr), 2 for bad usage.
+#include "cli.hpp"
+
 #include <sourcery/sourcery.hpp>
 
 #include <boost/describe.hpp>
@@ -133,7 +136,8 @@ std::string money(std::int64_t cents) {
 
 } // namespace bank
 
-int main() {
+/// The example itself; returns the exit code.
+int run() {
   using namespace std::chrono_literals;
   using namespace bank;
 
@@ -216,4 +220,11 @@ int main() {
   }
   std::cout << "projected " << sheet.events() << " events\n";
   return failures == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  cli::options options("es_example",
+                       "Event sourcing with Sourcery: bank accounts as aggregates in a repository, "
+                       "a projector keeping a balance sheet in step; takes no options.");
+  return cli::run_main(argc, argv, options, run);
 }

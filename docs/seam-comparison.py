@@ -27,7 +27,7 @@ for f in sorted(glob.glob(sys.argv[1] + '/*.out' if len(sys.argv) > 1 else '*.ou
         label, v, u = m.group(1).strip(), float(m.group(2).replace(',', '')), m.group(3).strip()
         key = (bench, label); data[key][side].append(v); units[key] = u
         if key not in order: order.append(key)
-print('| benchmark | measurement | before (2bd18af) median [min–max] | after median [min–max] | after/before (median of pairs) | runs |')
+print('| benchmark | measurement | old median [min–max] | new median [min–max] | new/old (median of pairs) | runs |')
 print('|---|---|---|---|---|---|')
 for key in order:
     o, n = data[key]['old'], data[key]['new']

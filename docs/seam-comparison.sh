@@ -1,8 +1,8 @@
 #!/bin/bash
-# The seam's before/after (issue 10, README "Performance"): the old build
-# (2bd18af) and this one, interleaved, each benchmark once per build per
-# round, $ROUNDS rounds (default 9). Usage, from the repository's root:
-#   OLD=/path/to/2bd18af/build/release/apps OLD_CONFIG=/path/to/2bd18af/config \
+# Two builds compared (docs/performance.md, "Comparing two builds"): an old
+# build and this one, interleaved, each benchmark once per build per round,
+# $ROUNDS rounds (default 9). Usage, from the repository's root:
+#   OLD=/path/to/old/build/release/apps OLD_CONFIG=/path/to/old/config \
 #   OUT=/tmp/cmp bash docs/seam-comparison.sh && python3 docs/seam-comparison.py /tmp/cmp
 N=${NEW:-$PWD/build/release/apps}; O=${OLD:?set OLD to the apps folder of the old build}
 NEW_CONFIG=${NEW_CONFIG:-$PWD/config}
@@ -16,7 +16,7 @@ for i in $(seq 1 "${ROUNDS:-9}"); do
     done
   done
   for w in old new; do
-    if [ $w = old ]; then $O/sourcery_load --config="${OLD_CONFIG:?set OLD_CONFIG to the config folder of 2bd18af}" > old.quick.$i.out 2>&1
+    if [ $w = old ]; then $O/sourcery_load --config="${OLD_CONFIG:?set OLD_CONFIG to the config folder of the old build}" > old.quick.$i.out 2>&1
     else $N/sourcery_load --config="${NEW_CONFIG:-config}" > new.quick.$i.out 2>&1; fi
   done
   echo round $i done $(date +%T) $(cat /proc/loadavg)

@@ -15,6 +15,8 @@
 #include "stream_check.hpp"
 #include "writers.hpp"
 
+#include "../cli.hpp"
+
 #include <sourcery/sourcery.hpp>
 
 #include <atomic>
@@ -24,6 +26,7 @@
 #include <fstream>
 #include <iostream>
 #include <latch>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -139,7 +142,13 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
 
   // Phase 2: the writers, a progress line, and mid-run shredding.
   std::cerr << "Running scenario '" << sc.name << "'...\n";
-  memory_sampler memory([&backend] { return backend.stats().log_bytes; });
+  // Every sample (memory here, throughput and latency in the monitor below)
+  // a hundredth of the run's expected length apart, 25 ms to 1 s.
+  auto period = [&st, &sc](double elapsed) {
+    return sample_period(expected_seconds(elapsed, st.committed.load(), sc.events, sc.seconds),
+                         elapsed);
+  };
+  memory_sampler memory([&backend] { return backend.stats().log_bytes; }, period);
   st.start = clock::now();
   memory.start();
   std::vector<std::thread> writers;
@@ -158,32 +167,54 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
       }
     });
 
-  // The monitor: a progress line and one sample per interval.
+  // The monitor: a sample of throughput and latency per period (so that a
+  // short run still draws a curve), and a progress line every
+  // harness.progress-interval seconds (0 = none), each on its own schedule.
   std::vector<sample> series;
   std::mutex done_m;
   std::condition_variable done_cv;
   bool writers_done = false;
   std::thread monitor([&] {
     bool tty = isatty(STDERR_FILENO);
-    auto interval = std::chrono::duration<double>(sc.progress_interval > 0 ? sc.progress_interval : 1);
-    std::uint64_t last_count = 0;
-    auto last_t = clock::now();
+    using duration = clock::duration;
+    auto progress_every = std::chrono::duration_cast<duration>(
+      std::chrono::duration<double>(sc.progress_interval > 0 ? sc.progress_interval : 1));
+    std::uint64_t sample_count = 0, progress_count = 0;
+    auto sample_t = st.start, progress_t = st.start;
+    auto next_sample = st.start + period(0);
+    auto next_progress =
+      sc.progress_interval > 0 ? st.start + progress_every : clock::time_point::max();
     std::unique_lock lock(done_m);
     for (bool last = false; !last;) {
-      last = done_cv.wait_for(lock, interval, [&] { return writers_done; });
+      last = done_cv.wait_until(lock, std::min(next_sample, next_progress),
+                                [&] { return writers_done; });
       auto now = clock::now();
-      double dt = std::chrono::duration<double>(now - last_t).count();
       auto count = st.committed.load();
-      double rate = dt > 0 ? static_cast<double>(count - last_count) / dt : 0;
-      auto a = st.append_latency.take_interval();
-      auto e = st.e2e_live.take_interval();
       double elapsed = std::chrono::duration<double>(now - st.start).count();
-      series.push_back({elapsed, rate, a.quantile_us(0.5), a.quantile_us(0.99), e.quantile_us(0.5),
-                        e.quantile_us(0.99)});
-      if (sc.progress_interval > 0)
-        print_progress(st, elapsed, rate, tty, last);
-      last_count = count;
-      last_t = now;
+      if (last || now >= next_sample) {
+        double dt = std::chrono::duration<double>(now - sample_t).count();
+        double rate = dt > 0 ? static_cast<double>(count - sample_count) / dt : 0;
+        auto a = st.append_latency.take_interval();
+        auto e = st.e2e_live.take_interval();
+        series.push_back({elapsed, rate, a.quantile_us(0.5), a.quantile_us(0.99),
+                          e.quantile_us(0.5), e.quantile_us(0.99)});
+        sample_count = count;
+        sample_t = now;
+        next_sample = now + period(elapsed);
+      }
+      double since_progress = std::chrono::duration<double>(now - progress_t).count();
+      // The last line, unless one was printed just now (a terminal's line
+      // still needs its line break).
+      bool final_line = last && (tty || since_progress >= sc.progress_interval / 4);
+      if (sc.progress_interval > 0 && (final_line || now >= next_progress)) {
+        double dt = since_progress;
+        print_progress(st, elapsed,
+                       dt > 0 ? static_cast<double>(count - progress_count) / dt : 0, tty, last);
+        progress_count = count;
+        progress_t = now;
+        while (next_progress <= now)
+          next_progress += progress_every;
+      }
     }
   });
 
@@ -309,49 +340,86 @@ int run(const scenario& sc) {
 
 } // namespace harness
 
+namespace {
+
+/// The number after `flag` in `arg` (the flags the harness gives its own
+/// child processes); a bad one is a bad setting.
+template <class Int>
+Int child_flag_value(const std::string& arg, const char* flag) {
+  auto text = arg.substr(std::strlen(flag));
+  std::size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+  }
+  auto max = static_cast<unsigned long long>(std::numeric_limits<Int>::max());
+  if (used != text.size() || n < 0 || static_cast<unsigned long long>(n) > max)
+    throw harness::setting_error("cannot understand argument '" + arg
+                                 + "': expected a whole number after " + flag);
+  return static_cast<Int>(n);
+}
+
+/// Prints "sourcery_load: <message>" on one line; returns `code`.
+int refuse(int code, const std::string& message) {
+  std::cerr << "sourcery_load: " << cli::one_line(message) << "\n";
+  return code;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
-  // A crash child (the crash scenario's parent adds these flags).
   std::vector<std::string> args(argv, argv + argc);
+  harness::scenario sc;
   std::uint32_t crash_child = 0;
   std::int64_t crash_child_appends = 0;
   std::optional<std::uint32_t> node_child; // a node of a nodes run
-  std::vector<char*> settings_argv;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind(harness::crash_child_flag, 0) == 0)
-      crash_child = static_cast<std::uint32_t>(std::stoul(a.substr(std::strlen(harness::crash_child_flag))));
-    else if (a.rfind(harness::node_child_flag, 0) == 0)
-      node_child = static_cast<std::uint32_t>(std::stoul(a.substr(std::strlen(harness::node_child_flag))));
-    else if (a.rfind(harness::crash_child_appends_flag, 0) == 0)
-      crash_child_appends = std::stoll(a.substr(std::strlen(harness::crash_child_appends_flag)));
-    else
-      settings_argv.push_back(argv[i]);
-  }
-  harness::scenario sc;
   try {
+    // A crash child or a node (the crash and nodes scenarios' parents add these flags).
+    std::vector<char*> settings_argv;
+    for (int i = 0; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind(harness::crash_child_flag, 0) == 0)
+        crash_child = child_flag_value<std::uint32_t>(a, harness::crash_child_flag);
+      else if (a.rfind(harness::node_child_flag, 0) == 0)
+        node_child = child_flag_value<std::uint32_t>(a, harness::node_child_flag);
+      else if (a.rfind(harness::crash_child_appends_flag, 0) == 0)
+        crash_child_appends = child_flag_value<std::int64_t>(a, harness::crash_child_appends_flag);
+      else
+        settings_argv.push_back(argv[i]);
+    }
     sc = harness::load_scenario(static_cast<int>(settings_argv.size()), settings_argv.data());
   } catch (const harness::help_requested& h) {
     std::cout << h.text;
     return 0;
   } catch (const harness::setting_error& e) {
-    std::cerr << "sourcery_load: " << e.what() << "\n";
-    return 2;
+    return refuse(2, e.what());
+  } catch (const std::exception& e) {
+    return refuse(2, e.what());
   }
+  // Exit code 2 for a bad setting found late, 1 for whatever else stopped the
+  // run (a folder that cannot be written, a server that cannot be reached):
+  // one line on stderr either way, never an abort.
   try {
     if (crash_child > 0)
       return harness::run_crash_child(sc, crash_child, crash_child_appends);
     if (node_child)
       return harness::run_node_child(sc, *node_child);
+    harness::check_report_path("harness.report-json", sc.report_json);
+    if (sc.crash.kills == 0 && sc.nodes == 0)
+      harness::check_report_path("harness.report-svg", sc.report_svg);
     if (sc.crash.kills > 0)
       return harness::run_crash(sc, args);
     if (sc.nodes > 0)
       return harness::run_nodes(sc, args);
     return harness::run(sc);
   } catch (const harness::setting_error& e) {
-    std::cerr << "sourcery_load: " << e.what() << "\n";
-    return 2;
+    return refuse(2, e.what());
+  } catch (const std::bad_alloc&) {
+    return refuse(1, "out of memory (smaller settings may fit)");
   } catch (const std::exception& e) {
-    std::cerr << "sourcery_load: " << e.what() << "\n";
-    return 1;
+    return refuse(1, e.what());
+  } catch (...) {
+    return refuse(1, "stopped by an unknown exception");
   }
 }

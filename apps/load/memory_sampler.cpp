@@ -27,12 +27,12 @@ void memory_sampler::start() {
   take(start_);
   thread_ = std::thread([this] {
     std::unique_lock lock(m_);
-    auto next = start_ + period_;
+    auto next = start_ + period_(0);
     while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
       lock.unlock();
       take(start_);
       lock.lock();
-      next += period_;
+      next += period_(std::chrono::duration<double>(next - start_).count());
     }
   });
 }

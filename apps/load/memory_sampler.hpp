@@ -25,14 +25,15 @@ std::size_t resident_bytes();
 using apps::allocator_name;
 
 /// Samples resident memory, and what the storage engine says it holds
-/// (`engine_bytes`, called on the sampler's thread), every `period` on its
-/// own thread, from start() until stop(). Thread-safety: start, stop and
-/// samples from one thread.
+/// (`engine_bytes`, called on the sampler's thread), on its own thread from
+/// start() until stop(), `period(t)` apart `t` seconds into the run (called
+/// on the sampler's thread too; see sample_period in metrics.hpp).
+/// Thread-safety: start, stop and samples from one thread.
 class memory_sampler {
 public:
-  explicit memory_sampler(std::function<std::size_t()> engine_bytes,
-                          std::chrono::milliseconds period = std::chrono::seconds(1))
-    : engine_bytes_(std::move(engine_bytes)), period_(period) {}
+  memory_sampler(std::function<std::size_t()> engine_bytes,
+                 std::function<std::chrono::milliseconds(double)> period)
+    : engine_bytes_(std::move(engine_bytes)), period_(std::move(period)) {}
   ~memory_sampler() { stop(); }
   memory_sampler(const memory_sampler&) = delete;
   memory_sampler& operator=(const memory_sampler&) = delete;
@@ -48,7 +49,7 @@ private:
   void take(std::chrono::steady_clock::time_point start);
 
   std::function<std::size_t()> engine_bytes_;
-  std::chrono::milliseconds period_;
+  std::function<std::chrono::milliseconds(double)> period_;
   std::thread thread_;
   std::mutex m_;
   std::condition_variable cv_;

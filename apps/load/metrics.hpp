@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace harness {
@@ -84,6 +86,47 @@ private:
   mutable std::mutex m_;
   latency_histogram h_;
 };
+
+/// The shortest and longest time between two samples of the run.
+inline constexpr std::chrono::milliseconds min_sample_period{25}, max_sample_period{1000};
+
+/// How long a run is expected to take, `elapsed` seconds into it with `done`
+/// of `events` committed: `seconds` for a timed run (events = 0), else the
+/// time so far scaled to all events (the sooner of the two when both are
+/// set); 0 while nothing is known yet.
+inline double expected_seconds(double elapsed, std::uint64_t done, std::int64_t events,
+                               double seconds) {
+  if (events <= 0)
+    return seconds;
+  if (done == 0)
+    return 0;
+  double by_events = elapsed * static_cast<double>(events) / static_cast<double>(done);
+  return seconds > 0 ? std::min(by_events, seconds) : by_events;
+}
+
+/// The time between two samples of the run (throughput, latency, resident
+/// memory), `elapsed` seconds into a run expected to take `expected`
+/// seconds: a hundredth of it, between min_sample_period and
+/// max_sample_period, so that every run draws a curve of evenly spaced
+/// points — a half-second run 20, a 2-second one ~80, 10 s to 60 s
+/// ~115-135, a 10-minute soak ~640 (one a second). Never more than a tenth
+/// of the time so far, so that an early guess (the first appends are the
+/// slowest) cannot skip a short run; just that while the length is not
+/// known (0).
+inline std::chrono::milliseconds sample_period(double expected, double elapsed) {
+  double ms = std::max(elapsed, 0.0) * 1000 / 10;
+  if (expected > 0 && std::isfinite(expected))
+    ms = std::min(ms, expected * 1000 / 100);
+  return std::chrono::milliseconds(static_cast<long>(
+    std::clamp(ms, static_cast<double>(min_sample_period.count()),
+               static_cast<double>(max_sample_period.count()))));
+}
+
+/// "every 25 ms to 1 s", for the reports.
+inline std::string sample_period_text() {
+  return "every " + std::to_string(min_sample_period.count()) + " ms to "
+         + std::to_string(max_sample_period.count() / 1000) + " s";
+}
 
 /// One interval of the run, for the picture.
 struct sample {

@@ -158,9 +158,13 @@ void run_all(run_reports& r) {
 }
 
 std::string thousands(std::uint64_t n) {
-  auto s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
-    s.insert(static_cast<std::size_t>(i), ",");
+  const auto digits = std::to_string(n);
+  std::string s;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0)
+      s += ',';
+    s += digits[i];
+  }
   return s;
 }
 

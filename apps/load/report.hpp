@@ -36,6 +36,11 @@ struct report {
   bool ok() const;
 };
 
+/// Throws std::runtime_error naming `setting` unless `path` can be written
+/// (its folder is made if missing; the file, if any, is left unchanged):
+/// checked before a run, so that a long run does not end unable to report.
+void check_report_path(const std::string& setting, const std::string& path);
+
 void print_text(const report& r, std::ostream& out);
 /// Writes the report as JSON; throws std::runtime_error naming the path.
 void write_json(const report& r, const std::string& path);

@@ -1,5 +1,7 @@
 #include "scenario.hpp"
 
+#include "../cli.hpp"
+
 #include <caf/actor_system_config.hpp>
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
@@ -262,12 +264,58 @@ void apply_file(scenario& s, const std::filesystem::path& file) {
   apply_settings(s, *parsed, "'" + file.string() + "'");
 }
 
-std::string help_text() {
+/// Every setting's value in `s`, as the command line writes it.
+std::map<std::string, std::string> values_of(const scenario& s) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : s.describe())
+    out[key] = value;
+  auto num = [](auto x) {
+    std::ostringstream o;
+    o << x;
+    return o.str();
+  };
+  out["harness.progress-interval"] = num(s.progress_interval);
+  out["harness.report-json"] = s.report_json;
+  out["harness.report-svg"] = s.report_svg;
+  out["crash.kills"] = num(s.crash.kills);
+  out["crash.window-ms"] = num(s.crash.window_ms);
+  out["crash.seed"] = num(s.crash.seed);
+  out["crash.create-store-first"] = s.crash.create_store_first ? "true" : "false";
+  out["scheduler.max-throughput"] = num(s.runtime.max_throughput);
+  return out;
+}
+
+/// The usage: every setting with its meaning and its value in `s` (the
+/// chosen scenario, or the built-in defaults when `origin` says so),
+/// wrapped to 100 columns.
+std::string help_text(const scenario& s, const std::string& origin) {
+  constexpr std::size_t columns = 100, width = 36; // "--sourcery.outbox-backoff-base-ms=N"
   std::ostringstream out;
   out << "usage: sourcery_load [--scenario=NAME] [--config=DIR] [--group.key=value ...]\n"
-         "Scenarios: config/scenarios/*.conf (default: quick). Settings:\n";
-  for (const auto& [key, opt] : options())
-    out << "  --" << key << "=...  " << opt.help << "\n";
+      << cli::wrap("Runs a scenario of " + s.config_dir + "/scenarios/*.conf (--scenario, default "
+                     "quick; --config names the folder) through the public API and verifies that "
+                     "nothing was lost. Each setting's default below is its value in " + origin
+                     + "; a setting on the command line overrides it.",
+                   0, columns)
+      << "\nSettings:\n";
+  auto values = values_of(s);
+  for (const auto& [key, opt] : options()) {
+    auto left = "--" + key + "=V";
+    auto v = values.find(key);
+    auto right = opt.help;
+    if (v != values.end())
+      right += " [default " + (v->second.empty() ? "''" : v->second) + "]";
+    out << "  " << left;
+    if (left.size() > width)
+      out << "\n" << std::string(width + 4, ' ');
+    else
+      out << std::string(width - left.size() + 2, ' ');
+    out << cli::wrap(right, width + 4, columns);
+  }
+  out << "  -h, --help" << std::string(width - 10 + 2, ' ') << "print this help and exit\n\n"
+      << cli::wrap("Exit codes: 0 verified; 1 verification failed, or an error stopped the run "
+                   "(one line on stderr); 2 a bad setting (one line naming it).",
+                   0, columns);
   return out.str();
 }
 
@@ -335,10 +383,13 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
 scenario load_scenario(int argc, char** argv) {
   scenario s;
   std::vector<std::pair<std::string, std::string>> overrides;
+  bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      throw help_requested{help_text()};
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      continue;
+    }
     auto eq = arg.find('=');
     if (arg.rfind("--", 0) != 0 || eq == std::string::npos)
       throw setting_error("cannot understand argument '" + arg + "': expected --key=value");
@@ -352,6 +403,21 @@ scenario load_scenario(int argc, char** argv) {
       overrides.emplace_back(key, value);
   }
   std::filesystem::path dir(s.config_dir);
+  if (help) {
+    // The defaults shown are the chosen scenario's, when its files read.
+    auto chosen = s;
+    auto base = dir / "sourcery.conf", file = dir / "scenarios" / (s.name + ".conf");
+    std::string origin;
+    try {
+      apply_file(chosen, base);
+      apply_file(chosen, file);
+      origin = "scenario '" + s.name + "' (" + base.string() + ", then " + file.string() + ")";
+    } catch (const setting_error& e) {
+      chosen = s;
+      origin = "no config file (" + std::string(e.what()) + "): the built-in defaults";
+    }
+    throw help_requested{help_text(chosen, origin)};
+  }
   apply_file(s, dir / "sourcery.conf");
   apply_file(s, dir / "scenarios" / (s.name + ".conf"));
   for (const auto& [key, text] : overrides) {

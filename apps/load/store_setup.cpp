@@ -5,6 +5,8 @@
 #include <sourcery/rocksdb_backend.hpp>
 
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace harness {
@@ -36,6 +38,13 @@ void prepare_fresh_schema(const storage_settings& s) {
   bool empty = false;
   try {
     empty = open_engine(s)->last_position() == 0;
+  } catch (const sourcery::storage_unavailable& e) {
+    // Not a bad setting: the server is down, unreachable or refuses us
+    // (exit code 1, not 2).
+    throw std::runtime_error("storage.conninfo: cannot use PostgreSQL"
+                             + (s.conninfo.empty() ? std::string(" (PG* environment variables)")
+                                                   : " at '" + s.conninfo + "'")
+                             + ": " + e.what());
   } catch (const std::exception& e) {
     refuse(std::string("is not a Sourcery store the harness may use: ") + e.what());
   }
@@ -68,6 +77,9 @@ void prepare_fresh_store(const storage_settings& s) {
   try {
     // Only a folder the engine opens as its own is removed.
     open_engine(s).reset();
+  } catch (const sourcery::storage_unavailable& e) {
+    // Locked by another process, unreadable: not a bad setting (exit code 1).
+    throw std::runtime_error("storage.path: cannot open '" + s.path + "': " + e.what());
   } catch (const std::exception& e) {
     refuse(std::string("is not a Sourcery store the harness may remove: ") + e.what());
   }
