@@ -193,7 +193,8 @@ caf::actor_system& backend::actor_system() {
 runtime_stats backend::stats() {
   auto rt = services_->get<runtime>();
   return runtime_stats{rt->tenants().size(), rt->engine().last_position(),
-                       rt->engine().memory_bytes(), rt->tenants().active()};
+                       rt->engine().memory_bytes(), rt->tenants().active(),
+                       rt->tenants().spawns()};
 }
 
 std::shared_ptr<storage::engine> backend::engine() {

@@ -7,6 +7,7 @@
 
 #include <caf/send.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -62,7 +63,14 @@ private:
 
 class tenant_directory {
 public:
-  explicit tenant_directory(spawn_tenant_fn spawn) : spawn_(std::move(spawn)) {}
+  explicit tenant_directory(spawn_tenant_fn spawn)
+      : spawn_([this, spawn = std::move(spawn)](tenant_slot& slot) {
+          auto actor = spawn(slot);
+          spawns_.fetch_add(1, std::memory_order_relaxed);
+          return actor;
+        }) {}
+  tenant_directory(const tenant_directory&) = delete;
+  tenant_directory& operator=(const tenant_directory&) = delete;
 
   /// The tenant's slot (its actor spawns on the first message); throws
   /// illegal_tenant_id. The slot lives as long as the directory.
@@ -71,10 +79,14 @@ public:
   std::size_t size() const;
   /// Tenants whose actor is running (not passivated).
   std::size_t active() const;
+  /// Tenant actors spawned so far: first uses plus respawns after
+  /// passivation (so passivations = spawns - active).
+  std::size_t spawns() const { return spawns_.load(std::memory_order_relaxed); }
   /// Every running actor (for shutdown).
   std::vector<tenant_storage_actor> actors() const;
 
 private:
+  std::atomic<std::size_t> spawns_{0};
   spawn_tenant_fn spawn_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<tenant_slot>> tenants_; // GUARDED_BY

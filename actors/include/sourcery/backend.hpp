@@ -42,6 +42,9 @@ struct runtime_stats {
   std::size_t log_bytes = 0;
   /// Tenants whose storage actor runs (the others are passivated, R-ST5).
   std::size_t active_tenants = 0;
+  /// Tenant storage actors spawned so far: first uses plus respawns after
+  /// passivation (passivations = tenant_spawns - active_tenants).
+  std::size_t tenant_spawns = 0;
 };
 
 class backend {
