@@ -51,7 +51,7 @@ for page in pages:
 
 # Every requirement id cited in the code, the tests and the docs is one that
 # the contract (docs/spec.md) defines.
-spec_ids = set(re.findall(r"R-[A-Z][A-Z0-9-]*[A-Z0-9]", open("docs/spec.md", encoding="utf-8").read()))
+spec_ids = set(re.findall(r"\bR-[A-Z0-9]+(?:-[A-Z0-9]+)*", open("docs/spec.md", encoding="utf-8").read()))
 cited = 0
 for root in ["core", "actors", "apps", "tests", "config", "docs", "README.md"]:
     paths = [root] if os.path.isfile(root) else [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
@@ -59,7 +59,7 @@ for root in ["core", "actors", "apps", "tests", "config", "docs", "README.md"]:
         if not path.endswith((".hpp", ".cpp", ".in", ".md", ".txt", ".cmake", ".sh", ".conf", ".json")):
             continue
         for n, line in enumerate(open(path, encoding="utf-8", errors="replace"), 1):
-            for rid in re.findall(r"R-[A-Z][A-Z0-9-]*[A-Z0-9]", line):
+            for rid in re.findall(r"\bR-[A-Z0-9]+(?:-[A-Z0-9]+)*", line):
                 cited += 1
                 if rid not in spec_ids:
                     failures.append(f"{path}:{n}: {rid} is not defined in docs/spec.md")
