@@ -1,48 +1,17 @@
-// The backend: the container that provides every part, and the one place
-// that spawns and wires the runtime's actors (SPEC §9, §10).
+// The backend: the container that provides every part (SPEC §9). It starts
+// the runtime, whose wiring (wiring.cpp) spawns and wires the actors, and
+// hands each facade the parts it uses.
 #include <sourcery/backend.hpp>
 #include <sourcery/storage/in_memory.hpp>
 #include <sourcery/tenant_id.hpp>
 
-#include "outbox_dispatcher.hpp"
 #include "runtime.hpp"
-#include "subscription_feed.hpp"
-#include "tenant_storage.hpp"
 
 namespace sourcery {
 
 using detail::runtime;
 
 namespace {
-
-/// Who spawns what, handed exactly what it needs.
-detail::wiring wiring() {
-  return detail::wiring{
-    [](runtime& rt, detail::tenant_slot& slot) {
-      auto a = detail::spawn_tenant_storage(rt.system(), rt.engine().streams(slot.id), rt.commits(),
-                                            slot, rt.settings().get().tenant_idle);
-      detail::release_caf_thread_state();
-      return a;
-    },
-    [](runtime& rt, std::size_t shard, detail::dispatcher_slot* slot,
-       detail::dispatcher_config config) {
-      auto a = detail::spawn_outbox_dispatcher(rt.system(), rt.engine(), rt.codec(), rt.timers(),
-                                               shard, slot, std::move(config));
-      detail::release_caf_thread_state();
-      return a;
-    },
-    [](runtime& rt, subscription_filter filter, position start,
-       std::optional<detail::push_target> target,
-       std::shared_ptr<detail::push_progress> progress) {
-      detail::feed_source source{&rt.engine(), &rt.codec()};
-      auto a = target ? detail::spawn_push_feed(rt.system(), source, std::move(filter), start,
-                                                std::move(*target), std::move(progress))
-                      : detail::spawn_pull_feed(rt.system(), source, std::move(filter), start);
-      detail::release_caf_thread_state();
-      return a;
-    },
-  };
-}
 
 const std::string no_encryption =
   "no encryption is configured: call backend.with_encryption(strategy, key_storage)";
@@ -62,7 +31,7 @@ std::shared_ptr<const field_encryption> provided_encryption(container& c) {
 
 std::shared_ptr<runtime> start_runtime(container& c) {
   auto rt = runtime::make(*c.get<runtime_options>(), c.get<storage::engine>(),
-                          c.get<event_registry>(), wiring());
+                          c.get<event_registry>());
   rt->codec().set_encryption(provided_encryption(c));
   const std::string running = "the runtime already runs with it; provide it before the "
                               "backend's first use";
@@ -72,6 +41,11 @@ std::shared_ptr<runtime> start_runtime(container& c) {
   c.seal<encryption_strategy>("the runtime already runs; call backend.with_encryption(...)");
   c.seal<key_storage>("the runtime already runs; call backend.with_encryption(...)");
   return rt;
+}
+
+/// The runtime's wiring, sharing ownership of the runtime.
+std::shared_ptr<const detail::wiring> wiring_of(const std::shared_ptr<runtime>& rt) {
+  return {rt, &rt->wiring()};
 }
 
 } // namespace
@@ -91,8 +65,9 @@ backend backend::on(std::shared_ptr<storage::engine> engine, runtime_options opt
   c->provide<runtime>(singleton([](container& c) { return start_runtime(c); }));
   c->provide<sourcery::event_store>(factory([](container& c) {
     auto rt = c.get<runtime>();
-    auto slot = rt->tenants().get(c.get<tenant_binding>()->id);
-    return sourcery::event_store(std::move(rt), std::move(slot));
+    auto slot = rt->tenants().get(c.get<tenant_binding>()->id); // lives as long as the runtime
+    return sourcery::event_store(std::shared_ptr<detail::tenant_slot>(rt, slot.get()),
+                                 rt->codec(), *rt->engine());
   }));
   c->provide<listeners>(factory([](container& c) { return listeners(c.get<runtime>()->listeners()); }));
   // No encryption until with_encryption() (or both providers below replaced
@@ -146,7 +121,7 @@ backend& backend::with_encryption() {
     strategy = std::make_shared<aes256gcm_strategy>();
   else
     strategy = std::make_shared<xchacha20poly1305_strategy>();
-  return with_encryption(std::move(strategy), services_->get<runtime>()->engine().keys());
+  return with_encryption(std::move(strategy), services_->get<runtime>()->engine()->keys());
 }
 
 const std::string& backend::tenant_id() {
@@ -175,15 +150,17 @@ backend& backend::with_outbox(outbox_filter filter) {
 }
 
 sourcery::outbox backend::outbox() {
-  return sourcery::outbox(services_->get<runtime>());
+  auto rt = services_->get<runtime>();
+  return sourcery::outbox(std::shared_ptr<detail::outbox_lifecycle>(rt, &rt->outbox()),
+                          rt->codec(), *rt->engine(), rt->settings());
 }
 
 sourcery::subscriber backend::subscriber() {
-  return sourcery::subscriber(services_->get<runtime>(), std::nullopt);
+  return sourcery::subscriber(wiring_of(services_->get<runtime>()), std::nullopt);
 }
 
 sourcery::subscriber backend::tenant_subscriber() {
-  return sourcery::subscriber(services_->get<runtime>(), tenant_id());
+  return sourcery::subscriber(wiring_of(services_->get<runtime>()), tenant_id());
 }
 
 caf::actor_system& backend::actor_system() {
@@ -192,13 +169,13 @@ caf::actor_system& backend::actor_system() {
 
 runtime_stats backend::stats() {
   auto rt = services_->get<runtime>();
-  return runtime_stats{rt->tenants().size(), rt->engine().last_position(),
-                       rt->engine().memory_bytes(), rt->tenants().active(),
+  return runtime_stats{rt->tenants().size(), rt->engine()->last_position(),
+                       rt->engine()->memory_bytes(), rt->tenants().active(),
                        rt->tenants().spawns()};
 }
 
 std::shared_ptr<storage::engine> backend::engine() {
-  return services_->get<runtime>()->engine_ptr();
+  return services_->get<runtime>()->engine();
 }
 
 } // namespace sourcery

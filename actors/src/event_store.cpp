@@ -1,7 +1,10 @@
 #include <sourcery/event_store.hpp>
 
 #include "blocking_wait.hpp"
-#include "runtime.hpp"
+#include "tenant_directory.hpp"
+
+#include <sourcery/codec.hpp>
+#include <sourcery/storage/engine.hpp>
 
 #include <caf/send.hpp>
 
@@ -23,14 +26,14 @@ std::vector<wrapped_event<>> decode_read(const codec& c, const storage::stream_r
 }
 
 /// Encodes `events` on the caller's thread and sends them to the tenant's actor.
-void send_append(runtime& rt, tenant_slot& tenant, const stream_id& stream,
+void send_append(const codec& c, tenant_slot& tenant, const stream_id& stream,
                  const std::vector<wrapped_event<>>& events, expected_version expected,
                  completion<append_receipt> done, bool caller_waits) {
   append_job job{stream, {}, expected, std::move(done), caller_waits};
   try {
     job.events.reserve(events.size());
     for (const auto& e : events)
-      job.events.push_back(rt.codec().encode(e, stream, tenant.id));
+      job.events.push_back(c.encode(e, stream, tenant.id));
   } catch (...) {
     job.done(std::current_exception());
     return;
@@ -40,8 +43,9 @@ void send_append(runtime& rt, tenant_slot& tenant, const stream_id& stream,
 
 } // namespace
 
-event_store::event_store(std::shared_ptr<runtime> rt, std::shared_ptr<tenant_slot> tenant)
-  : rt_(std::move(rt)), tenant_(std::move(tenant)) {}
+event_store::event_store(std::shared_ptr<tenant_slot> tenant, const codec& codec,
+                         const storage::engine& engine)
+  : tenant_(std::move(tenant)), codec_(&codec), engine_(&engine) {}
 
 const std::string& event_store::tenant_id() const noexcept {
   return tenant_->id;
@@ -50,7 +54,7 @@ const std::string& event_store::tenant_id() const noexcept {
 append_receipt event_store::append(const stream_id& stream, std::vector<wrapped_event<>> events,
                                    expected_version expected) {
   return wait_for<append_receipt>([&](callback<append_receipt> done) {
-    send_append(*rt_, *tenant_, stream, events, expected,
+    send_append(*codec_, *tenant_, stream, events, expected,
                 completion<append_receipt>(std::move(done)), true);
   });
 }
@@ -63,7 +67,7 @@ std::vector<wrapped_event<>> event_store::load_stream(const stream_id& stream,
     tenant_->send(load_atom::value,
                    load_job{stream, start, stop, completion<storage::stream_read>(std::move(done))});
   });
-  return decode_read(rt_->codec(), read, stream, tenant_id());
+  return decode_read(*codec_, read, stream, tenant_id());
 }
 
 void event_store::save_snapshot(const stream_id& stream, wrapped_event<> snapshot) {
@@ -78,23 +82,24 @@ void event_store::delete_stream(const stream_id& stream) {
 }
 
 std::optional<position> event_store::position() const {
-  auto last = rt_->engine().last_position();
+  auto last = engine_->last_position();
   return last == 0 ? std::nullopt : std::optional<sourcery::position>(last);
 }
 
 void event_store::append_async(const stream_id& stream, std::vector<wrapped_event<>> events,
                                expected_version expected, callback<append_receipt> done) {
-  send_append(*rt_, *tenant_, stream, events, expected,
+  send_append(*codec_, *tenant_, stream, events, expected,
               completion<append_receipt>(std::move(done)), false);
 }
 
 void event_store::load_stream_async(const stream_id& stream, std::optional<version> start,
                                     std::optional<version> stop,
                                     callback<std::vector<wrapped_event<>>> done) {
-  // A raw pointer: the runtime outlives its actors (its destructor awaits
-  // them), and a shared_ptr released here could destroy it on an actor thread.
-  const codec* c = &rt_->codec();
-  auto tenant = tenant_;
+  // Raw pointers: the runtime outlives its actors (its destructor awaits
+  // them), and a shared_ptr released here (tenant_ shares the runtime) could
+  // destroy it on an actor thread.
+  const codec* c = codec_;
+  const tenant_slot* tenant = tenant_.get();
   callback<storage::stream_read> decode = [c, tenant, stream,
                                            done = std::move(done)](result<storage::stream_read> r) {
     std::optional<result<std::vector<wrapped_event<>>>> out;
@@ -113,7 +118,7 @@ void event_store::save_snapshot_async(const stream_id& stream, wrapped_event<> s
                                       callback<done_t> done) {
   raw_event raw;
   try {
-    raw = rt_->codec().encode(snapshot, stream, tenant_id());
+    raw = codec_->encode(snapshot, stream, tenant_id());
   } catch (...) {
     done(std::current_exception());
     return;

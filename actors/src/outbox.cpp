@@ -1,6 +1,10 @@
 #include <sourcery/outbox.hpp>
 
-#include "runtime.hpp"
+#include "outbox_lifecycle.hpp"
+#include "settings_cell.hpp"
+
+#include <sourcery/codec.hpp>
+#include <sourcery/storage/engine.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -20,12 +24,12 @@ dispatcher_config config_of(const settings& s) {
 std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
   if (!publisher)
     throw invalid_argument("outbox run needs a publisher");
-  rt_->outbox().require_enabled();
-  auto& engine = rt_->engine();
-  auto attempts = rt_->settings().get().outbox_attempts;
+  lifecycle_->require_enabled();
+  auto& engine = *engine_;
+  auto attempts = settings_->get().outbox_attempts;
   // Entries continuous mode held for a retry, once their backoff passed,
   // then pending ones; in position order.
-  auto claims = rt_->outbox().take_due_retries(limit);
+  auto claims = lifecycle_->take_due_retries(limit);
   auto pending = engine.outbox_take_all(limit - claims.size());
   auto retried = claims.size();
   claims.insert(claims.end(), std::make_move_iterator(pending.begin()),
@@ -36,52 +40,52 @@ std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
                      });
   bool failed = false;
   for (const auto& c : claims) {
-    auto failure = publish_one(publisher, rt_->codec(), c);
+    auto failure = publish_one(publisher, *codec_, c);
     failed = failed || failure.has_value();
     engine.outbox_report(c, failure ? &*failure : nullptr, attempts, false);
   }
   if (failed) // the failed entries are pending again: continuous mode takes them
-    rt_->outbox().kick_idle();
+    lifecycle_->kick_idle();
   return claims.size();
 }
 
 void outbox::start(outbox_publisher publisher, continuous_options options) {
-  rt_->outbox().start(std::move(publisher), options, config_of(rt_->settings().get()));
+  lifecycle_->start(std::move(publisher), options, config_of(settings_->get()));
 }
 
 void outbox::stop() {
-  rt_->outbox().stop();
+  lifecycle_->stop();
 }
 
 std::vector<dead_letter> outbox::dead_letters() const {
-  rt_->outbox().require_enabled();
+  lifecycle_->require_enabled();
   std::vector<dead_letter> out;
-  for (auto& d : rt_->engine().outbox_dead_letters())
-    out.push_back(dead_letter{rt_->codec().decode(d.record), d.attempts, d.last_error});
+  for (auto& d : engine_->outbox_dead_letters())
+    out.push_back(dead_letter{codec_->decode(d.record), d.attempts, d.last_error});
   return out;
 }
 
 std::size_t outbox::requeue(std::optional<position> at) {
-  rt_->outbox().require_enabled();
-  auto moved = rt_->engine().outbox_requeue(at);
+  lifecycle_->require_enabled();
+  auto moved = engine_->outbox_requeue(at);
   if (moved)
-    rt_->outbox().kick_idle();
+    lifecycle_->kick_idle();
   return moved;
 }
 
 std::size_t outbox::purge(std::optional<position> at) {
-  rt_->outbox().require_enabled();
-  return rt_->engine().outbox_purge(at);
+  lifecycle_->require_enabled();
+  return engine_->outbox_purge(at);
 }
 
 bool outbox::wait_until_empty(std::chrono::milliseconds timeout) const {
-  rt_->outbox().require_enabled();
-  return rt_->engine().outbox_wait_until_empty(timeout);
+  lifecycle_->require_enabled();
+  return engine_->outbox_wait_until_empty(timeout);
 }
 
 outbox_counts outbox::counts() const {
-  rt_->outbox().require_enabled();
-  return rt_->engine().outbox_count();
+  lifecycle_->require_enabled();
+  return engine_->outbox_count();
 }
 
 } // namespace sourcery

@@ -1,6 +1,7 @@
 #include "outbox_lifecycle.hpp"
 
 #include "listener_registry.hpp"
+#include "wiring.hpp"
 
 #include <caf/send.hpp>
 
@@ -72,7 +73,7 @@ void outbox_lifecycle::start(outbox_publisher publisher, const continuous_option
   for (std::size_t i = 0; i < dispatchers_.size(); ++i) {
     auto& slot = *dispatchers_[i];
     slot.idle.store(false, std::memory_order_seq_cst);
-    auto actor = spawn_(i, &slot, config);
+    auto actor = actors_.spawn_dispatcher(i, &slot, config);
     std::lock_guard slot_lock(slot.mutex);
     slot.actor = std::move(actor);
   }
@@ -108,7 +109,7 @@ void outbox_lifecycle::stop_dispatchers() {
     std::lock_guard slot_lock(slot->mutex);
     actors.push_back(slot->actor);
   }
-  halt_(actors); // their timers end with them
+  actors_.stop_dispatchers(actors); // their timers end with them
   for (auto& slot : dispatchers_) {
     // Drop the handle: a detached actor's thread ends only with its last reference.
     std::lock_guard slot_lock(slot->mutex);

@@ -1,27 +1,25 @@
 // The outbox's lifecycle: off until enabled; then continuous publishing
-// starts one dispatcher per shard and stops them again. The backend hands it
-// the function that spawns a dispatcher.
+// starts one dispatcher per shard and stops them again, through the
+// runtime's wiring (wiring.hpp).
 #pragma once
 
 #include "commit_path.hpp"
 #include "outbox_dispatcher.hpp"
 
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 namespace sourcery::detail {
 
+class wiring;
+
 class outbox_lifecycle {
 public:
-  using spawn_fn = std::function<outbox_dispatcher_actor(std::size_t shard, dispatcher_slot*,
-                                                         dispatcher_config)>;
-  /// Stops dispatchers (by exit messages) and waits until they are gone.
-  using halt_fn = std::function<void(const std::vector<outbox_dispatcher_actor>&)>;
-
-  outbox_lifecycle(storage::engine& engine, commit_path& commits, spawn_fn spawn, halt_fn halt)
-    : engine_(engine), commits_(commits), spawn_(std::move(spawn)), halt_(std::move(halt)) {}
+  /// Dispatchers are spawned and stopped by `actors`; every part outlives
+  /// the lifecycle.
+  outbox_lifecycle(storage::engine& engine, commit_path& commits, const wiring& actors)
+    : engine_(engine), commits_(commits), actors_(actors) {}
 
   /// Turns the outbox on; throws invalid_argument if on already.
   void enable(outbox_filter filter);
@@ -54,8 +52,7 @@ private:
 
   storage::engine& engine_;
   commit_path& commits_;
-  spawn_fn spawn_;
-  halt_fn halt_;
+  const wiring& actors_;
   std::mutex mutex_; // start/stop
   // One slot per shard, made at the first start and kept: committers may
   // read a slot at any time while dispatching_ is true.

@@ -3,9 +3,7 @@
 #include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/logger.hpp>
-#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-#include <caf/system_messages.hpp>
 #include <caf/thread_hook.hpp>
 
 #include <condition_variable>
@@ -44,32 +42,23 @@ void apply_options(caf::actor_system_config& cfg, const runtime_options& o) {
   cfg.add_thread_hook<runtime_thread_marker>();
 }
 
+std::unique_ptr<caf::actor_system> start_system(caf::actor_system_config& cfg,
+                                                const runtime_options& o) {
+  apply_options(cfg, o);
+  return std::make_unique<caf::actor_system>(cfg);
+}
+
 } // namespace
 
 runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine> engine,
-                 std::shared_ptr<event_registry> registry, wiring wires)
-  : wires_(std::move(wires)),
-    engine_(std::move(engine)),
+                 std::shared_ptr<event_registry> registry)
+  : engine_(std::move(engine)),
     codec_(std::move(registry)),
     commits_(*engine_, codec_, listeners_),
-    tenants_([this](tenant_slot& slot) { return wires_.tenant(*this, slot); }),
-    outbox_(
-      *engine_, commits_,
-      [this](std::size_t shard, dispatcher_slot* slot, dispatcher_config config) {
-        return wires_.dispatcher(*this, shard, slot, std::move(config));
-      },
-      [this](const std::vector<outbox_dispatcher_actor>& actors) {
-        caf::scoped_actor self{*system_};
-        for (const auto& a : actors) {
-          self->monitor(a);
-          self->send_exit(a, caf::exit_reason::user_shutdown);
-        }
-        for (std::size_t i = 0; i < actors.size(); ++i)
-          self->receive([](const caf::down_msg&) {});
-        release_caf_thread_state();
-      }) {
-  apply_options(config_, options);
-  system_ = std::make_unique<caf::actor_system>(config_);
+    system_(start_system(config_, options)),
+    wiring_(*system_, *engine_, codec_, commits_, timers_, settings_),
+    tenants_(wiring_),
+    outbox_(*engine_, commits_, wiring_) {
   release_caf_thread_state();
   std::lock_guard lock(alive_mutex);
   ++alive;
@@ -92,8 +81,8 @@ bool await_runtimes_at_most(std::size_t n, std::chrono::milliseconds timeout) {
 
 std::shared_ptr<runtime> runtime::make(const runtime_options& options,
                                        std::shared_ptr<storage::engine> engine,
-                                       std::shared_ptr<event_registry> registry, wiring wires) {
-  auto* rt = new runtime(options, std::move(engine), std::move(registry), std::move(wires));
+                                       std::shared_ptr<event_registry> registry) {
+  auto* rt = new runtime(options, std::move(engine), std::move(registry));
   return std::shared_ptr<runtime>(rt, [](runtime* r) {
     if (on_runtime_thread)
       std::thread([r] { delete r; }).detach();

@@ -69,7 +69,7 @@ struct push_progress {
 
 /// A subscription handle's view of its feed; stops the feed when destroyed.
 struct feed {
-  std::shared_ptr<void> keep_alive; // the runtime, which outlives its actors
+  std::shared_ptr<const void> keep_alive; // the runtime, which outlives its actors
   const codec* decoder = nullptr;
   feed_actor actor;
   std::chrono::steady_clock::duration timelimit{};

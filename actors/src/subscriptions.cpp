@@ -1,8 +1,8 @@
 #include <sourcery/subscriptions.hpp>
 
 #include "blocking_wait.hpp"
-#include "runtime.hpp"
 #include "subscription_feed.hpp"
+#include "wiring.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -98,19 +98,19 @@ position push_subscription::delivered() const {
 
 namespace {
 
-std::shared_ptr<feed> new_feed(const std::shared_ptr<runtime>& rt) {
+std::shared_ptr<feed> new_feed(const std::shared_ptr<const wiring>& actors) {
   auto f = std::make_shared<feed>();
-  f->keep_alive = rt;
-  f->decoder = &rt->codec();
+  f->keep_alive = actors; // and with it the runtime
+  f->decoder = &actors->codec();
   return f;
 }
 
 } // namespace
 
 iter_subscription subscription_builder::build_iter(std::chrono::duration<double> timelimit) {
-  auto f = new_feed(rt_);
+  auto f = new_feed(actors_);
   f->timelimit = checked_timelimit(timelimit);
-  f->actor = rt_->spawn_feed(filter_, start_, std::nullopt, nullptr);
+  f->actor = actors_->spawn_pull_feed(filter_, start_);
   return iter_subscription(std::move(f));
 }
 
@@ -118,21 +118,21 @@ batch_subscription subscription_builder::build_batch(std::size_t size,
                                                      std::chrono::duration<double> timelimit) {
   if (size == 0)
     throw invalid_argument("subscription batch size must be at least 1");
-  auto f = new_feed(rt_);
+  auto f = new_feed(actors_);
   f->timelimit = checked_timelimit(timelimit);
-  f->actor = rt_->spawn_feed(filter_, start_, std::nullopt, nullptr);
+  f->actor = actors_->spawn_pull_feed(filter_, start_);
   return batch_subscription(std::move(f), size);
 }
 
 namespace {
-push_subscription start_push(const std::shared_ptr<runtime>& rt, const subscription_filter& filter,
-                             position start, push_target target) {
+push_subscription start_push(const std::shared_ptr<const wiring>& actors,
+                             const subscription_filter& filter, position start,
+                             push_target target) {
   if (target.max_batch == 0)
     throw invalid_argument("push subscription batch size must be at least 1");
-  target.buffer = std::max(rt->settings().get().subscription_buffer, target.max_batch);
-  auto f = new_feed(rt);
+  auto f = new_feed(actors);
   f->progress = std::make_shared<push_progress>();
-  f->actor = rt->spawn_feed(filter, start, std::move(target), f->progress);
+  f->actor = actors->spawn_push_feed(filter, start, std::move(target), f->progress);
   return push_subscription(std::move(f));
 }
 } // namespace
@@ -140,14 +140,14 @@ push_subscription start_push(const std::shared_ptr<runtime>& rt, const subscript
 push_subscription subscription_builder::build_push(batch_handler handler, std::size_t max_batch) {
   if (!handler)
     throw invalid_argument("push subscription needs a handler");
-  return start_push(rt_, filter_, start_, push_target{std::move(handler), {}, max_batch, 0});
+  return start_push(actors_, filter_, start_, push_target{std::move(handler), {}, max_batch, 0});
 }
 
 push_subscription subscription_builder::build_push_to(const caf::actor& consumer,
                                                       std::size_t max_batch) {
   if (!consumer)
     throw invalid_argument("push subscription needs a consumer actor");
-  return start_push(rt_, filter_, start_, push_target{{}, consumer, max_batch, 0});
+  return start_push(actors_, filter_, start_, push_target{{}, consumer, max_batch, 0});
 }
 
 } // namespace sourcery

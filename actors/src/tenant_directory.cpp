@@ -2,14 +2,26 @@
 
 #include <sourcery/tenant_id.hpp>
 
+#include "wiring.hpp"
+
 namespace sourcery::detail {
+
+void tenant_slot::spawn() {
+  actor_ = directory_.spawn(*this);
+}
+
+tenant_storage_actor tenant_directory::spawn(tenant_slot& slot) {
+  auto actor = actors_.spawn_tenant(slot);
+  spawns_.fetch_add(1, std::memory_order_relaxed);
+  return actor;
+}
 
 std::shared_ptr<tenant_slot> tenant_directory::get(const std::string& tenant) {
   std::lock_guard lock(mutex_);
   if (auto it = tenants_.find(tenant); it != tenants_.end())
     return it->second;
   validate_tenant_id(tenant);
-  auto slot = std::make_shared<tenant_slot>(tenant, &spawn_);
+  auto slot = std::make_shared<tenant_slot>(tenant, *this);
   tenants_.emplace(tenant, slot);
   return slot;
 }

@@ -1,6 +1,6 @@
 // The tenant directory: each tenant's storage actor, spawned on first use
-// (R-MT) and again after it was passivated for idleness (R-ST5). It does not
-// know how to spawn one: the backend hands it that.
+// (R-MT) and again after it was passivated for idleness (R-ST5), by the
+// runtime's wiring (wiring.hpp).
 #pragma once
 
 #include "tenant_protocol.hpp"
@@ -8,7 +8,6 @@
 #include <caf/send.hpp>
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,8 +16,8 @@
 
 namespace sourcery::detail {
 
-class tenant_slot;
-using spawn_tenant_fn = std::function<tenant_storage_actor(tenant_slot&)>;
+class tenant_directory;
+class wiring;
 
 /// A tenant's place in the directory: its id and, while it is active, its
 /// storage actor. Messages go through `send`, under the slot's lock, so an
@@ -26,7 +25,8 @@ using spawn_tenant_fn = std::function<tenant_storage_actor(tenant_slot&)>;
 /// mailbox) never loses one: the next send spawns a fresh actor.
 class tenant_slot {
 public:
-  tenant_slot(std::string id, const spawn_tenant_fn* spawn) : id(std::move(id)), spawn_(spawn) {}
+  tenant_slot(std::string id, tenant_directory& directory)
+    : id(std::move(id)), directory_(directory) {}
 
   const std::string id;
 
@@ -34,7 +34,7 @@ public:
   void send(Ts&&... xs) {
     std::lock_guard lock(mutex_);
     if (!actor_)
-      actor_ = (*spawn_)(*this);
+      spawn();
     caf::anon_send(actor_, std::forward<Ts>(xs)...);
   }
 
@@ -56,19 +56,17 @@ public:
   }
 
 private:
-  const spawn_tenant_fn* spawn_;
+  void spawn(); // @pre mutex_ held
+
+  tenant_directory& directory_;
   mutable std::mutex mutex_;
   tenant_storage_actor actor_; // GUARDED_BY(mutex_); null while passivated
 };
 
 class tenant_directory {
 public:
-  explicit tenant_directory(spawn_tenant_fn spawn)
-      : spawn_([this, spawn = std::move(spawn)](tenant_slot& slot) {
-          auto actor = spawn(slot);
-          spawns_.fetch_add(1, std::memory_order_relaxed);
-          return actor;
-        }) {}
+  /// Tenant actors are spawned by `actors`, which outlives the directory.
+  explicit tenant_directory(const wiring& actors) : actors_(actors) {}
   tenant_directory(const tenant_directory&) = delete;
   tenant_directory& operator=(const tenant_directory&) = delete;
 
@@ -86,8 +84,12 @@ public:
   std::vector<tenant_storage_actor> actors() const;
 
 private:
+  friend class tenant_slot;
+  /// Spawns `slot`'s actor and counts it (under the slot's lock).
+  tenant_storage_actor spawn(tenant_slot& slot);
+
+  const wiring& actors_;
   std::atomic<std::size_t> spawns_{0};
-  spawn_tenant_fn spawn_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<tenant_slot>> tenants_; // GUARDED_BY
 };

@@ -1,50 +1,19 @@
 // The tenant storage actor serialises every change to its tenant's streams,
 // so an expected-version check never races within the process (R-ES1).
+// Every message answers through the completion its job carries
+// (tenant_protocol.hpp); an append's life is a pending_append.
 #include "tenant_storage.hpp"
 
+#include "pending_append.hpp"
+
 #include <caf/actor_system.hpp>
-#include <caf/delegated.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 namespace sourcery::detail {
 
 namespace {
-
-/// Runs `body`, completes the job with its value or its exception, and
-/// returns the same outcome as the typed response.
-template <class T, class Job, class F>
-caf::result<T> complete(Job& job, F&& body) {
-  std::optional<result<T>> r;
-  try {
-    r.emplace(body());
-  } catch (...) {
-    r.emplace(std::current_exception());
-  }
-  if (!job.done) {
-    if (r->ok())
-      return std::move(r->value());
-    return to_caf_error(r->exception());
-  }
-  auto error = r->exception();
-  job.done(std::move(*r));
-  if (error)
-    return to_caf_error(error);
-  return T{}; // the facade's caller took the value; an anonymous sender gets nothing
-}
-
-/// Answers an append's caller: the facade's completion, or the requester.
-void answer(append_call& c) {
-  if (c.receipt) {
-    c.done(*c.receipt);
-    if (c.requested)
-      c.promise.deliver(std::move(*c.receipt));
-  } else {
-    c.done(c.error);
-    if (c.requested)
-      c.promise.deliver(to_caf_error(c.error));
-  }
-}
 
 struct tenant_state {
   std::shared_ptr<storage::stream_store> streams;
@@ -54,7 +23,7 @@ struct tenant_state {
   std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
   /// Appends handed to the engine whose outcome has not come back.
   std::size_t in_flight = 0;
-  std::shared_ptr<committed_queue> committed = std::make_shared<committed_queue>();
+  std::shared_ptr<committed_queue> committed;
 
   void touch() {
     if (idle.count() > 0)
@@ -62,13 +31,110 @@ struct tenant_state {
   }
 };
 
-using self_ptr = tenant_storage_actor::pointer;
+using self_ptr = tenant_storage_actor::stateful_pointer<tenant_state>;
+
+/// Completes `done` with what `body` returns or throws.
+template <class T, class F>
+void complete_with(completion<T>& done, F&& body) {
+  std::optional<result<T>> r;
+  try {
+    r.emplace(body());
+  } catch (...) {
+    r.emplace(std::current_exception());
+  }
+  done(std::move(*r));
+}
 
 /// Checks for idleness once per `idle`: one delayed message, not one per call.
-void schedule_idle_check(self_ptr self, const tenant_state& st) {
+void schedule_idle_check(self_ptr self) {
+  const auto& st = self->state;
   if (st.idle.count() > 0)
     self->delayed_send(self, st.last_active + st.idle - std::chrono::steady_clock::now(),
                        passivate_atom::value);
+}
+
+/// Hands the append to the engine and takes the next message while it is
+/// written (R-ST3); answers now if the outcome is in already.
+void on_append(self_ptr self, append_job& job) {
+  auto& st = self->state;
+  st.touch();
+  auto p = std::make_shared<pending_append>(std::move(job.done), job.caller_waits, st.committed,
+                                            *st.commits);
+  auto shard = st.commits->append(*st.streams, job.stream, job.expected, job.events,
+                                  pending_append::engine_done(p));
+  if (p->handed_over(shard))
+    p->answer();
+  else
+    ++st.in_flight;
+}
+
+/// Answers the appends the engine reported since the last committed_atom.
+void on_committed(self_ptr self) {
+  auto& st = self->state;
+  for (auto& p : st.committed->take()) {
+    --st.in_flight;
+    p->answer();
+  }
+}
+
+void on_load(self_ptr self, load_job& job) {
+  auto& st = self->state;
+  st.touch();
+  complete_with(job.done, [&] { return st.streams->read(job.stream, job.start, job.stop); });
+}
+
+void on_snapshot(self_ptr self, snapshot_job& job) {
+  auto& st = self->state;
+  st.touch();
+  complete_with(job.done, [&] {
+    st.streams->save_snapshot(job.stream, std::move(job.snapshot));
+    return done_t{};
+  });
+}
+
+void on_delete(self_ptr self, delete_job& job) {
+  auto& st = self->state;
+  st.touch();
+  complete_with(job.done, [&] {
+    st.streams->remove(job.stream);
+    return done_t{};
+  });
+}
+
+/// Quits when idle for `idle` with nothing in flight and nothing in the
+/// mailbox (R-ST5): the slot spawns a fresh actor on the next call.
+void on_passivate(self_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (st.in_flight == 0 && now - st.last_active >= st.idle && st.slot->try_passivate(self))
+    self->quit();
+  else
+    schedule_idle_check(self);
+}
+
+tenant_storage_actor::behavior_type
+tenant_storage(self_ptr self, std::shared_ptr<storage::stream_store> streams,
+               const commit_path* commits, tenant_slot* slot, std::chrono::milliseconds idle) {
+  auto& st = self->state;
+  st.streams = std::move(streams);
+  st.commits = commits;
+  st.slot = slot;
+  st.idle = idle;
+  // Weak: the queue lives in this actor's state and must not keep it alive.
+  st.committed = std::make_shared<committed_queue>(
+    [actor = caf::actor_cast<caf::weak_actor_ptr>(self)] {
+      if (auto strong = actor.lock())
+        caf::anon_send(caf::actor_cast<tenant_storage_actor>(strong), committed_atom::value);
+    });
+  schedule_idle_check(self);
+  return {
+    [self](append_atom, append_job& job) { on_append(self, job); },
+    [self](committed_atom) { on_committed(self); },
+    [self](load_atom, load_job& job) { on_load(self, job); },
+    [self](snapshot_atom, snapshot_job& job) { on_snapshot(self, job); },
+    [self](delete_atom, delete_job& job) { on_delete(self, job); },
+    [self](passivate_atom) { on_passivate(self); },
+  };
 }
 
 } // namespace
@@ -77,103 +143,7 @@ tenant_storage_actor spawn_tenant_storage(caf::actor_system& system,
                                           std::shared_ptr<storage::stream_store> streams,
                                           const commit_path& commits, tenant_slot& slot,
                                           std::chrono::milliseconds idle) {
-  auto behavior = [](self_ptr self,
-                     std::shared_ptr<tenant_state> st) -> tenant_storage_actor::behavior_type {
-    schedule_idle_check(self, *st);
-    return {
-      [self, st](append_atom, append_job& job) -> caf::result<append_receipt> {
-        // The actor does not wait for the commit to be durable: it takes the
-        // next append while the engine writes this one (R-ST3).
-        st->touch();
-        auto call = std::make_shared<append_call>();
-        call->done = std::move(job.done);
-        call->requested = !call->done;
-        call->caller_waits = job.caller_waits;
-        if (call->requested)
-          call->promise = self->make_response_promise<append_receipt>();
-        call->actor = caf::actor_cast<caf::strong_actor_ptr>(self);
-        call->queue = st->committed;
-        call->commits = st->commits;
-        // Captures one shared_ptr: std::function keeps it without allocating.
-        auto shard = st->commits->append(
-          *st->streams, job.stream, job.expected, job.events,
-          [call](std::optional<append_receipt> receipt, std::exception_ptr error) {
-            call->receipt = std::move(receipt);
-            call->error = std::move(error);
-            int expected = append_call::handing_over;
-            const auto* commits = call->commits;
-            if (!call->stage.compare_exchange_strong(expected, append_call::arrived,
-                                                     std::memory_order_acq_rel)) {
-              if (call->caller_waits)
-                answer(*call); // before it is added: the actor answers only added calls
-              // Taken first: once added, the actor may take the call and reset it.
-              auto actor = caf::actor_cast<tenant_storage_actor>(call->actor);
-              if (auto queue = call->queue.lock(); queue && queue->add(call))
-                caf::anon_send(actor, committed_atom::value);
-            }
-            commits->leave();
-          });
-        call->wake_shard = shard;
-        int expected = append_call::handing_over;
-        if (call->stage.compare_exchange_strong(expected, append_call::deferred,
-                                                std::memory_order_acq_rel)) {
-          ++st->in_flight;
-          if (call->requested)
-            return call->promise;
-          return caf::delegated<append_receipt>{};
-        }
-        call->actor = nullptr;
-        if (call->receipt)
-          st->commits->wake(shard);
-        if (!call->requested) {
-          answer(*call);
-          return caf::delegated<append_receipt>{}; // an anonymous sender gets nothing
-        }
-        if (call->receipt)
-          return std::move(*call->receipt);
-        return to_caf_error(call->error);
-      },
-      [st](committed_atom) {
-        for (auto& call : st->committed->take()) {
-          --st->in_flight;
-          call->actor = nullptr;
-          if (call->receipt)
-            st->commits->wake(call->wake_shard);
-          answer(*call);
-        }
-      },
-      [st](load_atom, load_job& job) {
-        st->touch();
-        return complete<storage::stream_read>(
-          job, [&] { return st->streams->read(job.stream, job.start, job.stop); });
-      },
-      [st](snapshot_atom, snapshot_job& job) {
-        st->touch();
-        return complete<done_t>(job, [&] {
-          st->streams->save_snapshot(job.stream, std::move(job.snapshot));
-          return done_t{};
-        });
-      },
-      [st](delete_atom, delete_job& job) {
-        st->touch();
-        return complete<done_t>(job, [&] {
-          st->streams->remove(job.stream);
-          return done_t{};
-        });
-      },
-      [self, st](passivate_atom) {
-        auto now = std::chrono::steady_clock::now();
-        if (st->in_flight == 0 && now - st->last_active >= st->idle
-            && st->slot->try_passivate(self))
-          self->quit(); // the slot spawns a fresh actor on the next call
-        else
-          schedule_idle_check(self, *st);
-      },
-    };
-  };
-  auto state = std::make_shared<tenant_state>(
-    tenant_state{std::move(streams), &commits, &slot, idle, std::chrono::steady_clock::now()});
-  return system.spawn(behavior, std::move(state));
+  return system.spawn(tenant_storage, std::move(streams), &commits, &slot, idle);
 }
 
 } // namespace sourcery::detail

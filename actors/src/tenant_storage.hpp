@@ -1,7 +1,7 @@
 // The tenant storage actor: one per tenant, spawned on first use by the
-// backend's wiring. It is handed its tenant's streams (from the engine), the
-// commit path and its directory slot (to passivate itself when idle for
-// `idle`; zero = never), nothing else.
+// runtime's wiring (wiring.cpp). It is handed its tenant's streams (from the
+// engine), the commit path and its directory slot (to passivate itself when
+// idle for `idle`; zero = never), nothing else.
 #pragma once
 
 #include "commit_path.hpp"

@@ -22,14 +22,22 @@
 
 namespace sourcery {
 
+class codec;
+namespace storage {
+class engine;
+} // namespace storage
 namespace detail {
-class runtime;
 class tenant_slot;
 } // namespace detail
 
 class event_store {
 public:
-  event_store(std::shared_ptr<detail::runtime> rt, std::shared_ptr<detail::tenant_slot> tenant);
+  /// Made by backend::event_store(): the tenant's slot in the runtime's
+  /// directory (sharing ownership of the runtime, which owns the codec and
+  /// the engine as well), the codec events are encoded and decoded with,
+  /// and the engine (for position()).
+  event_store(std::shared_ptr<detail::tenant_slot> tenant, const codec& codec,
+              const storage::engine& engine);
 
   /// The tenant this store belongs to ("" = default tenant).
   const std::string& tenant_id() const noexcept;
@@ -75,8 +83,9 @@ public:
   void delete_stream_async(const stream_id& stream, callback<done_t> done);
 
 private:
-  std::shared_ptr<detail::runtime> rt_;
-  std::shared_ptr<detail::tenant_slot> tenant_;
+  std::shared_ptr<detail::tenant_slot> tenant_; // keeps the runtime, so the parts below
+  const codec* codec_;
+  const storage::engine* engine_;
 };
 
 } // namespace sourcery

@@ -27,8 +27,13 @@
 
 namespace sourcery {
 
+class codec;
+namespace storage {
+class engine;
+} // namespace storage
 namespace detail {
-class runtime;
+class outbox_lifecycle;
+class settings_cell;
 } // namespace detail
 
 /// Publishes one event; returning normally means done, throwing means failed.
@@ -48,7 +53,13 @@ struct continuous_options {
 
 class outbox {
 public:
-  explicit outbox(std::shared_ptr<detail::runtime> rt) : rt_(std::move(rt)) {}
+  /// Made by backend::outbox(): the runtime's outbox lifecycle (sharing
+  /// ownership of the runtime, which owns the other parts as well), the
+  /// codec entries are decoded with, the engine that stores them and the
+  /// settings (attempts, backoff).
+  outbox(std::shared_ptr<detail::outbox_lifecycle> lifecycle, const codec& codec,
+         storage::engine& engine, const detail::settings_cell& settings)
+    : lifecycle_(std::move(lifecycle)), codec_(&codec), engine_(&engine), settings_(&settings) {}
 
   /// Publishes up to `limit` pending entries of all tenants in position
   /// order, one call each; returns how many were handed to `publisher`.
@@ -79,7 +90,10 @@ public:
   bool wait_until_empty(std::chrono::milliseconds timeout) const;
 
 private:
-  std::shared_ptr<detail::runtime> rt_;
+  std::shared_ptr<detail::outbox_lifecycle> lifecycle_; // keeps the runtime, so the parts below
+  const codec* codec_;
+  storage::engine* engine_;
+  const detail::settings_cell* settings_;
 };
 
 } // namespace sourcery

@@ -37,7 +37,7 @@ class actor;
 namespace sourcery {
 
 namespace detail {
-class runtime;
+class wiring;
 struct feed;
 } // namespace detail
 
@@ -103,9 +103,10 @@ private:
 
 class subscription_builder {
 public:
-  subscription_builder(std::shared_ptr<detail::runtime> rt, position start,
+  /// `actors` spawns the feeds; it shares ownership of the runtime.
+  subscription_builder(std::shared_ptr<const detail::wiring> actors, position start,
                        std::optional<std::string> tenant)
-    : rt_(std::move(rt)), start_(start) {
+    : actors_(std::move(actors)), start_(start) {
     filter_.tenant = std::move(tenant);
   }
 
@@ -145,22 +146,24 @@ public:
   push_subscription build_push_to(const caf::actor& consumer, std::size_t max_batch = 256);
 
 private:
-  std::shared_ptr<detail::runtime> rt_;
+  std::shared_ptr<const detail::wiring> actors_;
   position start_;
   subscription_filter filter_;
 };
 
 class subscriber {
 public:
-  subscriber(std::shared_ptr<detail::runtime> rt, std::optional<std::string> tenant)
-    : rt_(std::move(rt)), tenant_(std::move(tenant)) {}
+  /// Made by backend::subscriber(): `actors` spawns the feeds (it shares
+  /// ownership of the runtime); `tenant`: only that tenant's records.
+  subscriber(std::shared_ptr<const detail::wiring> actors, std::optional<std::string> tenant)
+    : actors_(std::move(actors)), tenant_(std::move(tenant)) {}
 
   /// Records with position > `p` (0 = from the beginning).
-  subscription_builder start_from(position p) const { return {rt_, p, tenant_}; }
+  subscription_builder start_from(position p) const { return {actors_, p, tenant_}; }
   /// As above; none = from the beginning, so a store's `position()` can be
   /// handed over as it is (only what is committed from then on follows).
   subscription_builder start_from(std::optional<position> p) const {
-    return {rt_, p.value_or(0), tenant_};
+    return {actors_, p.value_or(0), tenant_};
   }
   /// A negative position is a mistake: throws invalid_argument.
   template <class I>
@@ -168,11 +171,11 @@ public:
   subscription_builder start_from(I p) const {
     if (p < 0)
       throw invalid_argument("start_from needs a position ≥ 0, got " + std::to_string(p));
-    return {rt_, static_cast<position>(p), tenant_};
+    return {actors_, static_cast<position>(p), tenant_};
   }
 
 private:
-  std::shared_ptr<detail::runtime> rt_;
+  std::shared_ptr<const detail::wiring> actors_;
   std::optional<std::string> tenant_;
 };
 
