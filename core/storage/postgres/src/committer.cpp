@@ -33,6 +33,19 @@ struct event_row {
 
 } // namespace
 
+struct group_transaction {
+  /// The group's streams, locked, by key: as read, then as the accepted
+  /// appends leave them.
+  std::map<std::string, stream_state, std::less<>> states;
+  /// The next position to take (the counter's last + 1 once locked).
+  position next = 0;
+  std::vector<event_row> rows;
+  std::vector<pending_append*> accepted;
+
+  /// The last position taken. @pre !accepted.empty()
+  position last() const noexcept { return next - 1; }
+};
+
 committer::committer(connection_settings settings, std::string schema,
                      std::function<void(position)> published)
   : settings_(std::move(settings)), schema_(std::move(schema)),
@@ -47,12 +60,31 @@ append_receipt committer::commit(pending_append& a) {
     if (!leading_)
       lead(lock);
     else
-      a.wake.wait(lock);
+      wait_for_leader(a, lock);
   }
   if (a.error)
     std::rethrow_exception(a.error);
   return a.receipt;
 }
+
+void committer::wait_for_leader(pending_append& a, std::unique_lock<std::mutex>& lock) {
+  completion_latch woken;
+  a.wake = &woken;
+  lock.unlock();
+  woken.wait();
+  lock.lock();
+  a.wake = nullptr;
+}
+
+namespace {
+
+/// Wakes `a`'s thread if it sleeps (under the committer's mutex).
+void wake(pending_append& a) {
+  if (a.wake)
+    a.wake->release();
+}
+
+} // namespace
 
 void committer::gather(std::unique_lock<std::mutex>& lock) {
   if (queue_.size() >= last_group_)
@@ -85,21 +117,37 @@ void committer::lead(std::unique_lock<std::mutex>& lock) {
   last_commit_ = took;
   for (auto* a : group) {
     a->done = true;
-    a->wake.notify_one();
+    wake(*a);
   }
   leading_ = false;
   if (!queue_.empty())
-    queue_.front()->wake.notify_one(); // the next leader
+    wake(*queue_.front()); // the next leader
 }
 
 void committer::run(std::span<pending_append* const> group) {
+  auto& c = leader_connection();
+  auto t = lock_streams_and_counter(c, group);
+  check_number_and_run_hooks(group, t);
+  if (t.accepted.empty()) { // each append has its error
+    c.rollback();
+    return;
+  }
+  if (write_and_commit(c, t))
+    published_(t.last());
+}
+
+connection& committer::leader_connection() {
   if (!conn_)
     conn_ = std::make_unique<connection>(settings_);
   else if (!conn_->ok())
     conn_->reconnect();
-  auto& c = *conn_;
+  return *conn_;
+}
 
-  // 1. Lock the streams (in key order) and the counter; read both.
+// 1. BEGIN; lock the streams (in key order) and the counter; read both. On
+// failure, rolls back and throws (the whole group fails).
+group_transaction committer::lock_streams_and_counter(connection& c,
+                                                      std::span<pending_append* const> group) {
   std::vector<std::string> keys;
   for (auto* a : group)
     keys.push_back(a->key);
@@ -127,28 +175,33 @@ void committer::run(std::span<pending_append* const> group) {
     c.rollback();
     throw;
   }
-  std::map<std::string, stream_state, std::less<>> states;
+  group_transaction t;
   {
     auto* r = locked[1].get();
     for (int i = 0; i < PQntuples(r); ++i)
-      states.emplace(std::string(get_bytes(r, i, 0)),
-                     stream_state{get_bool(r, i, 1), static_cast<std::uint64_t>(get_i64(r, i, 2)),
-                                  static_cast<std::uint64_t>(get_i64(r, i, 3)),
-                                  static_cast<std::uint64_t>(get_i64(r, i, 4)), false});
+      t.states.emplace(std::string(get_bytes(r, i, 0)),
+                       stream_state{get_bool(r, i, 1),
+                                    static_cast<std::uint64_t>(get_i64(r, i, 2)),
+                                    static_cast<std::uint64_t>(get_i64(r, i, 3)),
+                                    static_cast<std::uint64_t>(get_i64(r, i, 4)), false});
     if (PQntuples(locked[2].get()) != 1) {
       c.rollback();
       throw storage_corrupt("the log's counter row is missing from schema '" + schema_ + "'");
     }
   }
-  auto last = static_cast<position>(get_i64(locked[2].get(), 0, 0));
+  t.next = static_cast<position>(get_i64(locked[2].get(), 0, 0)) + 1;
+  return t;
+}
 
-  // 2. Check, number and run hooks, one append after the other.
-  std::vector<event_row> rows;
-  std::vector<pending_append*> accepted;
-  auto next = last + 1;
+// 2. Check, number and run hooks, one append after the other. An append
+// that fails its check or its hook gets the error and is left out; the next
+// one takes the same positions.
+void committer::check_number_and_run_hooks(std::span<pending_append* const> group,
+                                           group_transaction& t) {
+  auto& next = t.next;
   for (auto* a : group) {
     try {
-      auto& st = states.at(a->key);
+      auto& st = t.states.at(a->key);
       std::optional<stream_info> current;
       if (st.current > 0)
         current = stream_info{st.versionless, st.current};
@@ -180,25 +233,49 @@ void committer::run(std::span<pending_append* const> group) {
         st.snap_number = 0;
       }
       for (std::size_t i = 0; i < n; ++i)
-        rows.push_back(event_row{next + i, a, i, st.current + 1 + i, versions[i]});
+        t.rows.push_back(event_row{next + i, a, i, st.current + 1 + i, versions[i]});
       st.current += n;
       st.touched = true;
       a->receipt = append_receipt{next, next + n - 1,
                                   st.versionless ? std::nullopt
                                                  : std::optional<version>(st.current)};
       next += n;
-      accepted.push_back(a);
+      t.accepted.push_back(a);
     } catch (...) {
       a->error = std::current_exception();
     }
   }
-  if (accepted.empty()) {
-    c.rollback();
-    return;
-  }
+}
 
-  // 3. Write everything, move the counter, notify, commit.
-  std::vector<statement> writes;
+// 3. Write everything, move the counter, notify, commit. Returns whether
+// committed; if not, rolls back and fails every accepted append.
+bool committer::write_and_commit(connection& c, group_transaction& t) {
+  auto writes = event_inserts(t);
+  for (auto& s : outbox_inserts(t))
+    writes.push_back(std::move(s));
+  writes.push_back(stream_updates(t));
+  writes.push_back(statement{in_schema("UPDATE @.head SET last = $1::int8 WHERE id = 1", schema_),
+                             params{}.i64(static_cast<std::int64_t>(t.last())),
+                             "sourcery_move_head"});
+  writes.push_back(statement{"SELECT pg_notify($1::text, $2::text)",
+                             params{}.text(schema_ + "_log").text(std::to_string(t.last())),
+                             "sourcery_notify"});
+  writes.push_back(statement{"COMMIT", {}});
+  try {
+    c.pipeline(writes, "committing appends");
+  } catch (...) {
+    c.rollback();
+    auto error = std::current_exception();
+    for (auto* a : t.accepted)
+      a->error = error;
+    return false;
+  }
+  return true;
+}
+
+std::vector<statement> committer::event_inserts(const group_transaction& t) const {
+  const auto& rows = t.rows;
+  std::vector<statement> out;
   for (std::size_t at = 0; at < rows.size(); at += rows_per_statement) {
     auto end = std::min(rows.size(), at + rows_per_statement);
     array_param pos(pg_type::int8), key(pg_type::bytea), number(pg_type::int8),
@@ -241,70 +318,57 @@ void committer::run(std::span<pending_append* const> group) {
                           &version, &type, &data, &context, &schema})
       s.args.array(*a);
     s.prepared = "sourcery_insert_events";
-    writes.push_back(std::move(s));
+    out.push_back(std::move(s));
   }
-  {
-    statement s;
-    for (const auto& row : rows) {
-      if (row.index >= row.a->to_outbox.size() || !row.a->to_outbox[row.index])
-        continue;
-      if (s.args.size() >= rows_per_statement * 2) {
-        writes.push_back(std::move(s));
-        s = statement{};
-      }
-      if (s.sql.empty())
-        s.sql = in_schema("INSERT INTO @.outbox (position, shard, attempts, state) VALUES ",
-                          schema_);
-      else
-        s.sql += ',';
-      s.sql += "($" + std::to_string(s.args.size() + 1) + ", $"
-               + std::to_string(s.args.size() + 2) + ", 0, 0)";
-      s.args.i64(static_cast<std::int64_t>(row.pos)).i32(row.a->shard);
+  return out;
+}
+
+std::vector<statement> committer::outbox_inserts(const group_transaction& t) const {
+  std::vector<statement> out;
+  statement s;
+  for (const auto& row : t.rows) {
+    if (row.index >= row.a->to_outbox.size() || !row.a->to_outbox[row.index])
+      continue;
+    if (s.args.size() >= rows_per_statement * 2) {
+      out.push_back(std::move(s));
+      s = statement{};
     }
-    if (!s.sql.empty())
-      writes.push_back(std::move(s));
+    if (s.sql.empty())
+      s.sql = in_schema("INSERT INTO @.outbox (position, shard, attempts, state) VALUES ",
+                        schema_);
+    else
+      s.sql += ',';
+    s.sql += "($" + std::to_string(s.args.size() + 1) + ", $"
+             + std::to_string(s.args.size() + 2) + ", 0, 0)";
+    s.args.i64(static_cast<std::int64_t>(row.pos)).i32(row.a->shard);
   }
-  {
-    array_param key(pg_type::bytea), versionless(pg_type::boolean), current(pg_type::int8),
-      since(pg_type::int8), snap(pg_type::int8);
-    for (const auto& [k, st] : states) {
-      if (!st.touched)
-        continue;
-      key.bytes(k);
-      versionless.boolean(st.versionless);
-      current.i64(static_cast<std::int64_t>(st.current));
-      since.i64(static_cast<std::int64_t>(st.since));
-      snap.i64(static_cast<std::int64_t>(st.snap_number));
-    }
-    statement s;
-    s.sql = in_schema("UPDATE @.streams AS s SET versionless = v.vl, current = v.cur,"
-                      " since = v.since, snap_number = v.snap FROM unnest($1::bytea[],"
-                      " $2::boolean[], $3::int8[], $4::int8[], $5::int8[])"
-                      " AS v (key, vl, cur, since, snap) WHERE s.key = v.key",
-                      schema_);
-    for (const auto* a : {&key, &versionless, &current, &since, &snap})
-      s.args.array(*a);
-    s.prepared = "sourcery_update_streams";
-    writes.push_back(std::move(s));
+  if (!s.sql.empty())
+    out.push_back(std::move(s));
+  return out;
+}
+
+statement committer::stream_updates(const group_transaction& t) const {
+  array_param key(pg_type::bytea), versionless(pg_type::boolean), current(pg_type::int8),
+    since(pg_type::int8), snap(pg_type::int8);
+  for (const auto& [k, st] : t.states) {
+    if (!st.touched)
+      continue;
+    key.bytes(k);
+    versionless.boolean(st.versionless);
+    current.i64(static_cast<std::int64_t>(st.current));
+    since.i64(static_cast<std::int64_t>(st.since));
+    snap.i64(static_cast<std::int64_t>(st.snap_number));
   }
-  auto final_position = next - 1;
-  writes.push_back(statement{in_schema("UPDATE @.head SET last = $1::int8 WHERE id = 1", schema_),
-                             params{}.i64(static_cast<std::int64_t>(final_position)),
-                             "sourcery_move_head"});
-  writes.push_back(statement{"SELECT pg_notify($1::text, $2::text)",
-                             params{}.text(schema_ + "_log").text(std::to_string(final_position)),
-                             "sourcery_notify"});
-  writes.push_back(statement{"COMMIT", {}});
-  try {
-    c.pipeline(writes, "committing appends");
-  } catch (...) {
-    c.rollback();
-    auto error = std::current_exception();
-    for (auto* a : accepted)
-      a->error = error;
-    return;
-  }
-  published_(final_position);
+  statement s;
+  s.sql = in_schema("UPDATE @.streams AS s SET versionless = v.vl, current = v.cur,"
+                    " since = v.since, snap_number = v.snap FROM unnest($1::bytea[],"
+                    " $2::boolean[], $3::int8[], $4::int8[], $5::int8[])"
+                    " AS v (key, vl, cur, since, snap) WHERE s.key = v.key",
+                    schema_);
+  for (const auto* a : {&key, &versionless, &current, &since, &snap})
+    s.args.array(*a);
+  s.prepared = "sourcery_update_streams";
+  return s;
 }
 
 } // namespace sourcery::storage::postgres_detail

@@ -3,7 +3,7 @@
 //
 // Appends of this node queue up; the first to find no leader leads: it takes
 // every queued append and commits them in one transaction on its own
-// connection, in two round trips:
+// connection, in two round trips (the steps of committer::run):
 //
 //  1. BEGIN; lock the streams' rows (an upsert that creates a placeholder row
 //     with current = 0 for an absent stream, in key order so two nodes never
@@ -14,6 +14,9 @@
 //     the next one takes the same positions.
 //  3. Insert the events and outbox entries, write the streams' states and the
 //     counter, NOTIFY the new last position, COMMIT.
+//
+// The other appenders sleep, each on a completion_latch, until the leader
+// has answered them, or until the first still queued is to lead next.
 //
 // The counter's row lock is held until COMMIT has made the transaction
 // visible, so the commits that take positions are serialised across all
@@ -33,6 +36,7 @@
 
 #include "connection.hpp"
 
+#include <sourcery/storage/completion_latch.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include <chrono>
@@ -62,8 +66,14 @@ struct pending_append {
   bool done = false;
   std::exception_ptr error;
   append_receipt receipt;
-  std::condition_variable wake;
+  /// What the append's thread sleeps on while another leads (released when
+  /// it is done or is to lead); null while it does not sleep. GUARDED_BY the
+  /// committer's mutex_.
+  completion_latch* wake = nullptr;
 };
+
+/// The leader's transaction for one group (committer.cpp).
+struct group_transaction;
 
 class committer {
 public:
@@ -78,9 +88,21 @@ public:
   append_receipt commit(pending_append& a);
 
 private:
+  void wait_for_leader(pending_append& a, std::unique_lock<std::mutex>& lock);
   void lead(std::unique_lock<std::mutex>& lock);
   void gather(std::unique_lock<std::mutex>& lock);
   void run(std::span<pending_append* const> group);
+
+  // The steps of run(), one per phase of the file comment.
+  connection& leader_connection();
+  group_transaction lock_streams_and_counter(connection& c,
+                                             std::span<pending_append* const> group);
+  static void check_number_and_run_hooks(std::span<pending_append* const> group,
+                                         group_transaction& t);
+  bool write_and_commit(connection& c, group_transaction& t);
+  std::vector<statement> event_inserts(const group_transaction& t) const;
+  std::vector<statement> outbox_inserts(const group_transaction& t) const;
+  statement stream_updates(const group_transaction& t) const;
 
   const connection_settings settings_;
   const std::string schema_;

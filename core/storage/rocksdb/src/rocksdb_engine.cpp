@@ -41,6 +41,7 @@
 // insert hints (one per stream written since its last flush: its splice in
 // the memtable's arena, a map entry on the heap).
 #include <sourcery/storage/rocksdb.hpp>
+#include <sourcery/storage/completion_latch.hpp>
 
 #include "commit_queue.hpp"
 #include "durable_outbox.hpp"
@@ -347,29 +348,19 @@ public:
   append_receipt append(const stream_id& id, expected_version expected,
                         std::span<const raw_event> events, std::span<const char> to_outbox,
                         const commit_hook& hook) override {
-    struct waiter {
-      std::mutex mutex;
-      std::condition_variable cv;
-      bool done = false;
-      std::optional<append_receipt> receipt;
-      std::exception_ptr error;
-    };
-    auto w = std::make_shared<waiter>();
+    std::optional<append_receipt> receipt;
+    std::exception_ptr error;
+    completion_latch written;
     append_async(id, expected, events, to_outbox, hook,
-                 [w](std::optional<append_receipt> r, std::exception_ptr e) {
-                   {
-                     std::lock_guard lock(w->mutex);
-                     w->receipt = std::move(r);
-                     w->error = std::move(e);
-                     w->done = true;
-                   }
-                   w->cv.notify_one();
+                 [&](std::optional<append_receipt> r, std::exception_ptr e) {
+                   receipt = std::move(r);
+                   error = std::move(e);
+                   written.release();
                  });
-    std::unique_lock lock(w->mutex);
-    w->cv.wait(lock, [&] { return w->done; });
-    if (w->error)
-      std::rethrow_exception(w->error);
-    return *w->receipt;
+    written.wait();
+    if (error)
+      std::rethrow_exception(error);
+    return *receipt;
   }
 
   void append_async(const stream_id& id, expected_version expected,
