@@ -110,6 +110,26 @@ BOOST_AUTO_TEST_CASE(a_release_from_another_thread_ends_a_spin_or_wakes_a_sleepe
   release_from_another_thread_wakes_the_waiter(&spins);
 }
 
+BOOST_AUTO_TEST_CASE(a_second_release_does_not_undo_the_first_for_a_sleeper) {
+  // PostgreSQL's group commit may release a sleeper twice (to lead, then as
+  // answered by another leader) before it has woken.
+  for (int i = 0; i < 300; ++i) {
+    auto latch = std::make_unique<completion_latch>();
+    std::atomic<bool> waiting{false};
+    std::thread releaser([&waiting, p = latch.get()] {
+      while (!waiting.load())
+        std::this_thread::yield();
+      p->release();
+      p->release();
+    });
+    waiting.store(true);
+    bool released = latch->wait_until(generous());
+    releaser.join(); // the second release may come after the wait returned
+    latch.reset();
+    BOOST_REQUIRE(released);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_release_racing_with_the_timeout_is_never_lost) {
   // The release lands just before, at or just after the deadline: a wait
   // that says false must still be ended by that release, and one that says

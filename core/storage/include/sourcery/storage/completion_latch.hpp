@@ -7,7 +7,8 @@
 // counts). A waiter given a spin_budget spins within it first, then sleeps:
 // waking a sleeping thread costs tens of µs, as much as a short call. Once a
 // wait has returned true the waiter may destroy the latch at once, even while
-// the release() that ended it is still returning.
+// the release() that ended it is still returning (but not while another
+// release() may still come).
 #pragma once
 
 #include <sourcery/storage/spin_budget.hpp>
@@ -32,10 +33,18 @@ public:
   /// Ends the wait, or the next one if nobody waits yet. Later calls do
   /// nothing.
   void release() {
-    if (state_.exchange(done, std::memory_order_acq_rel) == sleeping) {
-      std::lock_guard lock(mutex_);
-      state_.store(woken, std::memory_order_release);
-      cv_.notify_one();
+    // Only the first release moves the state on: a later one must not turn
+    // `woken` back into `done` before the waiter has seen it.
+    int s = state_.load(std::memory_order_acquire);
+    while (s == waiting || s == sleeping) {
+      if (state_.compare_exchange_weak(s, done, std::memory_order_acq_rel)) {
+        if (s == sleeping) {
+          std::lock_guard lock(mutex_);
+          state_.store(woken, std::memory_order_release);
+          cv_.notify_one();
+        }
+        return;
+      }
     }
   }
 
