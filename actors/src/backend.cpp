@@ -34,7 +34,7 @@ detail::wiring wiring() {
     [](runtime& rt, subscription_filter filter, position start,
        std::optional<detail::push_target> target,
        std::shared_ptr<detail::push_progress> progress) {
-      detail::feed_source source{&rt.engine(), &rt.codec()};
+      detail::feed_source source{&rt.engine().log(), &rt.codec()};
       auto a = target ? detail::spawn_push_feed(rt.system(), source, std::move(filter), start,
                                                 std::move(*target), std::move(progress))
                       : detail::spawn_pull_feed(rt.system(), source, std::move(filter), start);
@@ -192,7 +192,7 @@ caf::actor_system& backend::actor_system() {
 
 runtime_stats backend::stats() {
   auto rt = services_->get<runtime>();
-  return runtime_stats{rt->tenants().size(), rt->engine().last_position(),
+  return runtime_stats{rt->tenants().size(), rt->engine().log().last_position(),
                        rt->engine().memory_bytes(), rt->tenants().active(),
                        rt->tenants().spawns()};
 }

@@ -78,7 +78,7 @@ void event_store::delete_stream(const stream_id& stream) {
 }
 
 std::optional<position> event_store::position() const {
-  auto last = rt_->engine().last_position();
+  auto last = rt_->engine().log().last_position();
   return last == 0 ? std::nullopt : std::optional<sourcery::position>(last);
 }
 

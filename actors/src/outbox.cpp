@@ -11,8 +11,13 @@ using namespace detail;
 
 namespace {
 
+/// A dispatcher holds failed entries for their retries after a backoff.
 dispatcher_config config_of(const settings& s) {
-  return dispatcher_config{{}, 256, s.outbox_attempts, s.outbox_backoff_base, s.outbox_backoff_cap};
+  return dispatcher_config{{},
+                           256,
+                           {.attempts = s.outbox_attempts, .hold_for_retry = true},
+                           s.outbox_backoff_base,
+                           s.outbox_backoff_cap};
 }
 
 } // namespace
@@ -21,12 +26,14 @@ std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
   if (!publisher)
     throw invalid_argument("outbox run needs a publisher");
   rt_->outbox().require_enabled();
-  auto& engine = rt_->engine();
-  auto attempts = rt_->settings().get().outbox_attempts;
+  auto& store = rt_->engine().outbox();
+  // A failed entry is pending again at once: continuous mode, or the next
+  // run(), takes it.
+  auto reporter = store.open({.attempts = rt_->settings().get().outbox_attempts});
   // Entries continuous mode held for a retry, once their backoff passed,
   // then pending ones; in position order.
-  auto claims = rt_->outbox().take_due_retries(limit);
-  auto pending = engine.outbox_take_all(limit - claims.size());
+  auto claims = rt_->outbox().claim_due_held(limit);
+  auto pending = store.claim_all(limit - claims.size());
   auto retried = claims.size();
   claims.insert(claims.end(), std::make_move_iterator(pending.begin()),
                 std::make_move_iterator(pending.end()));
@@ -38,7 +45,7 @@ std::size_t outbox::run(const outbox_publisher& publisher, std::size_t limit) {
   for (const auto& c : claims) {
     auto failure = publish_one(publisher, rt_->codec(), c);
     failed = failed || failure.has_value();
-    engine.outbox_report(c, failure ? &*failure : nullptr, attempts, false);
+    reporter.report(c, failure ? &*failure : nullptr);
   }
   if (failed) // the failed entries are pending again: continuous mode takes them
     rt_->outbox().kick_idle();
@@ -56,14 +63,14 @@ void outbox::stop() {
 std::vector<dead_letter> outbox::dead_letters() const {
   rt_->outbox().require_enabled();
   std::vector<dead_letter> out;
-  for (auto& d : rt_->engine().outbox_dead_letters())
+  for (auto& d : rt_->engine().outbox().dead_letters())
     out.push_back(dead_letter{rt_->codec().decode(d.record), d.attempts, d.last_error});
   return out;
 }
 
 std::size_t outbox::requeue(std::optional<position> at) {
   rt_->outbox().require_enabled();
-  auto moved = rt_->engine().outbox_requeue(at);
+  auto moved = rt_->engine().outbox().requeue(at);
   if (moved)
     rt_->outbox().kick_idle();
   return moved;
@@ -71,17 +78,17 @@ std::size_t outbox::requeue(std::optional<position> at) {
 
 std::size_t outbox::purge(std::optional<position> at) {
   rt_->outbox().require_enabled();
-  return rt_->engine().outbox_purge(at);
+  return rt_->engine().outbox().purge(at);
 }
 
 bool outbox::wait_until_empty(std::chrono::milliseconds timeout) const {
   rt_->outbox().require_enabled();
-  return rt_->engine().outbox_wait_until_empty(timeout);
+  return rt_->engine().outbox().wait_until_empty(timeout);
 }
 
 outbox_counts outbox::counts() const {
   rt_->outbox().require_enabled();
-  return rt_->engine().outbox_count();
+  return rt_->engine().outbox().counts();
 }
 
 } // namespace sourcery

@@ -51,10 +51,10 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
   : wires_(std::move(wires)),
     engine_(std::move(engine)),
     codec_(std::move(registry)),
-    commits_(*engine_, codec_, listeners_),
+    commits_(engine_->outbox(), codec_, listeners_),
     tenants_([this](tenant_slot& slot) { return wires_.tenant(*this, slot); }),
     outbox_(
-      *engine_, commits_,
+      engine_->outbox(), commits_,
       [this](std::size_t shard, dispatcher_slot* slot, dispatcher_config config) {
         return wires_.dispatcher(*this, shard, slot, std::move(config));
       },
@@ -107,7 +107,7 @@ runtime::~runtime() {
   // once no actor runs any more. Jobs still in mailboxes complete with
   // runtime_stopped as they are dropped.
   outbox_.halt();
-  engine_->cancel_all();
+  engine_->log().cancel_all();
   for (auto& a : tenants_.actors())
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   system_->await_all_actors_done();
