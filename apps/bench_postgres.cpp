@@ -294,8 +294,8 @@ result engine_run(const options& o, int nodes) {
     return all.empty() ? 0.0 : static_cast<double>(all[static_cast<std::size_t>(q * (all.size() - 1))]) / 1000.0;
   };
   auto check = open_postgres_engine(o.conninfo, postgres_options{o.schema});
-  if (check->last_position() != static_cast<position>(all.size()))
-    throw std::runtime_error(std::to_string(check->last_position()) + " positions for "
+  if (check->log().last_position() != static_cast<position>(all.size()))
+    throw std::runtime_error(std::to_string(check->log().last_position()) + " positions for "
                              + std::to_string(all.size()) + " appends");
   check.reset();
   auto n = commits(o);

@@ -67,7 +67,7 @@ backend backend::on(std::shared_ptr<storage::engine> engine, runtime_options opt
     auto rt = c.get<runtime>();
     auto slot = rt->tenants().get(c.get<tenant_binding>()->id); // lives as long as the runtime
     return sourcery::event_store(std::shared_ptr<detail::tenant_slot>(rt, slot.get()),
-                                 rt->codec(), *rt->engine());
+                                 rt->codec(), rt->engine()->log());
   }));
   c->provide<listeners>(factory([](container& c) { return listeners(c.get<runtime>()->listeners()); }));
   // No encryption until with_encryption() (or both providers below replaced
@@ -169,7 +169,7 @@ caf::actor_system& backend::actor_system() {
 
 runtime_stats backend::stats() {
   auto rt = services_->get<runtime>();
-  return runtime_stats{rt->tenants().size(), rt->engine()->last_position(),
+  return runtime_stats{rt->tenants().size(), rt->engine()->log().last_position(),
                        rt->engine()->memory_bytes(), rt->tenants().active(),
                        rt->tenants().spawns()};
 }

@@ -31,7 +31,7 @@ std::size_t commit_path::append(storage::stream_store& store, const stream_id& s
                            [this](const storage::record& r) { return codec_.decode(r); });
     };
   store.append_async(stream, expected, events, to_outbox, hook, std::move(done));
-  return any && route->wake ? engine_.outbox_shard_of(store.tenant()) : no_shard;
+  return any && route->wake ? outbox_store_.shard_of(store.tenant()) : no_shard;
 }
 
 void commit_path::wake(std::size_t shard) const {

@@ -22,9 +22,9 @@ namespace sourcery::detail {
 
 class commit_path {
 public:
-  commit_path(const storage::engine& engine, const codec& codec,
+  commit_path(const storage::outbox_store& outbox, const codec& codec,
               std::shared_ptr<listener_registry> listeners)
-    : engine_(engine), codec_(codec), listeners_(std::move(listeners)) {}
+    : outbox_store_(outbox), codec_(codec), listeners_(std::move(listeners)) {}
 
   static constexpr std::size_t no_shard = SIZE_MAX;
 
@@ -61,7 +61,7 @@ private:
     std::function<void(std::size_t)> wake;
   };
 
-  const storage::engine& engine_;
+  const storage::outbox_store& outbox_store_; // the shard an append's entries go to
   const codec& codec_;
   std::shared_ptr<listener_registry> listeners_;
   // Set once, never replaced (enable_outbox refuses a second call), so

@@ -4,7 +4,7 @@
 #include "tenant_directory.hpp"
 
 #include <sourcery/codec.hpp>
-#include <sourcery/storage/engine.hpp>
+#include <sourcery/storage/log.hpp>
 
 #include <caf/send.hpp>
 
@@ -44,8 +44,8 @@ void send_append(const codec& c, tenant_slot& tenant, const stream_id& stream,
 } // namespace
 
 event_store::event_store(std::shared_ptr<tenant_slot> tenant, const codec& codec,
-                         const storage::engine& engine)
-  : tenant_(std::move(tenant)), codec_(&codec), engine_(&engine) {}
+                         const storage::log& log)
+  : tenant_(std::move(tenant)), codec_(&codec), log_(&log) {}
 
 const std::string& event_store::tenant_id() const noexcept {
   return tenant_->id;
@@ -82,7 +82,7 @@ void event_store::delete_stream(const stream_id& stream) {
 }
 
 std::optional<position> event_store::position() const {
-  auto last = engine_->last_position();
+  auto last = log_->last_position();
   return last == 0 ? std::nullopt : std::optional<sourcery::position>(last);
 }
 

@@ -14,7 +14,9 @@ namespace sourcery::detail {
 namespace {
 
 struct dispatcher_state {
-  storage::engine* engine = nullptr;
+  storage::outbox_store* outbox = nullptr;
+  storage::log* log = nullptr;
+  std::optional<storage::outbox_reporter> reporter; // opened with config.policy
   const codec* decoder = nullptr;
   timer_queue* timers = nullptr;
   std::size_t shard = 0;
@@ -35,7 +37,7 @@ struct dispatcher_state {
     if (lease_timer)
       timers->cancel(lease_timer);
     if (log_wake)
-      engine->cancel(log_wake);
+      log->cancel(log_wake);
   }
 };
 
@@ -72,8 +74,7 @@ void hold(self_ptr self, const storage::outbox_claim& c) {
 void publish(self_ptr self, const storage::outbox_claim& c) {
   auto& st = self->state;
   auto failure = publish_one(st.config.publisher, *st.decoder, c);
-  if (st.engine->outbox_report(c, failure ? &*failure : nullptr, st.config.attempts, true)
-      == storage::outbox_outcome::retry)
+  if (st.reporter->report(c, failure ? &*failure : nullptr) == storage::outbox_outcome::retry)
     hold(self, c);
 }
 
@@ -85,11 +86,11 @@ void publish_all(self_ptr self, const std::vector<storage::outbox_claim>& claims
   failures.reserve(claims.size());
   for (const auto& c : claims)
     failures.push_back(publish_one(st.config.publisher, *st.decoder, c));
-  std::vector<storage::engine::attempt> attempts;
+  std::vector<storage::outbox_attempt> attempts;
   attempts.reserve(claims.size());
   for (std::size_t i = 0; i < claims.size(); ++i)
     attempts.push_back({&claims[i], failures[i] ? &*failures[i] : nullptr});
-  auto outcomes = st.engine->outbox_report_all(attempts, st.config.attempts, true);
+  auto outcomes = st.reporter->report_all(attempts);
   for (std::size_t i = 0; i < claims.size(); ++i)
     if (outcomes[i] == storage::outbox_outcome::retry)
       hold(self, claims[i]);
@@ -103,7 +104,7 @@ void publish_all(self_ptr self, const std::vector<storage::outbox_claim>& claims
 /// shard's earliest lease end. Nothing is polled.
 void watch_other_nodes(self_ptr self) {
   auto& st = self->state;
-  if (!st.engine->outbox_shared())
+  if (!st.outbox->shared())
     return;
   auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
   auto* slot = st.slot;
@@ -114,14 +115,14 @@ void watch_other_nodes(self_ptr self) {
                        kick_atom::value);
   };
   if (st.log_wake)
-    st.engine->cancel(st.log_wake);
-  st.log_wake = st.engine->notify_after(st.engine->last_position(), wake);
+    st.log->cancel(st.log_wake);
+  st.log_wake = st.log->notify_after(st.log->last_position(), wake);
   if (st.lease_timer)
     st.timers->cancel(st.lease_timer);
   st.lease_timer = 0;
   std::optional<std::chrono::milliseconds> release;
   try {
-    release = st.engine->outbox_next_release(st.shard);
+    release = st.outbox->next_release(st.shard);
   } catch (const std::exception&) {
     // The store is unreachable: the next commit or notification (the
     // listener reads the log's counter when it reconnects) wakes us.
@@ -133,12 +134,12 @@ void watch_other_nodes(self_ptr self) {
 
 void drain(self_ptr self) {
   auto& st = self->state;
-  auto claims = st.engine->outbox_take(st.shard, st.config.batch);
+  auto claims = st.outbox->claim(st.shard, st.config.batch);
   if (claims.empty()) {
     // Go idle, then look once more: an entry added in between either sees
     // `idle` and kicks us, or is found here.
     st.slot->idle.store(true, std::memory_order_seq_cst);
-    claims = st.engine->outbox_take(st.shard, st.config.batch);
+    claims = st.outbox->claim(st.shard, st.config.batch);
     if (claims.empty()) {
       watch_other_nodes(self);
       return;
@@ -192,7 +193,9 @@ outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
                      timer_queue* timers, std::size_t shard, dispatcher_slot* slot,
                      dispatcher_config config) -> outbox_dispatcher_actor::behavior_type {
     auto& st = self->state;
-    st.engine = engine;
+    st.outbox = &engine->outbox();
+    st.log = &engine->log();
+    st.reporter = st.outbox->open(config.policy);
     st.decoder = decoder;
     st.timers = timers;
     st.shard = shard;
@@ -215,7 +218,7 @@ outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
           std::lock_guard lock(st.slot->mutex);
           st.slot->backoff.erase(pos);
         }
-        if (auto c = st.engine->outbox_take_retry(st.shard, pos))
+        if (auto c = st.outbox->claim_held(st.shard, pos))
           publish(self, *c);
       },
     };

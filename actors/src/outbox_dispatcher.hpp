@@ -55,7 +55,9 @@ struct dispatcher_slot {
 struct dispatcher_config {
   outbox_publisher publisher;
   std::size_t batch = 256;
-  int attempts = 3;
+  /// The dispatcher opens the outbox with it; it holds failed entries for
+  /// their retries (hold_for_retry).
+  storage::outbox_policy policy{.attempts = 3, .hold_for_retry = true};
   std::chrono::milliseconds backoff_base{10};
   std::chrono::milliseconds backoff_cap{1000};
 };

@@ -68,7 +68,7 @@ void outbox_lifecycle::start(outbox_publisher publisher, const continuous_option
   config.publisher = std::move(publisher);
   config.batch = options.batch;
   if (dispatchers_.empty())
-    for (std::size_t i = 0; i < engine_.outbox_shards(); ++i)
+    for (std::size_t i = 0; i < outbox_.shards(); ++i)
       dispatchers_.push_back(std::make_unique<dispatcher_slot>());
   for (std::size_t i = 0; i < dispatchers_.size(); ++i) {
     auto& slot = *dispatchers_[i];
@@ -96,7 +96,7 @@ void outbox_lifecycle::halt() {
   for (std::size_t i = 0; i < dispatchers_.size(); ++i) {
     std::lock_guard slot_lock(dispatchers_[i]->mutex);
     dispatchers_[i]->backoff.clear();
-    engine_.outbox_release_held(i);
+    outbox_.release_held(i);
   }
 }
 
@@ -117,7 +117,7 @@ void outbox_lifecycle::stop_dispatchers() {
   }
 }
 
-std::vector<storage::outbox_claim> outbox_lifecycle::take_due_retries(std::size_t limit) {
+std::vector<storage::outbox_claim> outbox_lifecycle::claim_due_held(std::size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<storage::outbox_claim> out;
   if (dispatching_)
@@ -131,7 +131,7 @@ std::vector<storage::outbox_claim> outbox_lifecycle::take_due_retries(std::size_
         ++it;
         continue;
       }
-      if (auto c = engine_.outbox_take_retry(i, it->first))
+      if (auto c = outbox_.claim_held(i, it->first))
         out.push_back(std::move(*c));
       it = slot.backoff.erase(it);
     }

@@ -18,8 +18,8 @@ class outbox_lifecycle {
 public:
   /// Dispatchers are spawned and stopped by `actors`; every part outlives
   /// the lifecycle.
-  outbox_lifecycle(storage::engine& engine, commit_path& commits, const wiring& actors)
-    : engine_(engine), commits_(commits), actors_(actors) {}
+  outbox_lifecycle(storage::outbox_store& outbox, commit_path& commits, const wiring& actors)
+    : outbox_(outbox), commits_(commits), actors_(actors) {}
 
   /// Turns the outbox on; throws invalid_argument if on already.
   void enable(outbox_filter filter);
@@ -31,14 +31,14 @@ public:
   /// Stops the dispatchers after their in-flight publishes; idempotent.
   /// Entries held for a retry stay held with their due times: the next
   /// start() retries each when its backoff has passed, and run() may take
-  /// them from then on (take_due_retries). Throws reentrant_call from a
+  /// them from then on (claim_due_held). Throws reentrant_call from a
   /// listener or a publisher.
   void stop();
   /// Stops the dispatchers and makes held entries pending again (at shutdown).
   void halt();
   /// While no dispatcher runs: claims up to `limit` held entries whose
   /// backoff has passed, in position order (for run()).
-  std::vector<storage::outbox_claim> take_due_retries(std::size_t limit);
+  std::vector<storage::outbox_claim> claim_due_held(std::size_t limit);
   /// The running dispatchers, one per shard; none when stopped (for tests).
   std::vector<outbox_dispatcher_actor> dispatchers();
   /// Wakes idle dispatchers (entries became pending outside a commit).
@@ -50,7 +50,7 @@ private:
   static void kick_if_idle(dispatcher_slot& slot);
   void stop_dispatchers(); // @pre mutex_ held
 
-  storage::engine& engine_;
+  storage::outbox_store& outbox_;
   commit_path& commits_;
   const wiring& actors_;
   std::mutex mutex_; // start/stop

@@ -54,11 +54,11 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
                  std::shared_ptr<event_registry> registry)
   : engine_(std::move(engine)),
     codec_(std::move(registry)),
-    commits_(*engine_, codec_, listeners_),
+    commits_(engine_->outbox(), codec_, listeners_),
     system_(start_system(config_, options)),
     wiring_(*system_, *engine_, codec_, commits_, timers_, settings_),
     tenants_(wiring_),
-    outbox_(*engine_, commits_, wiring_) {
+    outbox_(engine_->outbox(), commits_, wiring_) {
   release_caf_thread_state();
   std::lock_guard lock(alive_mutex);
   ++alive;
@@ -96,7 +96,7 @@ runtime::~runtime() {
   // once no actor runs any more. Jobs still in mailboxes complete with
   // runtime_stopped as they are dropped.
   outbox_.halt();
-  engine_->cancel_all();
+  engine_->log().cancel_all();
   for (auto& a : tenants_.actors())
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   system_->await_all_actors_done();

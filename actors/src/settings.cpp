@@ -1,12 +1,16 @@
 #include <sourcery/errors.hpp>
 #include <sourcery/settings.hpp>
 
+#include <cstdint>
+
 namespace sourcery {
 
 void settings::validate() const {
-  if (outbox_attempts < 1)
-    throw invalid_argument("outbox_attempts must be at least 1, got "
-                           + std::to_string(outbox_attempts));
+  // Above INT32_MAX is a negative count wrapped round (and more than the
+  // durable engines store).
+  if (outbox_attempts < 1 || outbox_attempts > INT32_MAX)
+    throw invalid_argument("outbox_attempts must be from 1 to " + std::to_string(INT32_MAX)
+                           + ", got " + std::to_string(outbox_attempts));
   if (outbox_backoff_base.count() <= 0)
     throw invalid_argument("outbox_backoff_base must be positive, got "
                            + std::to_string(outbox_backoff_base.count()) + " ms");

@@ -32,9 +32,9 @@ struct feed_state {
   feed_state() = default;
   feed_state(const feed_state&) = delete;
   ~feed_state() {
-    // A stopped feed leaves no wake-up behind in the engine.
+    // A stopped feed leaves no wake-up behind in the log.
     if (waiter != 0)
-      source.engine->cancel(waiter);
+      source.log->cancel(waiter);
   }
 
   bool matches(const storage::record& r) const {
@@ -57,9 +57,9 @@ struct feed_state {
     // Durable engines: the memory of what `out` holds from earlier scans
     // stays owned; each read adds its own to it.
     chunk.owner = out.owner;
-    while (out.records.size() < max && cursor < source.engine->last_position()) {
+    while (out.records.size() < max && cursor < source.log->last_position()) {
       chunk.records.clear();
-      source.engine->read(cursor, std::max<std::size_t>(max - out.records.size(), 256), chunk);
+      source.log->read(cursor, std::max<std::size_t>(max - out.records.size(), 256), chunk);
       if (chunk.records.empty())
         return;
       // Before the loop, which may return early with views into this chunk
@@ -78,14 +78,14 @@ struct feed_state {
 
 using self_ptr = feed_actor::stateful_pointer<feed_state>;
 
-/// Asks the engine for one wake-up message once it commits past the cursor.
+/// Asks the log for one wake-up message once it passes the cursor.
 void arm(self_ptr self) {
   auto& st = self->state;
   if (st.waiter != 0)
     return;
   // A weak reference: a waiting wake-up must not keep a stopped feed alive.
   auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
-  st.waiter = st.source.engine->notify_after(st.cursor, [me] {
+  st.waiter = st.source.log->notify_after(st.cursor, [me] {
     if (auto strong = me.lock())
       caf::anon_send(caf::actor_cast<feed_actor>(std::move(strong)), wake_atom::value);
   });

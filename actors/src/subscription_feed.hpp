@@ -89,7 +89,7 @@ struct push_target {
 
 /// What a feed reads from: the engine's log and the codec. Both outlive it.
 struct feed_source {
-  storage::engine* engine;
+  storage::log* log;
   const codec* decoder;
 };
 

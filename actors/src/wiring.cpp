@@ -41,7 +41,7 @@ void wiring::stop_dispatchers(const std::vector<outbox_dispatcher_actor>& dispat
 }
 
 feed_actor wiring::spawn_pull_feed(subscription_filter filter, position start) const {
-  auto a = detail::spawn_pull_feed(system_, feed_source{&engine_, &codec_}, std::move(filter),
+  auto a = detail::spawn_pull_feed(system_, feed_source{&engine_.log(), &codec_}, std::move(filter),
                                    start);
   release_caf_thread_state();
   return a;
@@ -51,7 +51,7 @@ feed_actor wiring::spawn_push_feed(subscription_filter filter, position start,
                                    push_target target,
                                    std::shared_ptr<push_progress> progress) const {
   target.buffer = std::max(settings_.get().subscription_buffer, target.max_batch);
-  auto a = detail::spawn_push_feed(system_, feed_source{&engine_, &codec_}, std::move(filter),
+  auto a = detail::spawn_push_feed(system_, feed_source{&engine_.log(), &codec_}, std::move(filter),
                                    start, std::move(target), std::move(progress));
   release_caf_thread_state();
   return a;

@@ -81,13 +81,13 @@ private:
   }
 
   void read_log() {
-    auto last = engine_.last_position();
+    auto last = engine_.log().last_position();
     found_.events = last;
     at_.assign(last + 1, stored{});
     positions_.assign(streams_.size(), {});
     for (sourcery::position next = 1; next <= last;) {
       sourcery::storage::record_batch batch;
-      engine_.read(next - 1, 65'536, batch);
+      engine_.log().read(next - 1, 65'536, batch);
       if (batch.records.empty()) {
         violation("the log ends at position " + std::to_string(next - 1) + ", last_position() says "
                   + std::to_string(last));
@@ -181,17 +181,17 @@ private:
 
   void check_outbox() {
     auto last = found_.events;
-    auto counts = engine_.outbox_count();
+    auto counts = engine_.outbox().counts();
     enum : std::uint8_t { none, pending, dead };
     std::vector<std::uint8_t> state(last + 1, none);
     {
-      auto claims = engine_.outbox_take_all(last + 1);
+      auto claims = engine_.outbox().claim_all(last + 1);
       for (const auto& c : claims)
         mark(state, c.record.position, pending);
       found_.pending = claims.size();
     }
     {
-      auto letters = engine_.outbox_dead_letters();
+      auto letters = engine_.outbox().dead_letters();
       for (const auto& d : letters)
         mark(state, d.record.position, dead);
       found_.dead = letters.size();

@@ -247,13 +247,13 @@ int run_nodes(const scenario& sc, const std::vector<std::string>& argv) {
                       ok, detail.empty() ? "no subscription reported" : detail});
   }
   auto engine = open_engine(sc.storage);
-  auto last = engine->last_position();
+  auto last = engine->log().last_position();
   checks.push_back({"positions 1..total without gaps, across the nodes", last == total,
                     "last position " + thousands(last) + ", events acknowledged " + thousands(total)});
   std::size_t dead_count = 0, pending = 0;
   if (sc.outbox) {
-    auto dead = engine->outbox_dead_letters();
-    auto counts = engine->outbox_count();
+    auto dead = engine->outbox().dead_letters();
+    auto counts = engine->outbox().counts();
     pending = counts.pending;
     dead_count = dead.size();
     std::vector<bool> is_dead(total + 1, false);

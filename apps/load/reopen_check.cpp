@@ -18,7 +18,7 @@ check log_is_gap_free(sourcery::storage::engine& engine, std::uint64_t expected)
   std::string problem;
   while (problem.empty()) {
     sourcery::storage::record_batch batch;
-    engine.read(next - 1, 65'536, batch);
+    engine.log().read(next - 1, 65'536, batch);
     if (batch.records.empty())
       break;
     for (const auto& r : batch.records)
@@ -41,7 +41,7 @@ std::vector<check> verify_reopened(const scenario& sc, const acknowledged_run& r
     auto backend = open_backend(sc);
     set_up_domain(backend, sc);
     auto engine = backend.engine();
-    auto last = engine->last_position();
+    auto last = engine->log().last_position();
     checks.push_back({after + "the last position is the acknowledged count", last == run.events,
                       std::to_string(last) + " (acknowledged " + std::to_string(run.events) + ")"});
     checks.push_back(log_is_gap_free(*engine, run.events));

@@ -216,7 +216,7 @@ const std::map<std::string, option>& options() {
        s.runtime.max_throughput = static_cast<std::size_t>(n);
      }), "messages per actor turn (0 = CAF default)"}},
     {"sourcery.outbox-attempts", {ranged(1, 1000, [](scenario& s, std::int64_t n) {
-       s.sourcery.outbox_attempts = static_cast<int>(n);
+       s.sourcery.outbox_attempts = static_cast<std::uint32_t>(n);
      }), "attempts before an outbox entry is dead-lettered"}},
     {"sourcery.outbox-backoff-base-ms", {ranged(1, 3'600'000, [](scenario& s, std::int64_t n) {
        s.sourcery.outbox_backoff_base = std::chrono::milliseconds(n);

@@ -37,7 +37,7 @@ void prepare_fresh_schema(const storage_settings& s) {
   };
   bool empty = false;
   try {
-    empty = open_engine(s)->last_position() == 0;
+    empty = open_engine(s)->log().last_position() == 0;
   } catch (const sourcery::storage_unavailable& e) {
     // Not a bad setting: the server is down, unreachable or refuses us
     // (exit code 1, not 2).

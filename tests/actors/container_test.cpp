@@ -192,7 +192,8 @@ BOOST_FIXTURE_TEST_CASE(configure_returns_the_backend_and_applies_the_settings,
 
 BOOST_FIXTURE_TEST_CASE(configure_rejects_zero_or_negative_outbox_attempts,
                         backend_fixture) { // R-B, R-OB
-  for (int attempts : {0, -1}) {
+  // A negative count assigned to the unsigned setting wraps round to a huge one.
+  for (std::uint32_t attempts : {0u, static_cast<std::uint32_t>(-1)}) {
     BOOST_TEST_CONTEXT("outbox_attempts = " << attempts) {
       BOOST_CHECK_EXCEPTION(backend.configure(settings{.outbox_attempts = attempts}),
                             sourcery::invalid_argument, [](const sourcery::invalid_argument& e) {

@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(an_idle_dispatcher_publishes_entries_whose_lease_ran_out) {
   auto a = node();
   auto appended = append_events(a, 5);
   auto stopped = storage::open_postgres_engine("", options(500ms));
-  auto claimed = stopped->outbox_take_all(100);
+  auto claimed = stopped->outbox().claim_all(100);
   BOOST_REQUIRE_EQUAL(claimed.size(), 5u);
   // When node B starts publishing: it finds nothing to claim and idles
   auto b = node();

@@ -59,7 +59,7 @@ struct caller {
 struct actor_fixture {
   std::shared_ptr<storage::engine> engine = storage::make_in_memory_engine();
   codec codecs{std::make_shared<event_registry>()};
-  commit_path commits{*engine, codecs, std::make_shared<listener_registry>()};
+  commit_path commits{engine->outbox(), codecs, std::make_shared<listener_registry>()};
 
   std::mutex m;
   std::condition_variable cv;

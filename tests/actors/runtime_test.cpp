@@ -99,45 +99,6 @@ public:
     return live_.size();
   }
 
-  std::uint64_t notify_after(position after, storage::wake_fn wake) override {
-    // The wake-up may run before the id is known (inside notify_after).
-    struct slot {
-      std::uint64_t id = 0;
-      bool ran = false;
-    };
-    auto s = std::make_shared<slot>();
-    auto id = inner_->notify_after(after, [this, s, wake = std::move(wake)] {
-      {
-        std::lock_guard lock(m_);
-        if (s->id != 0)
-          live_.erase(s->id);
-        else
-          s->ran = true;
-        cv_.notify_all();
-      }
-      wake();
-    });
-    std::lock_guard lock(m_);
-    if (!s->ran) {
-      s->id = id;
-      live_.insert(id);
-      cv_.notify_all();
-    }
-    return id;
-  }
-  void cancel(std::uint64_t id) override {
-    inner_->cancel(id);
-    std::lock_guard lock(m_);
-    live_.erase(id);
-    cv_.notify_all();
-  }
-  void cancel_all() override {
-    inner_->cancel_all();
-    std::lock_guard lock(m_);
-    live_.clear();
-    cv_.notify_all();
-  }
-
   std::string_view name() const noexcept override { return inner_->name(); }
   std::shared_ptr<storage::stream_store> streams(const std::string& tenant) override {
     if (!hold_acks_)
@@ -162,78 +123,91 @@ public:
     for (auto& ack : acks)
       ack();
   }
-  position last_position() const override { return inner_->last_position(); }
   /// While set, `read` throws storage_corrupt, as a damaged log would.
   void fail_reads(bool fail) { fail_reads_ = fail; }
 
-  void read(position after, std::size_t max, storage::record_batch& out) const override {
-    if (fail_reads_)
-      throw storage_corrupt("test: the log is damaged at position " + std::to_string(after + 1));
-    if (!copy_reads_)
-      return inner_->read(after, max, out);
-    storage::record_batch got;
-    inner_->read(after, max, got);
-    auto copies = std::make_shared<scribbled_copies>();
-    for (auto r : got.records) {
-      r.tenant = copies->keep(r.tenant);
-      r.stream = &copies->streams.emplace_back(*r.stream);
-      r.type = copies->keep(r.type);
-      r.data = copies->keep(r.data);
-      r.context = copies->keep(r.context);
-      out.records.push_back(r);
-    }
-    if (out.owner) // as every engine does: what `out` held stays owned
-      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(copies)>>(
-        std::move(out.owner), std::move(copies));
-    else
-      out.owner = std::move(copies);
-  }
-  std::size_t outbox_shards() const noexcept override { return inner_->outbox_shards(); }
-  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
-    return inner_->outbox_shard_of(tenant);
-  }
-  std::vector<storage::outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
-    return inner_->outbox_take(shard, limit);
-  }
-  std::vector<storage::outbox_claim> outbox_take_all(std::size_t limit) override {
-    return inner_->outbox_take_all(limit);
-  }
-  storage::outbox_outcome outbox_report(const storage::outbox_claim& c, const std::string* failure,
-                                        int max_attempts, bool hold_for_retry) override {
-    return inner_->outbox_report(c, failure, max_attempts, hold_for_retry);
-  }
-  std::vector<storage::outbox_outcome> outbox_report_all(std::span<const attempt> attempts,
-                                                         int max_attempts,
-                                                         bool hold_for_retry) override {
-    return inner_->outbox_report_all(attempts, max_attempts, hold_for_retry);
-  }
-  std::optional<storage::outbox_claim> outbox_take_retry(std::size_t shard, position pos) override {
-    return inner_->outbox_take_retry(shard, pos);
-  }
-  void outbox_release_held(std::size_t shard) override { inner_->outbox_release_held(shard); }
-  std::vector<storage::dead_entry> outbox_dead_letters() const override {
-    return inner_->outbox_dead_letters();
-  }
-  std::size_t outbox_requeue(std::optional<position> at) override { return inner_->outbox_requeue(at); }
-  std::size_t outbox_purge(std::optional<position> at) override { return inner_->outbox_purge(at); }
-  outbox_counts outbox_count() const override { return inner_->outbox_count(); }
-  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
-    return inner_->outbox_wait_until_empty(timeout);
-  }
-  bool outbox_shared() const noexcept override { return inner_->outbox_shared(); }
-  std::optional<std::chrono::milliseconds> outbox_next_release(std::size_t shard) const override {
-    return inner_->outbox_next_release(shard);
-  }
+  storage::log& log() noexcept override { return log_; }
+  storage::outbox_store& outbox() noexcept override { return inner_->outbox(); }
+  storage::cursor_store& cursors() noexcept override { return inner_->cursors(); }
   std::shared_ptr<key_storage> keys() override { return inner_->keys(); }
-  std::optional<version> load_cursor(const storage::cursor_key& key) const override {
-    return inner_->load_cursor(key);
-  }
-  void store_cursor(const storage::cursor_key& key, version v) override {
-    inner_->store_cursor(key, v);
-  }
   std::size_t memory_bytes() const override { return inner_->memory_bytes(); }
 
 private:
+  /// The inner engine's log, counting wake-ups and failing or copying reads.
+  class instrumented_log final : public storage::log {
+  public:
+    explicit instrumented_log(instrumented_engine& e) : e_(e) {}
+
+    std::uint64_t notify_after(position after, storage::wake_fn wake) override {
+      // The wake-up may run before the id is known (inside notify_after).
+      struct slot {
+        std::uint64_t id = 0;
+        bool ran = false;
+      };
+      auto s = std::make_shared<slot>();
+      auto id = inner().notify_after(after, [this, s, wake = std::move(wake)] {
+        {
+          std::lock_guard lock(e_.m_);
+          if (s->id != 0)
+            e_.live_.erase(s->id);
+          else
+            s->ran = true;
+          e_.cv_.notify_all();
+        }
+        wake();
+      });
+      std::lock_guard lock(e_.m_);
+      if (!s->ran) {
+        s->id = id;
+        e_.live_.insert(id);
+        e_.cv_.notify_all();
+      }
+      return id;
+    }
+    void cancel(std::uint64_t id) override {
+      inner().cancel(id);
+      std::lock_guard lock(e_.m_);
+      e_.live_.erase(id);
+      e_.cv_.notify_all();
+    }
+    void cancel_all() override {
+      inner().cancel_all();
+      std::lock_guard lock(e_.m_);
+      e_.live_.clear();
+      e_.cv_.notify_all();
+    }
+
+    position last_position() const override { return inner().last_position(); }
+    void read(position after, std::size_t max, storage::record_batch& out) const override {
+      if (e_.fail_reads_)
+        throw storage_corrupt("test: the log is damaged at position "
+                              + std::to_string(after + 1));
+      if (!e_.copy_reads_)
+        return inner().read(after, max, out);
+      storage::record_batch got;
+      inner().read(after, max, got);
+      auto copies = std::make_shared<scribbled_copies>();
+      for (auto r : got.records) {
+        r.tenant = copies->keep(r.tenant);
+        r.stream = &copies->streams.emplace_back(*r.stream);
+        r.type = copies->keep(r.type);
+        r.data = copies->keep(r.data);
+        r.context = copies->keep(r.context);
+        out.records.push_back(r);
+      }
+      if (out.owner) // as every engine does: what `out` held stays owned
+        out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(copies)>>(
+          std::move(out.owner), std::move(copies));
+      else
+        out.owner = std::move(copies);
+    }
+
+  private:
+    storage::log& inner() const { return e_.inner_->log(); }
+
+    instrumented_engine& e_;
+  };
+
   class held_ack_streams final : public storage::stream_store {
   public:
     held_ack_streams(std::shared_ptr<storage::stream_store> inner, instrumented_engine& e)
@@ -281,6 +255,7 @@ private:
   std::mutex m_;
   std::condition_variable cv_;
   std::set<std::uint64_t> live_; // GUARDED_BY(m_)
+  instrumented_log log_{*this};
 };
 
 } // namespace
@@ -401,7 +376,7 @@ BOOST_AUTO_TEST_CASE(a_registry_provided_before_first_use_is_the_one_used) {
   s.append(stream_id::random(), {added("x")});
   BOOST_TEST(&b.registry() == mine.get());
   storage::record_batch batch;
-  b.engine()->read(0, 1, batch);
+  b.engine()->log().read(0, 1, batch);
   BOOST_TEST(batch.records.at(0).type == "added_v2");
 }
 
@@ -431,7 +406,7 @@ BOOST_AUTO_TEST_CASE(an_engine_provided_before_first_use_is_the_one_used) {
   b.registry().add<test_events::item_added>("item_added");
   b.event_store().append(stream_id::random(), {added("x")});
   BOOST_TEST(b.engine() == engine);
-  BOOST_TEST(engine->last_position() == 1u);
+  BOOST_TEST(engine->log().last_position() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(encryption_provided_before_first_use_takes_effect) {

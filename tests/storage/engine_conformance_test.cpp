@@ -44,7 +44,7 @@ struct engine_fixture {
   /// The log after `after`; the batch owns what its records view.
   record_batch log(position after = 0, std::size_t max = 1'000'000) {
     record_batch b;
-    engine->read(after, max, b);
+    engine->log().read(after, max, b);
     return b;
   }
 };
@@ -54,14 +54,14 @@ struct engine_fixture {
 BOOST_FIXTURE_TEST_SUITE(engine_conformance, engine_fixture)
 
 BOOST_AUTO_TEST_CASE(an_empty_engine_has_no_positions_streams_or_entries) {
-  BOOST_TEST(engine->last_position() == 0u);
+  BOOST_TEST(engine->log().last_position() == 0u);
   BOOST_TEST(log().records.empty());
   auto s = stream_id::random();
   BOOST_TEST(!engine->streams("")->info(s).has_value());
   auto r = engine->streams("")->read(s, std::nullopt, std::nullopt);
   BOOST_TEST(!r.snapshot.has_value());
   BOOST_TEST(r.events.records.empty());
-  BOOST_TEST(engine->outbox_count().pending == 0u);
+  BOOST_TEST(engine->outbox().counts().pending == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(appends_get_consecutive_positions_from_1_and_versions) { // R-P1, R-ES1
@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(appends_get_consecutive_positions_from_1_and_versions) { //
   BOOST_TEST(r2.first_position == 3u);
   BOOST_TEST(r2.last_position == 5u);
   BOOST_TEST(!r2.version.has_value());
-  BOOST_TEST(engine->last_position() == 5u);
+  BOOST_TEST(engine->log().last_position() == 5u);
   auto batch = log();
   const auto& all = batch.records;
   BOOST_REQUIRE(all.size() == 5u);
@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_expected_version_stores_nothing) { // R-ES1
   BOOST_CHECK_THROW(append("", s, 2, {}), invalid_argument);
   BOOST_CHECK_THROW(append("", s, 2, {event("{}", 7)}), versioning_mismatch);
   BOOST_CHECK_THROW(append("", v, no_versioning, {event("{}", 1)}), versioning_mismatch);
-  BOOST_TEST(engine->last_position() == 3u);
+  BOOST_TEST(engine->log().last_position() == 3u);
   BOOST_TEST(engine->streams("")->info(s)->current == 2u);
   BOOST_TEST(engine->streams("")->info(v)->current == 1u);
 }
@@ -163,9 +163,9 @@ BOOST_AUTO_TEST_CASE(a_throwing_hook_rolls_the_commit_back_without_consuming_a_p
   BOOST_CHECK_THROW(append("", fresh, 0, events(3), {1, 1, 1},
                            [](std::span<const record>) { throw std::runtime_error("no"); }),
                     std::runtime_error);
-  BOOST_TEST(engine->last_position() == 1u);
+  BOOST_TEST(engine->log().last_position() == 1u);
   BOOST_TEST(!engine->streams("")->info(fresh).has_value());
-  BOOST_TEST(engine->outbox_count().pending == 0u);
+  BOOST_TEST(engine->outbox().counts().pending == 0u);
   auto r = append("", fresh, 0, events(1));
   BOOST_TEST(r.first_position == 2u); // the rolled-back positions were not consumed
 }
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(the_hook_sees_its_records_before_readers_do) { // R-L, R-SU
       BOOST_TEST(r.tenant == "t");
       BOOST_TEST(*r.stream == s);
     }
-    visible_during_hook = engine->last_position();
+    visible_during_hook = engine->log().last_position();
   });
   BOOST_TEST(seen == (std::vector<position>{1, 2}));
   BOOST_TEST(visible_during_hook == 0u);
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(a_snapshot_replaces_what_came_before_and_takes_no_position)
   BOOST_TEST(r.snapshot->version == std::optional<version>(3));
   BOOST_REQUIRE(r.events.records.size() == 1u);
   BOOST_TEST(r.events.records[0].version == 4u);
-  BOOST_TEST(engine->last_position() == 4u);
+  BOOST_TEST(engine->log().last_position() == 4u);
   auto v = stream_id::random();
   append("", v, no_versioning, events(2));
   BOOST_CHECK_THROW(store->save_snapshot(v, event("{}", 1)), versioning_mismatch);
@@ -235,9 +235,9 @@ BOOST_AUTO_TEST_CASE(tenants_do_not_share_streams) { // R-MT
 
 BOOST_AUTO_TEST_CASE(a_wake_up_runs_once_after_a_later_commit_and_can_be_cancelled) {
   std::atomic<int> woken{0}, cancelled_woken{0};
-  engine->notify_after(0, [&] { ++woken; });
-  auto id = engine->notify_after(0, [&] { ++cancelled_woken; });
-  engine->cancel(id);
+  engine->log().notify_after(0, [&] { ++woken; });
+  auto id = engine->log().notify_after(0, [&] { ++cancelled_woken; });
+  engine->log().cancel(id);
   BOOST_TEST(woken == 0);
   append("", stream_id::random(), 0, events(1));
   BOOST_TEST(woken == 1);
@@ -245,79 +245,81 @@ BOOST_AUTO_TEST_CASE(a_wake_up_runs_once_after_a_later_commit_and_can_be_cancell
   BOOST_TEST(woken == 1); // once
   BOOST_TEST(cancelled_woken == 0);
   std::atomic<int> at_once{0};
-  engine->notify_after(1, [&] { ++at_once; }); // already past: runs now
+  engine->log().notify_after(1, [&] { ++at_once; }); // already past: runs now
   BOOST_TEST(at_once == 1);
-  engine->cancel(424242); // unknown: no-op
+  engine->log().cancel(424242); // unknown: no-op
 }
 
 BOOST_AUTO_TEST_CASE(outbox_entries_exist_for_flagged_events_and_are_claimed_in_order) { // R-OB
   auto s = stream_id::random();
   append("", s, 0, events(3), {1, 0, 1});
   append("x", stream_id::random(), 0, events(1), {1});
-  BOOST_TEST(engine->outbox_count().pending == 3u);
-  auto claims = engine->outbox_take_all(10);
+  BOOST_TEST(engine->outbox().counts().pending == 3u);
+  auto claims = engine->outbox().claim_all(10);
   BOOST_REQUIRE(claims.size() == 3u);
   BOOST_TEST(claims[0].record.position == 1u);
   BOOST_TEST(claims[1].record.position == 3u);
   BOOST_TEST(claims[2].record.position == 4u);
   BOOST_TEST(claims[2].record.tenant == "x");
-  BOOST_TEST(engine->outbox_take_all(10).empty()); // held by the claims above
+  BOOST_TEST(engine->outbox().claim_all(10).empty()); // held by the claims above
+  auto reporter = engine->outbox().open({.attempts = 3});
   for (const auto& c : claims)
-    BOOST_TEST((engine->outbox_report(c, nullptr, 3, false) == storage::outbox_outcome::done));
-  auto counts = engine->outbox_count();
+    BOOST_TEST((reporter.report(c, nullptr) == storage::outbox_outcome::done));
+  auto counts = engine->outbox().counts();
   BOOST_TEST(counts.pending == 0u);
   BOOST_TEST(counts.published == 3u);
-  BOOST_TEST(engine->outbox_wait_until_empty(std::chrono::milliseconds(0)));
+  BOOST_TEST(engine->outbox().wait_until_empty(std::chrono::milliseconds(0)));
 }
 
 BOOST_AUTO_TEST_CASE(failed_entries_count_attempts_then_become_dead_letters) { // R-OB-DLQ
   append("", stream_id::random(), 0, events(1), {1});
   std::string why = "broker down";
-  for (int attempt = 1; attempt <= 3; ++attempt) {
-    auto claims = engine->outbox_take_all(10);
+  auto reporter = engine->outbox().open({.attempts = 3});
+  for (std::uint32_t attempt = 1; attempt <= 3; ++attempt) {
+    auto claims = engine->outbox().claim_all(10);
     BOOST_REQUIRE(claims.size() == 1u);
-    BOOST_TEST(claims[0].attempts == static_cast<std::uint32_t>(attempt - 1));
-    auto outcome = engine->outbox_report(claims[0], &why, 3, false);
+    BOOST_TEST(claims[0].attempts == attempt - 1);
+    auto outcome = reporter.report(claims[0], &why);
     BOOST_TEST((outcome == (attempt < 3 ? storage::outbox_outcome::retry
                                         : storage::outbox_outcome::dead)));
   }
-  BOOST_TEST(engine->outbox_take_all(10).empty());
-  auto dead = engine->outbox_dead_letters();
+  BOOST_TEST(engine->outbox().claim_all(10).empty());
+  auto dead = engine->outbox().dead_letters();
   BOOST_REQUIRE(dead.size() == 1u);
-  BOOST_TEST(dead[0].attempts == 3);
+  BOOST_TEST(dead[0].attempts == 3u);
   BOOST_TEST(dead[0].last_error == why);
   BOOST_TEST(dead[0].record.position == 1u);
-  BOOST_TEST(engine->outbox_count().dead == 1u);
-  BOOST_TEST(engine->outbox_count().failures == 3u);
-  BOOST_TEST(engine->outbox_requeue(std::nullopt) == 1u);
-  auto again = engine->outbox_take_all(10);
+  BOOST_TEST(engine->outbox().counts().dead == 1u);
+  BOOST_TEST(engine->outbox().counts().failures == 3u);
+  BOOST_TEST(engine->outbox().requeue(std::nullopt) == 1u);
+  auto again = engine->outbox().claim_all(10);
   BOOST_REQUIRE(again.size() == 1u);
   BOOST_TEST(again[0].attempts == 0u);
-  engine->outbox_report(again[0], &why, 1, false);
-  BOOST_TEST(engine->outbox_purge(position{1}) == 1u);
-  BOOST_TEST(engine->outbox_dead_letters().empty());
+  engine->outbox().open({.attempts = 1}).report(again[0], &why);
+  BOOST_TEST(engine->outbox().purge(position{1}) == 1u);
+  BOOST_TEST(engine->outbox().dead_letters().empty());
 }
 
 BOOST_AUTO_TEST_CASE(several_reports_at_once_record_each_outcome) { // R-OB, R-OB-DLQ
   append("", stream_id::random(), 0, events(4), {1, 1, 1, 1});
-  auto claims = engine->outbox_take_all(10);
+  auto claims = engine->outbox().claim_all(10);
   BOOST_REQUIRE(claims.size() == 4u);
   std::string why = "broker down";
   // Published, failed (retry), failed at the last attempt (dead), published.
-  std::vector<storage::engine::attempt> attempts{
+  std::vector<storage::outbox_attempt> attempts{
     {&claims[0], nullptr}, {&claims[1], &why}, {&claims[2], &why}, {&claims[3], nullptr}};
-  auto first = engine->outbox_report_all(std::span(attempts).first(2), 2, false);
-  auto rest = engine->outbox_report_all(std::span(attempts).subspan(2), 1, false);
+  auto first = engine->outbox().open({.attempts = 2}).report_all(std::span(attempts).first(2));
+  auto rest = engine->outbox().open({.attempts = 1}).report_all(std::span(attempts).subspan(2));
   BOOST_TEST((first == std::vector{storage::outbox_outcome::done,
                                    storage::outbox_outcome::retry}));
   BOOST_TEST((rest == std::vector{storage::outbox_outcome::dead,
                                   storage::outbox_outcome::done}));
-  auto counts = engine->outbox_count();
+  auto counts = engine->outbox().counts();
   BOOST_TEST(counts.published == 2u);
   BOOST_TEST(counts.dead == 1u);
   BOOST_TEST(counts.failures == 2u);
   BOOST_TEST(counts.pending == 1u);
-  auto again = engine->outbox_take_all(10);
+  auto again = engine->outbox().claim_all(10);
   BOOST_REQUIRE(again.size() == 1u);
   BOOST_TEST(again[0].record.position == claims[1].record.position);
   BOOST_TEST(again[0].attempts == 1u);
@@ -326,19 +328,20 @@ BOOST_AUTO_TEST_CASE(several_reports_at_once_record_each_outcome) { // R-OB, R-O
 BOOST_AUTO_TEST_CASE(a_held_retry_is_claimed_by_position_or_released) {
   append("", stream_id::random(), 0, events(2), {1, 1});
   std::string why = "later";
-  auto claims = engine->outbox_take(engine->outbox_shard_of(""), 10);
+  auto claims = engine->outbox().claim(engine->outbox().shard_of(""), 10);
   BOOST_REQUIRE(claims.size() == 2u);
   auto shard = claims[0].shard;
-  engine->outbox_report(claims[0], &why, 3, true);
-  engine->outbox_report(claims[1], &why, 3, true);
-  BOOST_TEST(engine->outbox_take(shard, 10).empty()); // held, not pending
-  auto retry = engine->outbox_take_retry(shard, 1);
+  auto dispatcher = engine->outbox().open({.attempts = 3, .hold_for_retry = true});
+  dispatcher.report(claims[0], &why);
+  dispatcher.report(claims[1], &why);
+  BOOST_TEST(engine->outbox().claim(shard, 10).empty()); // held, not pending
+  auto retry = engine->outbox().claim_held(shard, 1);
   BOOST_REQUIRE(retry.has_value());
   BOOST_TEST(retry->attempts == 1u);
-  BOOST_TEST(!engine->outbox_take_retry(shard, 1).has_value());
-  engine->outbox_report(*retry, nullptr, 3, true);
-  engine->outbox_release_held(shard);
-  auto rest = engine->outbox_take(shard, 10);
+  BOOST_TEST(!engine->outbox().claim_held(shard, 1).has_value());
+  dispatcher.report(*retry, nullptr);
+  engine->outbox().release_held(shard);
+  auto rest = engine->outbox().claim(shard, 10);
   BOOST_REQUIRE(rest.size() == 1u);
   BOOST_TEST(rest[0].record.position == 2u);
 }
@@ -353,11 +356,11 @@ BOOST_AUTO_TEST_CASE(keys_and_cursors_are_kept_per_tenant) { // R-EN, R-ST1
   BOOST_TEST(!keys->get("a", "ann").has_value());
 
   storage::cursor_key k{"balances", "a", stream_id::named("acct")};
-  BOOST_TEST(!engine->load_cursor(k).has_value());
-  engine->store_cursor(k, 7);
-  BOOST_TEST(engine->load_cursor(k) == std::optional<version>(7));
+  BOOST_TEST(!engine->cursors().load(k).has_value());
+  engine->cursors().store(k, 7);
+  BOOST_TEST(engine->cursors().load(k) == std::optional<version>(7));
   k.tenant_id = "b";
-  BOOST_TEST(!engine->load_cursor(k).has_value());
+  BOOST_TEST(!engine->cursors().load(k).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(of_racing_appends_with_one_expected_version_exactly_one_wins) { // R-ES1
@@ -466,7 +469,7 @@ BOOST_AUTO_TEST_CASE(pipelined_async_appends_to_one_stream_build_on_each_other) 
   BOOST_CHECK_THROW(std::rethrow_exception(outcomes[n].error), concurrent_stream_write_error);
   BOOST_TEST_REQUIRE(!outcomes[n + 1].error);
   BOOST_TEST(outcomes[n + 1].receipt->version == std::optional<version>(n + 1));
-  BOOST_TEST(engine->last_position() == static_cast<position>(2 * n + 1));
+  BOOST_TEST(engine->log().last_position() == static_cast<position>(2 * n + 1));
   BOOST_TEST(store->info(s)->current == static_cast<version>(n + 1));
   BOOST_TEST(store->read(s, std::nullopt, std::nullopt).events.records.size()
              == static_cast<std::size_t>(n + 1));
@@ -495,7 +498,7 @@ BOOST_AUTO_TEST_CASE(records_stay_readable_while_their_batch_lives) {
   auto s = stream_id::random();
   append("", s, 0, {event(R"({"first":true})")});
   record_batch b;
-  engine->read(0, 1, b);
+  engine->log().read(0, 1, b);
   for (int i = 0; i < 200; ++i) // enough to move every buffer an engine might have
     append("", stream_id::random(), 0, events(50));
   BOOST_REQUIRE(b.records.size() == 1u);

@@ -109,17 +109,17 @@ BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
     append(*e, "t", s, 0, 3, true);
     e->streams("t")->save_snapshot(s, event(99));
     append(*e, "t", s, 3, 1, true);
-    auto claims = e->outbox_take_all(2);
+    auto claims = e->outbox().claim_all(2);
     BOOST_REQUIRE(claims.size() == 2u);
     std::string why = "down";
-    e->outbox_report(claims[0], &why, 1, false); // position 1: dead
-    e->outbox_report(claims[1], &why, 5, false); // position 2: pending, 1 attempt
+    e->outbox().open({.attempts = 1}).report(claims[0], &why); // position 1: dead
+    e->outbox().open({.attempts = 5}).report(claims[1], &why); // position 2: pending, 1 attempt
     BOOST_TEST(e->keys()->store("t", "ann", encryption_key{1, 2, 3}));
     e->keys()->retire("t", "bob", "key-1");
-    e->store_cursor(cursor, 4);
+    e->cursors().store(cursor, 4);
   }
   auto e = open_postgres_engine("", schema.options());
-  BOOST_TEST(e->last_position() == 4u);
+  BOOST_TEST(e->log().last_position() == 4u);
   BOOST_TEST(e->streams("t")->info(s)->current == 4u);
   auto r = e->streams("t")->read(s, std::nullopt, std::nullopt);
   BOOST_REQUIRE(r.snapshot.has_value());
@@ -127,19 +127,19 @@ BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
   BOOST_REQUIRE(r.events.records.size() == 1u);
   BOOST_TEST(r.events.records[0].version == 4u);
   BOOST_TEST(r.events.records[0].stream->name() == std::optional<std::string>("acct"));
-  auto counts = e->outbox_count();
+  auto counts = e->outbox().counts();
   BOOST_TEST(counts.pending == 3u); // position 2 (failed once), 3 and 4 (never claimed)
   BOOST_TEST(counts.dead == 1u);
-  auto claims = e->outbox_take_all(10);
+  auto claims = e->outbox().claim_all(10);
   BOOST_REQUIRE(claims.size() == 3u);
   BOOST_TEST(claims[0].record.position == 2u);
   BOOST_TEST(claims[0].attempts == 1u);
   BOOST_TEST(claims[2].attempts == 0u);
-  BOOST_TEST(e->outbox_dead_letters().at(0).last_error == "down");
+  BOOST_TEST(e->outbox().dead_letters().at(0).last_error == "down");
   BOOST_TEST((e->keys()->get("t", "ann") == std::optional<encryption_key>(encryption_key{1, 2, 3})));
   BOOST_TEST(e->keys()->retired("t", "bob", "key-1"));
   BOOST_TEST(!e->keys()->retired("t", "bob", "key-2"));
-  BOOST_TEST(e->load_cursor(cursor) == std::optional<version>(4));
+  BOOST_TEST(e->cursors().load(cursor) == std::optional<version>(4));
   auto next = append(*e, "u", stream_id::random(), 0, 2);
   BOOST_TEST(next.first_position == 5u);
 }
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(a_node_is_woken_by_another_nodes_commit) { // R-N2
   std::mutex m;
   std::condition_variable cv;
   bool woken = false;
-  b->notify_after(0, [&] {
+  b->log().notify_after(0, [&] {
     std::lock_guard lock(m);
     woken = true;
     cv.notify_all();
@@ -213,9 +213,9 @@ BOOST_AUTO_TEST_CASE(a_node_is_woken_by_another_nodes_commit) { // R-N2
     // machine) 10 s passed without b's listener reporting the commit.
     BOOST_TEST(cv.wait_for(lock, 60s, [&] { return woken; }));
   }
-  BOOST_TEST(b->last_position() == 2u);
+  BOOST_TEST(b->log().last_position() == 2u);
   record_batch batch;
-  b->read(0, 10, batch);
+  b->log().read(0, 10, batch);
   BOOST_REQUIRE(batch.records.size() == 2u);
   BOOST_TEST(*batch.records[1].stream == s);
   BOOST_TEST(b->streams("t")->info(s)->current == 2u); // reads see the other node's append
@@ -257,8 +257,8 @@ BOOST_AUTO_TEST_CASE(claims_of_two_nodes_never_share_an_entry) { // R-N3
   std::set<position> seen;
   std::size_t total = 0;
   for (;;) {
-    auto ca = a->outbox_take_all(7);
-    auto cb = b->outbox_take_all(7);
+    auto ca = a->outbox().claim_all(7);
+    auto cb = b->outbox().claim_all(7);
     if (ca.empty() && cb.empty())
       break;
     for (auto* claims : {&ca, &cb})
@@ -266,17 +266,19 @@ BOOST_AUTO_TEST_CASE(claims_of_two_nodes_never_share_an_entry) { // R-N3
         seen.insert(c.record.position);
         ++total;
       }
+    auto a_reports = a->outbox().open({.attempts = 3});
+    auto b_reports = b->outbox().open({.attempts = 3});
     for (const auto& c : ca)
-      BOOST_TEST((a->outbox_report(c, nullptr, 3, false) == outbox_outcome::done));
+      BOOST_TEST((a_reports.report(c, nullptr) == outbox_outcome::done));
     for (const auto& c : cb) {
-      BOOST_CHECK_THROW(a->outbox_report(c, nullptr, 3, false), invalid_argument); // b's claim
-      BOOST_TEST((b->outbox_report(c, nullptr, 3, false) == outbox_outcome::done));
+      BOOST_CHECK_THROW(a_reports.report(c, nullptr), invalid_argument); // b's claim
+      BOOST_TEST((b_reports.report(c, nullptr) == outbox_outcome::done));
     }
   }
   BOOST_TEST(total == 50u);
   BOOST_TEST(seen.size() == 50u);
-  BOOST_TEST(a->outbox_count().pending == 0u);
-  BOOST_TEST(b->outbox_wait_until_empty(0ms));
+  BOOST_TEST(a->outbox().counts().pending == 0u);
+  BOOST_TEST(b->outbox().wait_until_empty(0ms));
 }
 
 BOOST_AUTO_TEST_CASE(a_dead_nodes_claims_are_released_after_the_lease) { // R-N3
@@ -288,21 +290,23 @@ BOOST_AUTO_TEST_CASE(a_dead_nodes_claims_are_released_after_the_lease) { // R-N3
   {
     auto a = open_postgres_engine("", o);
     append(*a, "t", stream_id::random(), 0, 3, true);
-    auto held = a->outbox_take_all(10);
+    auto held = a->outbox().claim_all(10);
     BOOST_REQUIRE(held.size() == 3u);
     std::string why = "broker down";
-    a->outbox_report(held[0], &why, 5, true); // held for a retry: a new lease
+    // Held for a retry: a new lease.
+    a->outbox().open({.attempts = 5, .hold_for_retry = true}).report(held[0], &why);
     claimed = std::chrono::steady_clock::now(); // every lease began before this
-    BOOST_TEST(b->outbox_take_all(10).empty()); // a holds them all
+    BOOST_TEST(b->outbox().claim_all(10).empty()); // a holds them all
   } // a "dies": it never reports
   // The lease is the behaviour under test: wait it out.
   std::this_thread::sleep_until(claimed + o.outbox_lease + 100ms);
-  auto released = b->outbox_take_all(10);
+  auto released = b->outbox().claim_all(10);
   BOOST_REQUIRE(released.size() == 3u);
   BOOST_TEST(released[0].attempts == 1u); // the failed attempt is shared
+  auto reporter = b->outbox().open({.attempts = 5});
   for (const auto& c : released)
-    b->outbox_report(c, nullptr, 5, false);
-  BOOST_TEST(b->outbox_count().pending == 0u);
+    reporter.report(c, nullptr);
+  BOOST_TEST(b->outbox().counts().pending == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_shredded_key_is_gone_for_every_node) { // R-EN, R-N1

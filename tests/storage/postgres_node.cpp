@@ -81,7 +81,7 @@ int follow(const std::string& schema, const std::string& name, int appends, posi
         std::unique_lock lock(m);
         woken = false;
       }
-      e->notify_after(cursor, [&] {
+      e->log().notify_after(cursor, [&] {
         std::lock_guard lock(m);
         woken = true;
         cv.notify_all();
@@ -95,7 +95,7 @@ int follow(const std::string& schema, const std::string& name, int appends, posi
         }
       }
       record_batch batch;
-      e->read(cursor, 1000, batch);
+      e->log().read(cursor, 1000, batch);
       for (const auto& r : batch.records) {
         if (r.position != cursor + 1) {
           std::cerr << name << ": position " << r.position << " after " << cursor << std::endl;
@@ -158,25 +158,26 @@ int outbox(const std::string& schema, const std::string& name, int appends, posi
   std::bernoulli_distribution fails(0.3);
   std::string why = "publisher failed";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+  auto reporter = e->outbox().open({.attempts = 3});
   while (std::chrono::steady_clock::now() < deadline) {
-    auto claims = e->outbox_take_all(5);
+    auto claims = e->outbox().claim_all(5);
     for (const auto& c : claims) {
       bool failed = fails(random);
       if (!failed)
         std::cout << "published " << c.record.position << std::endl;
-      e->outbox_report(c, failed ? &why : nullptr, 3, false);
+      reporter.report(c, failed ? &why : nullptr);
     }
     if (!claims.empty())
       continue;
-    if (e->last_position() >= total && e->outbox_count().pending == 0)
+    if (e->log().last_position() >= total && e->outbox().counts().pending == 0)
       break;
     // Nothing to claim now: entries are in other nodes' hands (or a dead
     // node's, until its lease runs out) or not appended yet. Wait for an
     // entry to leave the outbox, at most one lease.
-    e->outbox_wait_until_empty(std::chrono::milliseconds(lease_ms));
+    e->outbox().wait_until_empty(std::chrono::milliseconds(lease_ms));
   }
   writer.join();
-  if (e->outbox_count().pending != 0) {
+  if (e->outbox().counts().pending != 0) {
     std::cerr << name << ": entries still pending at the deadline" << std::endl;
     return 1;
   }

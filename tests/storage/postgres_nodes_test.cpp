@@ -140,7 +140,7 @@ raw_event event() {
 
 /// Every record of the log; checks positions are 1..last without a gap.
 std::vector<record> whole_log(engine& e, record_batch& keep) {
-  e.read(0, e.last_position(), keep);
+  e.log().read(0, e.log().last_position(), keep);
   for (std::size_t i = 0; i < keep.records.size(); ++i)
     BOOST_TEST_REQUIRE(keep.records[i].position == i + 1);
   return keep.records;
@@ -299,10 +299,10 @@ BOOST_AUTO_TEST_CASE(three_nodes_share_one_outbox_and_a_killed_nodes_claims_move
     BOOST_TEST(n->finish() == 0);
     BOOST_TEST(last == "done");
   }
-  auto counts = e->outbox_count();
+  auto counts = e->outbox().counts();
   BOOST_TEST(counts.pending == 0u);
   std::set<position> dead;
-  for (const auto& d : e->outbox_dead_letters()) {
+  for (const auto& d : e->outbox().dead_letters()) {
     dead.insert(d.record.position);
     BOOST_TEST(d.attempts == 3); // attempts are shared: counted across nodes
   }

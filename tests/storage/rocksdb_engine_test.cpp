@@ -69,8 +69,8 @@ append_receipt append(engine& e, const std::string& tenant, const stream_id& id,
 }
 
 /// Every record of the log, in order.
-std::vector<record> whole_log(const engine& e, record_batch& keep) {
-  e.read(0, e.last_position() + 1, keep);
+std::vector<record> whole_log(engine& e, record_batch& keep) {
+  e.log().read(0, e.log().last_position() + 1, keep);
   return keep.records;
 }
 
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(appends_read_back_and_version_errors_are_typed) { // R-ST1,
   BOOST_TEST(receipt.first_position == 1u);
   BOOST_TEST(receipt.last_position == 3u);
   BOOST_TEST(*receipt.version == 3u);
-  BOOST_TEST(e->last_position() == 3u);
+  BOOST_TEST(e->log().last_position() == 3u);
   BOOST_TEST(s->info(id)->current == 3u);
 
   BOOST_CHECK_THROW(append(*e, "t1", id, 0, 1), concurrent_stream_write_error);
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(appends_read_back_and_version_errors_are_typed) { // R-ST1,
   auto loose = stream_id::random();
   append(*e, "t1", loose, no_versioning, 2);
   BOOST_CHECK_THROW(append(*e, "t1", loose, 2, 1), expected_version_used_on_versionless_stream);
-  BOOST_TEST(e->last_position() == 5u);
+  BOOST_TEST(e->log().last_position() == 5u);
 
   auto all = s->read(id, std::nullopt, std::nullopt);
   BOOST_REQUIRE_EQUAL(all.events.records.size(), 3u);
@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(snapshots_and_deletions) { // R-ES3, R-ES4
   s->remove(id);
   BOOST_TEST(!s->info(id));
   BOOST_TEST(s->read(id, std::nullopt, std::nullopt).events.records.empty());
-  BOOST_TEST(e->last_position() == 5u); // the log keeps the events
+  BOOST_TEST(e->log().last_position() == 5u); // the log keeps the events
   auto again = append(*e, "t1", id, 0, 1);
   BOOST_TEST(*again.version == 1u);
   BOOST_TEST(s->read(id, std::nullopt, std::nullopt).events.records.size() == 1u);
@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_without_gaps) { // R-ST3, 
     for (const auto& [id, r] : rs)
       expected += r.last_position - r.first_position + 1;
   BOOST_REQUIRE_EQUAL(log.size(), expected);
-  BOOST_TEST(e->last_position() == expected);
+  BOOST_TEST(e->log().last_position() == expected);
   for (std::size_t i = 0; i < log.size(); ++i)
     BOOST_REQUIRE_EQUAL(log[i].position, i + 1); // gap-free, in order
   for (const auto& rs : receipts)
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_without_gaps) { // R-ST3, 
         BOOST_REQUIRE(*rec.stream == id);
         BOOST_REQUIRE_EQUAL(rec.version, *r.version - (r.last_position - p));
       }
-  BOOST_TEST(e->outbox_count().pending > 0u);
+  BOOST_TEST(e->outbox().counts().pending > 0u);
 }
 
 // A write holds each stream's state once, as its last append in the batch
@@ -286,14 +286,14 @@ BOOST_AUTO_TEST_CASE(a_throwing_hook_rolls_back_its_commit_only) { // R-ST1
   auto hook = [&](std::span<const record> recs) {
     for (const auto& r : recs)
       seen.push_back(r.position);
-    BOOST_TEST(e->last_position() == 1u); // not visible yet
+    BOOST_TEST(e->log().last_position() == 1u); // not visible yet
     throw std::runtime_error("listener says no");
   };
   BOOST_CHECK_THROW(s->append(id, 1, evs, outbox_flags(2), hook), std::runtime_error);
   BOOST_TEST((seen == std::vector<position>{2, 3}));
-  BOOST_TEST(e->last_position() == 1u);
+  BOOST_TEST(e->log().last_position() == 1u);
   BOOST_TEST(s->info(id)->current == 1u);
-  BOOST_TEST(e->outbox_count().pending == 0u);
+  BOOST_TEST(e->outbox().counts().pending == 0u);
   auto r = append(*e, "t1", id, 1, 1);
   BOOST_TEST(r.first_position == 2u); // the position was not consumed
   record_batch keep;
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(reads_of_old_records_come_from_disk) { // R-ST5
   auto s = e->streams("t1");
   for (int i = 0; i < 100; ++i)
     s->append(stream_id::random(), 0, big, {}, {});
-  BOOST_TEST(e->last_position() == 10000u);
+  BOOST_TEST(e->log().last_position() == 10000u);
   record_batch keep;
   auto log = whole_log(*e, keep);
   BOOST_REQUIRE_EQUAL(log.size(), 10000u);
@@ -390,25 +390,26 @@ BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
     append(*e, "t2", removed, 0, 1); // 8
     e->streams("t2")->remove(removed);
     e->keys()->store("t1", "ann", key);
-    e->store_cursor(cursor, 3);
+    e->cursors().store(cursor, 3);
 
-    auto claims = e->outbox_take_all(10);
+    auto claims = e->outbox().claim_all(10);
     BOOST_REQUIRE_EQUAL(claims.size(), 3u);
     std::string broker = "broker down";
-    e->outbox_report(claims[0], nullptr, 3, false);                                // published
-    BOOST_TEST((e->outbox_report(claims[1], &broker, 3, false) == outbox_outcome::retry));
-    BOOST_TEST((e->outbox_report(claims[2], &broker, 1, false) == outbox_outcome::dead));
+    auto reporter = e->outbox().open({.attempts = 3});
+    reporter.report(claims[0], nullptr); // published
+    BOOST_TEST((reporter.report(claims[1], &broker) == outbox_outcome::retry));
+    BOOST_TEST((e->outbox().open({.attempts = 1}).report(claims[2], &broker) == outbox_outcome::dead));
     failed_pos = claims[1].record.position;
     dead_pos = claims[2].record.position;
     append(*e, "t1", versioned, 3, 1, true); // 9: claimed and never reported
-    auto in_flight = e->outbox_take_all(10);
+    auto in_flight = e->outbox().claim_all(10);
     BOOST_REQUIRE_EQUAL(in_flight.size(), 2u);
     in_flight_pos = in_flight[1].record.position;
     BOOST_TEST(in_flight_pos == 9u);
   }
   auto e = open_rocksdb_engine(dir.path);
-  BOOST_TEST(e->outbox_shards() == 2u); // as stored
-  BOOST_TEST(e->last_position() == 9u);
+  BOOST_TEST(e->outbox().shards() == 2u); // as stored
+  BOOST_TEST(e->log().last_position() == 9u);
   BOOST_TEST(e->streams("t1")->info(versioned)->current == 4u);
   BOOST_TEST(e->streams("t1")->info(loose)->versionless);
   BOOST_TEST(e->streams("t1")->info(loose)->current == 2u);
@@ -418,28 +419,28 @@ BOOST_AUTO_TEST_CASE(reopening_continues_everything) { // R-ST4
   BOOST_TEST(snap.events.records.empty());
   BOOST_TEST(!e->streams("t2")->info(removed));
   BOOST_TEST(*e->keys()->get("t1", "ann") == key);
-  BOOST_TEST(*e->load_cursor(cursor) == 3u);
-  BOOST_TEST(!e->load_cursor(cursor_key{"other", "t1", versioned}));
+  BOOST_TEST(*e->cursors().load(cursor) == 3u);
+  BOOST_TEST(!e->cursors().load(cursor_key{"other", "t1", versioned}));
 
-  auto counts = e->outbox_count();
+  auto counts = e->outbox().counts();
   BOOST_TEST(counts.pending == 2u); // the failed one and the one in flight
   BOOST_TEST(counts.dead == 1u);
-  auto dead = e->outbox_dead_letters();
+  auto dead = e->outbox().dead_letters();
   BOOST_REQUIRE_EQUAL(dead.size(), 1u);
   BOOST_TEST(dead[0].record.position == dead_pos);
   BOOST_TEST(dead[0].attempts == 1);
   BOOST_TEST(dead[0].last_error == "broker down");
-  auto claims = e->outbox_take_all(10);
+  auto claims = e->outbox().claim_all(10);
   BOOST_REQUIRE_EQUAL(claims.size(), 2u);
   BOOST_TEST(claims[0].record.position == failed_pos);
   BOOST_TEST(claims[0].attempts == 1u);
   BOOST_TEST(claims[1].record.position == in_flight_pos);
   BOOST_TEST(claims[1].attempts == 0u);
   for (const auto& c : claims)
-    e->outbox_report(c, nullptr, 3, false);
-  BOOST_TEST(e->outbox_wait_until_empty(std::chrono::milliseconds(0)));
-  BOOST_TEST(e->outbox_requeue(std::nullopt) == 1u);
-  auto requeued = e->outbox_take_all(10);
+    e->outbox().open({.attempts = 3}).report(c, nullptr);
+  BOOST_TEST(e->outbox().wait_until_empty(std::chrono::milliseconds(0)));
+  BOOST_TEST(e->outbox().requeue(std::nullopt) == 1u);
+  auto requeued = e->outbox().claim_all(10);
   BOOST_REQUIRE_EQUAL(requeued.size(), 1u);
   BOOST_TEST(requeued[0].record.position == dead_pos);
 
@@ -462,11 +463,11 @@ BOOST_AUTO_TEST_CASE(reopening_with_other_shard_counts_keeps_the_outbox) { // R-
   rocksdb_options o;
   o.outbox_shards = 4;
   auto e = open_rocksdb_engine(dir.path, o);
-  BOOST_TEST(e->outbox_count().pending == 16u);
+  BOOST_TEST(e->outbox().counts().pending == 16u);
   std::size_t taken = 0;
   for (std::size_t shard = 0; shard < 4; ++shard)
-    for (const auto& c : e->outbox_take(shard, 100)) {
-      BOOST_TEST(e->outbox_shard_of(c.record.tenant) == shard);
+    for (const auto& c : e->outbox().claim(shard, 100)) {
+      BOOST_TEST(e->outbox().shard_of(c.record.tenant) == shard);
       ++taken;
     }
   BOOST_TEST(taken == 16u);
@@ -595,11 +596,11 @@ BOOST_AUTO_TEST_CASE(a_creation_interrupted_by_a_crash_is_created_afresh) { // R
   }
   std::ofstream(dir.path / "SOURCERY-CREATING").flush();
   auto e = open_rocksdb_engine(dir.path);
-  BOOST_TEST(e->last_position() == 0u);
+  BOOST_TEST(e->log().last_position() == 0u);
   append(*e, "t", stream_id::random(), 0, 3);
   e.reset();
   BOOST_TEST(!fs::exists(dir.path / "SOURCERY-CREATING"));
-  BOOST_TEST(open_rocksdb_engine(dir.path)->last_position() == 3u);
+  BOOST_TEST(open_rocksdb_engine(dir.path)->log().last_position() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(a_store_holds_no_creation_marker_once_open) { // R-ST6
@@ -614,7 +615,7 @@ BOOST_AUTO_TEST_CASE(a_store_open_elsewhere_is_unavailable) { // R-ST6
   auto first = open_rocksdb_engine(dir.path);
   append(*first, "t1", stream_id::random(), 0, 1);
   BOOST_CHECK_THROW(open_rocksdb_engine(dir.path), storage_unavailable);
-  BOOST_TEST(first->last_position() == 1u);
+  BOOST_TEST(first->log().last_position() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(both_durability_levels_keep_acknowledged_appends) { // R-ST3
@@ -629,7 +630,7 @@ BOOST_AUTO_TEST_CASE(both_durability_levels_keep_acknowledged_appends) { // R-ST
         append(*e, "t1", id, static_cast<std::uint64_t>(i), 1);
     }
     auto e = open_rocksdb_engine(dir.path, o);
-    BOOST_TEST(e->last_position() == 20u);
+    BOOST_TEST(e->log().last_position() == 20u);
     BOOST_TEST(e->streams("t1")->info(id)->current == 20u);
   }
 }
@@ -639,17 +640,17 @@ BOOST_AUTO_TEST_CASE(wake_ups_run_after_a_commit_publishes) { // R-SUB-ORDER
   auto e = open_rocksdb_engine(dir.path);
   std::atomic<int> woken{0};
   std::atomic<position> seen{0};
-  e->notify_after(0, [&] {
-    seen = e->last_position();
+  e->log().notify_after(0, [&] {
+    seen = e->log().last_position();
     ++woken;
   });
-  auto cancelled = e->notify_after(0, [&] { woken += 100; });
-  e->cancel(cancelled);
+  auto cancelled = e->log().notify_after(0, [&] { woken += 100; });
+  e->log().cancel(cancelled);
   BOOST_TEST(woken == 0);
   append(*e, "t1", stream_id::random(), 0, 2);
   BOOST_TEST(woken == 1); // from the committing thread, before append returned
   BOOST_TEST(seen == 2u);
-  e->notify_after(1, [&] { ++woken; }); // already past: at once
+  e->log().notify_after(1, [&] { ++woken; }); // already past: at once
   BOOST_TEST(woken == 2);
 }
 

@@ -24,7 +24,7 @@ namespace sourcery {
 
 class codec;
 namespace storage {
-class engine;
+class log;
 } // namespace storage
 namespace detail {
 class tenant_slot;
@@ -35,9 +35,9 @@ public:
   /// Made by backend::event_store(): the tenant's slot in the runtime's
   /// directory (sharing ownership of the runtime, which owns the codec and
   /// the engine as well), the codec events are encoded and decoded with,
-  /// and the engine (for position()).
+  /// and the engine's global log (for position()).
   event_store(std::shared_ptr<detail::tenant_slot> tenant, const codec& codec,
-              const storage::engine& engine);
+              const storage::log& log);
 
   /// The tenant this store belongs to ("" = default tenant).
   const std::string& tenant_id() const noexcept;
@@ -85,7 +85,7 @@ public:
 private:
   std::shared_ptr<detail::tenant_slot> tenant_; // keeps the runtime, so the parts below
   const codec* codec_;
-  const storage::engine* engine_;
+  const storage::log* log_;
 };
 
 } // namespace sourcery

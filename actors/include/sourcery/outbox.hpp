@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,7 +43,7 @@ using outbox_publisher = std::function<void(const recorded_event&)>;
 /// An entry that failed every attempt.
 struct dead_letter {
   recorded_event event;
-  int attempts = 0;
+  std::uint32_t attempts = 0;
   std::string last_error;
 };
 
@@ -70,7 +71,7 @@ public:
   /// Starts continuous publishing; throws invalid_argument if running.
   void start(outbox_publisher publisher, continuous_options options = {});
   /// Stops continuous publishing; returns after in-flight publishes
-  /// finished. Entries not yet published stay in the outbox; one waiting for
+  /// finished. Entries not yet published stay in the outbox; one held for
   /// its retry keeps its backoff: the next start() (or run()) takes it when
   /// the rest of its backoff has passed. Idempotent.
   void stop();

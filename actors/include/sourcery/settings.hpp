@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace sourcery {
@@ -21,8 +22,9 @@ struct runtime_options {
 /// Behaviour settings, validated by `backend::configure` (invalid values throw
 /// `invalid_argument` naming the setting).
 struct settings {
-  /// Attempts before an outbox entry moves to the dead letters (≥ 1).
-  int outbox_attempts = 3;
+  /// Attempts before an outbox entry moves to the dead letters (1 to
+  /// INT32_MAX); the outbox's policy (`storage::outbox_policy::attempts`).
+  std::uint32_t outbox_attempts = 3;
   /// First retry delay of the continuous outbox (> 0).
   std::chrono::milliseconds outbox_backoff_base{10};
   /// Largest retry delay (≥ base).

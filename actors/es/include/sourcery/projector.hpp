@@ -64,8 +64,10 @@ class engine_cursor_storage final : public cursor_storage {
 public:
   explicit engine_cursor_storage(std::shared_ptr<storage::engine> engine)
     : engine_(std::move(engine)) {}
-  std::optional<version> load(const cursor_key& key) override { return engine_->load_cursor(key); }
-  void store(const cursor_key& key, version v) override { engine_->store_cursor(key, v); }
+  std::optional<version> load(const cursor_key& key) override {
+    return engine_->cursors().load(key);
+  }
+  void store(const cursor_key& key, version v) override { engine_->cursors().store(key, v); }
 
 private:
   std::shared_ptr<storage::engine> engine_;

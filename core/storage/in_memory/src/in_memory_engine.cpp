@@ -22,8 +22,6 @@ struct mem_stream {
   std::vector<const mem_record*> events; // after the snapshot
 };
 
-class memory_engine;
-
 /// One tenant's streams. The stream ids that records point at are owned
 /// here and outlive deletion (records stay in the log).
 class memory_streams final : public stream_store {
@@ -134,6 +132,29 @@ private:
   std::vector<map::node_type> retired_;  // GUARDED_BY(mutex_): ids records point at
 };
 
+/// The projector cursors, in a hash map.
+class memory_cursors final : public cursor_store {
+public:
+  std::optional<version> load(const cursor_key& key) const override {
+    std::lock_guard lock(mutex_);
+    auto it = cursors_.find(key);
+    return it == cursors_.end() ? std::nullopt : std::optional<version>(it->second);
+  }
+  void store(const cursor_key& key, version v) override {
+    std::lock_guard lock(mutex_);
+    cursors_[key] = v;
+  }
+
+private:
+  struct key_hash {
+    std::size_t operator()(const cursor_key& k) const noexcept { return hash_value(k); }
+  };
+
+  mutable std::mutex mutex_;
+  std::unordered_map<cursor_key, version, key_hash> cursors_; // GUARDED_BY(mutex_)
+};
+
+/// The root: the log is a memory_log, the outbox a memory_outbox.
 class memory_engine final : public engine {
 public:
   explicit memory_engine(const in_memory_options& o)
@@ -141,6 +162,8 @@ public:
                               : std::max(1u, std::thread::hardware_concurrency())) {}
 
   std::string_view name() const noexcept override { return "in_memory"; }
+
+  storage::log& log() noexcept override { return log_; }
 
   std::shared_ptr<stream_store> streams(const std::string& tenant) override {
     std::lock_guard lock(tenants_mutex_);
@@ -150,95 +173,20 @@ public:
     return slot;
   }
 
-  position last_position() const override { return log_.last(); }
-
-  void read(position after, std::size_t max, record_batch& out) const override {
-    auto last = log_.last();
-    auto end = after + std::min<std::uint64_t>(max, last > after ? last - after : 0);
-    out.records.reserve(out.records.size() + (end - after));
-    for (auto p = after + 1; p <= end; ++p)
-      log_.at(p).view_into(out.records);
-  }
-
-  std::uint64_t notify_after(position after, wake_fn wake) override {
-    return log_.wake_ups().notify_after(after, std::move(wake));
-  }
-  void cancel(std::uint64_t id) override { log_.wake_ups().cancel(id); }
-  void cancel_all() override { log_.wake_ups().cancel_all(); }
-
-  std::size_t outbox_shards() const noexcept override { return outbox_.shard_count(); }
-  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
-    return outbox_.shard_of(tenant);
-  }
-
-  std::vector<storage::outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
-    if (shard >= outbox_.shard_count())
-      throw invalid_argument("outbox shard " + std::to_string(shard) + " does not exist");
-    return views(outbox_.claim(shard, limit));
-  }
-  std::vector<storage::outbox_claim> outbox_take_all(std::size_t limit) override {
-    return views(outbox_.claim_all(limit));
-  }
-  outbox_outcome outbox_report(const storage::outbox_claim& c, const std::string* failure,
-                               int max_attempts, bool hold_for_retry) override {
-    return outbox_.report(entry_claim{c.shard, reinterpret_cast<outbox_entry*>(c.handle)},
-                          failure, max_attempts, hold_for_retry);
-  }
-  std::optional<storage::outbox_claim> outbox_take_retry(std::size_t shard,
-                                                          position pos) override {
-    if (auto c = outbox_.claim_retry(shard, pos))
-      return view(*c);
-    return std::nullopt;
-  }
-  void outbox_release_held(std::size_t shard) override { outbox_.release_waiting(shard); }
-  std::vector<dead_entry> outbox_dead_letters() const override { return outbox_.dead_letters(); }
-  std::size_t outbox_requeue(std::optional<position> at) override { return outbox_.requeue(at); }
-  std::size_t outbox_purge(std::optional<position> at) override { return outbox_.purge(at); }
-  outbox_counts outbox_count() const override { return outbox_.counts(); }
-  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
-    return outbox_.wait_until_empty(timeout);
-  }
-
+  outbox_store& outbox() noexcept override { return outbox_; }
+  cursor_store& cursors() noexcept override { return cursors_; }
   std::shared_ptr<key_storage> keys() override { return keys_; }
-
-  std::optional<version> load_cursor(const cursor_key& key) const override {
-    std::lock_guard lock(cursors_mutex_);
-    auto it = cursors_.find(key);
-    return it == cursors_.end() ? std::nullopt : std::optional<version>(it->second);
-  }
-  void store_cursor(const cursor_key& key, version v) override {
-    std::lock_guard lock(cursors_mutex_);
-    cursors_[key] = v;
-  }
 
   std::size_t memory_bytes() const override { return log_.memory_bytes(); }
 
 private:
-  static storage::outbox_claim view(const entry_claim& c) {
-    return storage::outbox_claim{c.shard, c.entry->rec->view(), c.entry->attempts,
-                                 reinterpret_cast<std::uint64_t>(c.entry), nullptr};
-  }
-  static std::vector<storage::outbox_claim> views(const std::vector<entry_claim>& claims) {
-    std::vector<storage::outbox_claim> out;
-    out.reserve(claims.size());
-    for (const auto& c : claims)
-      out.push_back(view(c));
-    return out;
-  }
-
-  struct cursor_hash {
-    std::size_t operator()(const cursor_key& k) const noexcept { return hash_value(k); }
-  };
-
   memory_log log_;
   memory_outbox outbox_;
+  memory_cursors cursors_;
   std::shared_ptr<key_storage> keys_ = std::make_shared<in_memory_key_storage>();
 
   std::mutex tenants_mutex_;
   std::unordered_map<std::string, std::shared_ptr<memory_streams>> tenants_; // GUARDED_BY
-
-  mutable std::mutex cursors_mutex_;
-  std::unordered_map<cursor_key, version, cursor_hash> cursors_; // GUARDED_BY
 };
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "memory_log.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sourcery::storage::in_memory_detail {
@@ -110,6 +111,14 @@ std::vector<const mem_record*> memory_log::commit(
   }
   wake_ups_.published();
   return records;
+}
+
+void memory_log::read(position after, std::size_t max, record_batch& out) const {
+  auto last = this->last();
+  auto end = after + std::min<std::uint64_t>(max, last > after ? last - after : 0);
+  out.records.reserve(out.records.size() + (end - after));
+  for (auto p = after + 1; p <= end; ++p)
+    at(p).view_into(out.records);
 }
 
 std::size_t memory_log::memory_bytes() const {

@@ -7,12 +7,15 @@
 // position. Readers read published records without locking: a record is
 // immutable once `last()` covers it and lives as long as the log.
 //
+// It is the in-memory engine's `storage::log`.
+//
 // Records live in chunks of 2^14 found through a two-level directory that
 // grows on demand, so the log holds up to 2^46 records; past that a commit
 // throws `storage_full`.
 #pragma once
 
-#include <sourcery/storage/engine.hpp>
+#include <sourcery/events.hpp>
+#include <sourcery/storage/log.hpp>
 #include <sourcery/storage/wake_ups.hpp>
 
 #include <atomic>
@@ -68,10 +71,10 @@ struct pending_event {
   std::uint64_t version; // 0 = versionless
 };
 
-class memory_log {
+class memory_log final : public storage::log {
 public:
   memory_log();
-  ~memory_log();
+  ~memory_log() override;
   memory_log(const memory_log&) = delete;
   memory_log& operator=(const memory_log&) = delete;
 
@@ -96,6 +99,16 @@ public:
 
   /// The wake-ups, run after each publication.
   storage::wake_ups& wake_ups() noexcept { return wake_ups_; }
+
+  // -- storage::log ---------------------------------------------------------------
+
+  position last_position() const override { return last(); }
+  void read(position after, std::size_t max, record_batch& out) const override;
+  std::uint64_t notify_after(position after, wake_fn wake) override {
+    return wake_ups_.notify_after(after, std::move(wake));
+  }
+  void cancel(std::uint64_t id) override { wake_ups_.cancel(id); }
+  void cancel_all() override { wake_ups_.cancel_all(); }
 
   /// Runs `f` while holding the commit lock (no commit runs meanwhile).
   template <class F>

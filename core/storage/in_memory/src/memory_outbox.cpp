@@ -60,24 +60,31 @@ void memory_outbox::add(std::span<const mem_record* const> records,
     }
 }
 
-std::vector<entry_claim> memory_outbox::claim(std::size_t index, std::size_t limit) {
-  std::vector<entry_claim> out;
+outbox_claim memory_outbox::claim_of(std::size_t shard, const outbox_entry* e) {
+  return outbox_claim{shard, e->rec->view(), e->attempts, reinterpret_cast<std::uint64_t>(e),
+                      nullptr};
+}
+
+std::vector<outbox_claim> memory_outbox::claim(std::size_t index, std::size_t limit) {
+  if (index >= shards_.size())
+    throw invalid_argument("outbox shard " + std::to_string(index) + " does not exist");
+  std::vector<outbox_claim> out;
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);
   while (out.size() < limit) {
     auto* e = s.take();
     if (!e)
       break;
-    out.push_back({index, e});
+    out.push_back(claim_of(index, e));
   }
   return out;
 }
 
-std::vector<entry_claim> memory_outbox::claim_all(std::size_t limit) {
+std::vector<outbox_claim> memory_outbox::claim_all(std::size_t limit) {
   std::vector<std::unique_lock<std::mutex>> locks;
   for (auto& s : shards_)
     locks.emplace_back(s->mutex);
-  std::vector<entry_claim> out;
+  std::vector<outbox_claim> out;
   while (out.size() < limit) {
     std::size_t best = shards_.size();
     position best_pos = 0;
@@ -90,16 +97,16 @@ std::vector<entry_claim> memory_outbox::claim_all(std::size_t limit) {
     }
     if (best == shards_.size())
       break;
-    out.push_back({best, shards_[best]->take()});
+    out.push_back(claim_of(best, shards_[best]->take()));
   }
   return out;
 }
 
-outcome memory_outbox::report(const entry_claim& c, const std::string* failure,
-                             int max_attempts, bool scheduled_retry) {
+outbox_outcome memory_outbox::report(const outbox_claim& c, const std::string* failure,
+                                    const outbox_policy& policy) {
   auto& s = *shards_[c.shard];
   std::unique_lock lock(s.mutex);
-  auto result = report_locked(s, c, failure, max_attempts, scheduled_retry);
+  auto result = report_locked(s, reinterpret_cast<outbox_entry*>(c.handle), failure, policy);
   bool empty = s.pending == 0;
   lock.unlock();
   if (empty)
@@ -107,10 +114,9 @@ outcome memory_outbox::report(const entry_claim& c, const std::string* failure,
   return result;
 }
 
-outcome memory_outbox::report_locked(shard& s, const entry_claim& c,
-                                     const std::string* failure, int max_attempts,
-                                    bool scheduled_retry) {
-  auto* e = c.entry;
+outbox_outcome memory_outbox::report_locked(shard& s, outbox_entry* e,
+                                            const std::string* failure,
+                                            const outbox_policy& policy) {
   auto pos = e->rec->pos;
   auto finish = [&] {
     e->state = entry_state::done;
@@ -123,46 +129,46 @@ outcome memory_outbox::report_locked(shard& s, const entry_claim& c,
   if (!failure) {
     ++s.published;
     finish();
-    return outcome::done;
+    return outbox_outcome::done;
   }
   ++s.failures;
   ++e->attempts;
   e->last_error = *failure;
-  if (static_cast<int>(e->attempts) >= max_attempts) {
-    s.dead.emplace(pos, dead_letter{e->rec, static_cast<int>(e->attempts), e->last_error});
+  if (e->attempts >= policy.attempts) {
+    s.dead.emplace(pos, dead_letter{e->rec, e->attempts, e->last_error});
     finish();
-    return outcome::dead;
+    return outbox_outcome::dead;
   }
-  if (scheduled_retry) {
-    e->state = entry_state::waiting_retry;
-    s.waiting.emplace(pos, e);
+  if (policy.hold_for_retry) {
+    e->state = entry_state::held;
+    s.held.emplace(pos, e);
   } else {
     e->state = entry_state::pending;
     s.ready.emplace(pos, e);
   }
-  return outcome::retry;
+  return outbox_outcome::retry;
 }
 
-std::optional<entry_claim> memory_outbox::claim_retry(std::size_t index, position pos) {
+std::optional<outbox_claim> memory_outbox::claim_held(std::size_t index, position pos) {
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);
-  auto it = s.waiting.find(pos);
-  if (it == s.waiting.end())
+  auto it = s.held.find(pos);
+  if (it == s.held.end())
     return std::nullopt;
   auto* e = it->second;
-  s.waiting.erase(it);
+  s.held.erase(it);
   e->state = entry_state::in_flight;
-  return entry_claim{index, e};
+  return claim_of(index, e);
 }
 
-void memory_outbox::release_waiting(std::size_t index) {
+void memory_outbox::release_held(std::size_t index) {
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);
-  for (auto& [pos, e] : s.waiting) {
+  for (auto& [pos, e] : s.held) {
     e->state = entry_state::pending;
     s.ready.emplace(pos, e);
   }
-  s.waiting.clear();
+  s.held.clear();
 }
 
 std::vector<dead_entry> memory_outbox::dead_letters() const {

@@ -6,9 +6,14 @@
 // claiming under the shard's lock means two publishers never hold one entry.
 // Fresh entries are taken from a cursor and failed ones from an ordered set,
 // so claiming costs O(claimed), never a scan of the backlog.
+//
+// It is the in-memory engine's `storage::outbox_store`. A claim's handle is
+// the address of its entry, which stays put while the entry exists.
 #pragma once
 
 #include "memory_log.hpp"
+
+#include <sourcery/storage/outbox_store.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -25,7 +30,7 @@
 
 namespace sourcery::storage::in_memory_detail {
 
-enum class entry_state : std::uint8_t { pending, in_flight, waiting_retry, done };
+enum class entry_state : std::uint8_t { pending, in_flight, held, done };
 
 struct outbox_entry {
   explicit outbox_entry(const mem_record* r) : rec(r) {}
@@ -35,50 +40,34 @@ struct outbox_entry {
   std::string last_error;
 };
 
-/// A claimed entry: the publisher's to report on.
-struct entry_claim {
-  std::size_t shard;
-  outbox_entry* entry;
-};
-
-using outcome = outbox_outcome;
-
-class memory_outbox {
+class memory_outbox final : public outbox_store {
 public:
   explicit memory_outbox(std::size_t shards);
 
-  std::size_t shard_count() const noexcept { return shards_.size(); }
-  std::size_t shard_of(std::string_view tenant) const noexcept;
+  std::size_t shards() const noexcept override { return shards_.size(); }
+  std::size_t shard_of(std::string_view tenant) const noexcept override;
 
   /// Adds an entry for each record whose flag is set. Called under the
   /// commit lock, after everything that may roll the commit back.
   void add(std::span<const mem_record* const> records, std::span<const char> to_outbox);
 
-  /// Claims up to `limit` pending entries of all shards in position order.
-  std::vector<entry_claim> claim_all(std::size_t limit);
-  /// Claims up to `limit` pending entries of one shard in position order.
-  std::vector<entry_claim> claim(std::size_t shard, std::size_t limit);
+  /// Throws invalid_argument for a shard that does not exist.
+  std::vector<outbox_claim> claim(std::size_t shard, std::size_t limit) override;
+  std::vector<outbox_claim> claim_all(std::size_t limit) override;
+  std::optional<outbox_claim> claim_held(std::size_t shard, position pos) override;
+  void release_held(std::size_t shard) override;
 
-  /// Reports a publish: success finishes the entry; a failure counts an
-  /// attempt and, below `max_attempts`, makes it pending again (or waiting
-  /// for a scheduled retry when `scheduled_retry`), else moves it to the
-  /// dead letters.
-  outcome report(const entry_claim& c, const std::string* failure, int max_attempts,
-                 bool scheduled_retry);
-
-  /// A scheduled retry is due: claims the entry at `pos` if it still waits.
-  std::optional<entry_claim> claim_retry(std::size_t shard, position pos);
-  /// Makes every waiting retry of `shard` pending again (its dispatcher stopped).
-  void release_waiting(std::size_t shard);
-
-  std::vector<dead_entry> dead_letters() const;
-  std::size_t requeue(std::optional<position> at);
-  std::size_t purge(std::optional<position> at);
-  outbox_counts counts() const;
-  /// Waits until no shard has pending entries, at most `timeout`.
-  bool wait_until_empty(std::chrono::milliseconds timeout) const;
+  std::vector<dead_entry> dead_letters() const override;
+  std::size_t requeue(std::optional<position> at) override;
+  std::size_t purge(std::optional<position> at) override;
+  outbox_counts counts() const override;
+  bool wait_until_empty(std::chrono::milliseconds timeout) const override;
 
 private:
+  outbox_outcome report(const outbox_claim& c, const std::string* failure,
+                        const outbox_policy& policy) override;
+
+  static outbox_claim claim_of(std::size_t shard, const outbox_entry* e);
   std::size_t total_pending() const;
 
   void settled(); // a shard's pending count reached 0
@@ -88,7 +77,7 @@ private:
 
   struct dead_letter {
     const mem_record* rec;
-    int attempts;
+    std::uint32_t attempts;
     std::string last_error;
   };
 
@@ -97,7 +86,7 @@ private:
     std::deque<outbox_entry> entries;          // position order; done ones dropped at the front
     std::size_t fresh = 0;                     // index of the first never-claimed entry
     std::map<position, outbox_entry*> ready;   // failed, pending again
-    std::unordered_map<position, outbox_entry*> waiting; // failed, retry scheduled
+    std::unordered_map<position, outbox_entry*> held; // failed, held for a retry
     std::map<position, dead_letter> dead;
     std::map<position, outbox_entry> requeued; // dead letters given another chance
     std::size_t pending = 0;                   // entries not done
@@ -110,8 +99,8 @@ private:
     void compact();
   };
 
-  outcome report_locked(shard& s, const entry_claim& c, const std::string* failure,
-                        int max_attempts, bool scheduled_retry);
+  outbox_outcome report_locked(shard& s, outbox_entry* e, const std::string* failure,
+                               const outbox_policy& policy);
 
   std::vector<std::unique_ptr<shard>> shards_;
 };

@@ -30,7 +30,7 @@ std::size_t pg_outbox::shard_of(std::string_view tenant) const noexcept {
   return postgres_detail::shard_of(tenant, shards_);
 }
 
-std::vector<outbox_claim> pg_outbox::claims(result_ptr r) const {
+std::vector<outbox_claim> pg_outbox::claims_of(result_ptr r) const {
   auto owner = std::make_shared<rows>(std::move(r));
   auto* res = owner->result.get();
   std::vector<outbox_claim> out;
@@ -47,7 +47,16 @@ std::vector<outbox_claim> pg_outbox::claims(result_ptr r) const {
   return out;
 }
 
-std::vector<outbox_claim> pg_outbox::take(std::optional<std::size_t> shard, std::size_t limit) {
+std::vector<outbox_claim> pg_outbox::claim(std::size_t shard, std::size_t limit) {
+  return claim_rows(shard, limit);
+}
+
+std::vector<outbox_claim> pg_outbox::claim_all(std::size_t limit) {
+  return claim_rows(std::nullopt, limit);
+}
+
+std::vector<outbox_claim> pg_outbox::claim_rows(std::optional<std::size_t> shard,
+                                                std::size_t limit) {
   if (shard && *shard >= shards_)
     throw invalid_argument("outbox shard " + std::to_string(*shard) + " does not exist");
   if (limit == 0)
@@ -68,16 +77,17 @@ std::vector<outbox_claim> pg_outbox::take(std::optional<std::size_t> shard, std:
       + " RETURNING o.position, o.shard, o.attempts)"),
     schema_);
   auto conn = pool_->take();
-  return claims(conn->exec(sql, p, "claiming outbox entries"));
+  return claims_of(conn->exec(sql, p, "claiming outbox entries"));
 }
 
 outbox_outcome pg_outbox::report(const outbox_claim& c, const std::string* failure,
-                                 int max_attempts, bool hold_for_retry) {
+                                 const outbox_policy& policy) {
   auto pos = static_cast<std::int64_t>(c.handle);
-  auto attempts = static_cast<std::int32_t>(c.attempts + 1);
-  auto outcome = !failure                       ? outbox_outcome::done
-                 : attempts >= max_attempts ? outbox_outcome::dead
-                                                : outbox_outcome::retry;
+  auto tries = c.attempts + 1;
+  auto attempts = static_cast<std::int32_t>(tries); // the column's type
+  auto outcome = !failure                    ? outbox_outcome::done
+                 : tries >= policy.attempts ? outbox_outcome::dead
+                                             : outbox_outcome::retry;
   params p;
   p.i64(pos).id(node_);
   std::string sql;
@@ -97,7 +107,7 @@ outbox_outcome pg_outbox::report(const outbox_claim& c, const std::string* failu
     p.i32(attempts).bytes(*failure).text(channel_);
     break;
   case outbox_outcome::retry:
-    if (hold_for_retry)
+    if (policy.hold_for_retry)
       sql = std::string("UPDATE @.outbox SET attempts = $3, state = 2, lease_until = "
                         "clock_timestamp() + $4::float8 * interval '1 millisecond'")
             + mine + " RETURNING 1";
@@ -106,7 +116,7 @@ outbox_outcome pg_outbox::report(const outbox_claim& c, const std::string* failu
                         " lease_until = NULL")
             + mine + " RETURNING 1";
     p.i32(attempts);
-    if (hold_for_retry)
+    if (policy.hold_for_retry)
       p.i64(lease_.count());
     break;
   }
@@ -127,7 +137,7 @@ outbox_outcome pg_outbox::report(const outbox_claim& c, const std::string* failu
   return outcome;
 }
 
-std::optional<outbox_claim> pg_outbox::take_retry(std::size_t shard, position pos) {
+std::optional<outbox_claim> pg_outbox::claim_held(std::size_t shard, position pos) {
   params p;
   p.id(node_).i64(lease_.count()).i64(static_cast<std::int64_t>(pos));
   p.i32(static_cast<std::int32_t>(shard));
@@ -138,7 +148,7 @@ std::optional<outbox_claim> pg_outbox::take_retry(std::size_t shard, position po
         " RETURNING position, shard, attempts)"),
     schema_);
   auto conn = pool_->take();
-  auto out = claims(conn->exec(sql, p, "claiming a held outbox entry"));
+  auto out = claims_of(conn->exec(sql, p, "claiming a held outbox entry"));
   if (out.empty())
     return std::nullopt;
   return std::move(out.front());
@@ -167,7 +177,8 @@ std::vector<dead_entry> pg_outbox::dead_letters() const {
   auto* res = owner->result.get();
   std::vector<dead_entry> out;
   for (int i = 0; i < PQntuples(res); ++i)
-    out.push_back(dead_entry{read_record(*owner, i, 2), get_i32(res, i, 0),
+    out.push_back(dead_entry{read_record(*owner, i, 2),
+                             static_cast<std::uint32_t>(get_i32(res, i, 0)),
                              std::string(get_bytes(res, i, 1)), owner});
   return out;
 }
@@ -220,7 +231,7 @@ outbox_counts pg_outbox::counts() const {
 }
 
 std::optional<std::chrono::milliseconds> pg_outbox::next_release(std::size_t shard) const {
-  // The database's clock decides when a lease ran out (take compares
+  // The database's clock decides when a lease ran out (claim_rows compares
   // lease_until with clock_timestamp()), so the time left is computed there.
   // Leases already run out are left to the claim that holds them locked.
   auto conn = pool_->take();

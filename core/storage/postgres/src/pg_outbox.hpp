@@ -1,7 +1,10 @@
 // The PostgreSQL engine's outbox (R-OB, R-N3): rows of the `outbox` table,
 // inserted in the transaction of their events, shared by every node.
 //
-// A claim is a row claim: `take` marks up to `limit` pending rows as claimed
+// It is the PostgreSQL engine's `storage::outbox_store`, shared by every
+// node (`shared()` is true); a claim's handle is its row's position.
+//
+// A claim is a row claim: `claim` marks up to `limit` pending rows as claimed
 // by this node (state 1, owner = this node's id, lease_until = now + lease),
 // choosing them with FOR UPDATE SKIP LOCKED so that nodes claiming at once
 // never wait for or take each other's rows. A claimed (or held) row whose
@@ -21,7 +24,7 @@
 
 #include "connection.hpp"
 
-#include <sourcery/storage/engine.hpp>
+#include <sourcery/storage/outbox_store.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -30,34 +33,39 @@
 
 namespace sourcery::storage::postgres_detail {
 
-class pg_outbox {
+class pg_outbox final : public outbox_store {
 public:
   pg_outbox(std::shared_ptr<pool> connections, std::string schema, std::size_t shards,
             std::chrono::milliseconds lease);
 
-  std::size_t shard_count() const noexcept { return shards_; }
-  std::size_t shard_of(std::string_view tenant) const noexcept;
+  std::size_t shards() const noexcept override { return shards_; }
+  std::size_t shard_of(std::string_view tenant) const noexcept override;
 
-  std::vector<outbox_claim> take(std::optional<std::size_t> shard, std::size_t limit);
-  outbox_outcome report(const outbox_claim& c, const std::string* failure, int max_attempts,
-                        bool hold_for_retry);
-  std::optional<outbox_claim> take_retry(std::size_t shard, position pos);
-  void release_held(std::size_t shard);
-  std::vector<dead_entry> dead_letters() const;
-  std::size_t requeue(std::optional<position> at);
-  std::size_t purge(std::optional<position> at);
-  outbox_counts counts() const;
-  bool wait_until_empty(std::chrono::milliseconds timeout) const;
+  /// Throws invalid_argument for a shard that does not exist.
+  std::vector<outbox_claim> claim(std::size_t shard, std::size_t limit) override;
+  std::vector<outbox_claim> claim_all(std::size_t limit) override;
+  std::optional<outbox_claim> claim_held(std::size_t shard, position pos) override;
+  void release_held(std::size_t shard) override;
+  std::vector<dead_entry> dead_letters() const override;
+  std::size_t requeue(std::optional<position> at) override;
+  std::size_t purge(std::optional<position> at) override;
+  outbox_counts counts() const override;
+  bool wait_until_empty(std::chrono::milliseconds timeout) const override;
+  bool shared() const noexcept override { return true; }
   /// The time until the earliest running lease of `shard` ends; none when
   /// no row of `shard` is claimed or held with a lease still running.
-  std::optional<std::chrono::milliseconds> next_release(std::size_t shard) const;
+  std::optional<std::chrono::milliseconds> next_release(std::size_t shard) const override;
 
   /// Entries may have left the outbox (a report here or a notification
   /// from another node): wakes wait_until_empty.
   void changed() noexcept;
 
 private:
-  std::vector<outbox_claim> claims(result_ptr r) const;
+  outbox_outcome report(const outbox_claim& c, const std::string* failure,
+                        const outbox_policy& policy) override;
+  /// Claims pending rows of `shard` (none = all shards).
+  std::vector<outbox_claim> claim_rows(std::optional<std::size_t> shard, std::size_t limit);
+  std::vector<outbox_claim> claims_of(result_ptr r) const;
   std::size_t pending() const;
 
   std::shared_ptr<pool> pool_;

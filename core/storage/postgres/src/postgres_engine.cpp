@@ -1,6 +1,7 @@
 // The PostgreSQL engine (R-ST1–R-ST6, R-N1–R-N4): the parts put together.
-// Tables: schema.hpp. Appends and positions: committer.hpp. The outbox:
-// pg_outbox.hpp. Keys: pg_keys.hpp. Other nodes' commits: listener.hpp.
+// Tables: schema.hpp. Appends and positions: committer.hpp. The log and the
+// cursors: below. The outbox: pg_outbox.hpp. Keys: pg_keys.hpp. Other
+// nodes' commits: listener.hpp.
 #include <sourcery/storage/postgres.hpp>
 #include <sourcery/storage/wake_ups.hpp>
 
@@ -207,43 +208,14 @@ private:
   pg_outbox& outbox_;
 };
 
-class postgres_engine final : public engine {
+/// The global log: rows of the `events` table up to the highest position
+/// this node knows committed (by it or, through the listener, by another);
+/// wake-ups run when that position advances.
+class pg_log final : public storage::log {
 public:
-  postgres_engine(const std::string& conninfo, const postgres_options& o)
-    : schema_(lower(o.schema)), settings_(settings_of(conninfo, o)),
-      pool_(std::make_shared<pool>(settings_, o.pool_size)),
-      wake_ups_([this] { return published_.load(std::memory_order_seq_cst); }) {
-    std::size_t shards;
-    {
-      auto conn = pool_->take();
-      shards = open_schema(*conn, schema_, o.outbox_shards);
-      auto r = conn->exec(in_schema("SELECT last FROM @.head WHERE id = 1", schema_),
-                          "reading the log's counter");
-      published_ = static_cast<position>(get_i64(r.get(), 0, 0));
-    }
-    outbox_ = std::make_unique<pg_outbox>(pool_, schema_, shards, o.outbox_lease);
-    keys_ = std::make_shared<pg_keys>(pool_, schema_);
-    commits_ = std::make_unique<committer>(settings_, schema_,
-                                           [this](position p) { advance(p); });
-    listener_ = std::make_unique<listener>(
-      settings_, schema_, [this](std::uint64_t p) { advance(p); },
-      [this] { outbox_->changed(); });
-  }
-
-  ~postgres_engine() override {
-    wake_ups_.cancel_all();
-    listener_.reset(); // no callbacks after this
-  }
-
-  std::string_view name() const noexcept override { return "postgres"; }
-
-  std::shared_ptr<stream_store> streams(const std::string& tenant) override {
-    std::lock_guard lock(tenants_mutex_);
-    auto& slot = tenants_[tenant];
-    if (!slot)
-      slot = std::make_shared<pg_streams>(tenant, schema_, *pool_, *commits_, *outbox_);
-    return slot;
-  }
+  pg_log(pool& connections, const std::string& schema, position published)
+    : pool_(connections), schema_(schema), published_(published),
+      wake_ups_([this] { return published_.load(std::memory_order_seq_cst); }) {}
 
   position last_position() const override { return published_.load(std::memory_order_seq_cst); }
 
@@ -254,7 +226,7 @@ public:
     auto count = std::min<std::uint64_t>(max, last - after);
     result_ptr r;
     {
-      auto conn = pool_->take();
+      auto conn = pool_.take();
       r = conn->exec(in_schema("SELECT " + std::string(record_columns)
                                  + " FROM @.events e WHERE e.position > $1 AND e.position <= $2"
                                    " ORDER BY e.position",
@@ -290,44 +262,29 @@ public:
   void cancel(std::uint64_t id) override { wake_ups_.cancel(id); }
   void cancel_all() override { wake_ups_.cancel_all(); }
 
-  std::size_t outbox_shards() const noexcept override { return outbox_->shard_count(); }
-  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
-    return outbox_->shard_of(tenant);
-  }
-  std::vector<outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
-    return outbox_->take(shard, limit);
-  }
-  std::vector<outbox_claim> outbox_take_all(std::size_t limit) override {
-    return outbox_->take(std::nullopt, limit);
-  }
-  outbox_outcome outbox_report(const outbox_claim& c, const std::string* failure,
-                               int max_attempts, bool hold_for_retry) override {
-    return outbox_->report(c, failure, max_attempts, hold_for_retry);
-  }
-  std::optional<outbox_claim> outbox_take_retry(std::size_t shard, position pos) override {
-    return outbox_->take_retry(shard, pos);
-  }
-  void outbox_release_held(std::size_t shard) override { outbox_->release_held(shard); }
-  std::vector<dead_entry> outbox_dead_letters() const override {
-    return outbox_->dead_letters();
-  }
-  std::size_t outbox_requeue(std::optional<position> at) override {
-    return outbox_->requeue(at);
-  }
-  std::size_t outbox_purge(std::optional<position> at) override { return outbox_->purge(at); }
-  outbox_counts outbox_count() const override { return outbox_->counts(); }
-  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
-    return outbox_->wait_until_empty(timeout);
-  }
-  bool outbox_shared() const noexcept override { return true; }
-  std::optional<std::chrono::milliseconds> outbox_next_release(std::size_t shard) const override {
-    return outbox_->next_release(shard);
+  /// Positions up to `p` are committed (by this node or another).
+  void advance(position p) {
+    auto seen = published_.load(std::memory_order_seq_cst);
+    while (p > seen && !published_.compare_exchange_weak(seen, p, std::memory_order_seq_cst)) {
+    }
+    wake_ups_.published();
   }
 
-  std::shared_ptr<key_storage> keys() override { return keys_; }
+private:
+  pool& pool_;
+  const std::string& schema_;
+  std::atomic<position> published_;
+  storage::wake_ups wake_ups_;
+};
 
-  std::optional<version> load_cursor(const cursor_key& key) const override {
-    auto conn = pool_->take();
+/// Projector cursors: rows of the `cursors` table.
+class pg_cursors final : public cursor_store {
+public:
+  pg_cursors(pool& connections, const std::string& schema)
+    : pool_(connections), schema_(schema) {}
+
+  std::optional<version> load(const cursor_key& key) const override {
+    auto conn = pool_.take();
     auto r = conn->exec(
       in_schema("SELECT version FROM @.cursors WHERE projection = $1 AND stream_key = $2",
                 schema_),
@@ -338,8 +295,8 @@ public:
     return static_cast<version>(get_i64(r.get(), 0, 0));
   }
 
-  void store_cursor(const cursor_key& key, version v) override {
-    auto conn = pool_->take();
+  void store(const cursor_key& key, version v) override {
+    auto conn = pool_.take();
     conn->exec(in_schema("INSERT INTO @.cursors VALUES ($1, $2, $3) ON CONFLICT"
                          " (projection, stream_key) DO UPDATE SET version = EXCLUDED.version",
                          schema_),
@@ -350,23 +307,64 @@ public:
                "storing a cursor");
   }
 
+private:
+  pool& pool_;
+  const std::string& schema_;
+};
+
+class postgres_engine final : public engine {
+public:
+  postgres_engine(const std::string& conninfo, const postgres_options& o)
+    : schema_(lower(o.schema)), settings_(settings_of(conninfo, o)),
+      pool_(std::make_shared<pool>(settings_, o.pool_size)), cursors_(*pool_, schema_) {
+    std::size_t shards;
+    {
+      auto conn = pool_->take();
+      shards = open_schema(*conn, schema_, o.outbox_shards);
+      auto r = conn->exec(in_schema("SELECT last FROM @.head WHERE id = 1", schema_),
+                          "reading the log's counter");
+      log_ = std::make_unique<pg_log>(*pool_, schema_,
+                                      static_cast<position>(get_i64(r.get(), 0, 0)));
+    }
+    outbox_ = std::make_unique<pg_outbox>(pool_, schema_, shards, o.outbox_lease);
+    keys_ = std::make_shared<pg_keys>(pool_, schema_);
+    commits_ = std::make_unique<committer>(settings_, schema_,
+                                           [this](position p) { log_->advance(p); });
+    listener_ = std::make_unique<listener>(
+      settings_, schema_, [this](std::uint64_t p) { log_->advance(p); },
+      [this] { outbox_->changed(); });
+  }
+
+  ~postgres_engine() override {
+    log_->cancel_all();
+    listener_.reset(); // no callbacks after this
+  }
+
+  std::string_view name() const noexcept override { return "postgres"; }
+
+  storage::log& log() noexcept override { return *log_; }
+
+  std::shared_ptr<stream_store> streams(const std::string& tenant) override {
+    std::lock_guard lock(tenants_mutex_);
+    auto& slot = tenants_[tenant];
+    if (!slot)
+      slot = std::make_shared<pg_streams>(tenant, schema_, *pool_, *commits_, *outbox_);
+    return slot;
+  }
+
+  outbox_store& outbox() noexcept override { return *outbox_; }
+  cursor_store& cursors() noexcept override { return cursors_; }
+  std::shared_ptr<key_storage> keys() override { return keys_; }
+
   /// Records are not kept in memory: every read goes to the database.
   std::size_t memory_bytes() const override { return 0; }
 
 private:
-  /// Positions up to `p` are committed (by this node or another).
-  void advance(position p) {
-    auto seen = published_.load(std::memory_order_seq_cst);
-    while (p > seen && !published_.compare_exchange_weak(seen, p, std::memory_order_seq_cst)) {
-    }
-    wake_ups_.published();
-  }
-
   const std::string schema_;
   const connection_settings settings_;
   std::shared_ptr<pool> pool_;
-  std::atomic<position> published_{0};
-  storage::wake_ups wake_ups_;
+  pg_cursors cursors_;
+  std::unique_ptr<pg_log> log_;
   std::unique_ptr<pg_outbox> outbox_;
   std::shared_ptr<pg_keys> keys_;
   std::unique_ptr<committer> commits_;

@@ -116,8 +116,8 @@ durable_outbox::records_of(std::span<const candidate> cs) const {
   return out;
 }
 
-outbox_claim durable_outbox::claim(std::size_t index, const candidate& c,
-                                   std::shared_ptr<const stored_record> rec) {
+outbox_claim durable_outbox::claim_of(std::size_t index, const candidate& c,
+                                      std::shared_ptr<const stored_record> rec) {
   auto& s = shards_[index];
   if (c.fresh)
     s.cursor = std::max(s.cursor, c.pos + 1);
@@ -127,7 +127,7 @@ outbox_claim durable_outbox::claim(std::size_t index, const candidate& c,
   return outbox_claim{index, rec->view(), c.attempts, c.pos, rec};
 }
 
-std::vector<outbox_claim> durable_outbox::take(std::size_t index, std::size_t limit) {
+std::vector<outbox_claim> durable_outbox::claim(std::size_t index, std::size_t limit) {
   if (index >= shards_.size())
     throw invalid_argument("outbox shard " + std::to_string(index) + " does not exist");
   std::lock_guard lock(mutex_);
@@ -135,11 +135,11 @@ std::vector<outbox_claim> durable_outbox::take(std::size_t index, std::size_t li
   auto cs = candidates(index, limit);
   auto records = records_of(cs);
   for (std::size_t i = 0; i < cs.size(); ++i)
-    out.push_back(claim(index, cs[i], std::move(records[i])));
+    out.push_back(claim_of(index, cs[i], std::move(records[i])));
   return out;
 }
 
-std::vector<outbox_claim> durable_outbox::take_all(std::size_t limit) {
+std::vector<outbox_claim> durable_outbox::claim_all(std::size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::size_t, candidate>> all;
   for (std::size_t i = 0; i < shards_.size(); ++i)
@@ -155,18 +155,18 @@ std::vector<outbox_claim> durable_outbox::take_all(std::size_t limit) {
   auto records = records_of(cs);
   std::vector<outbox_claim> out;
   for (std::size_t k = 0; k < all.size(); ++k)
-    out.push_back(claim(all[k].first, all[k].second, std::move(records[k])));
+    out.push_back(claim_of(all[k].first, all[k].second, std::move(records[k])));
   return out;
 }
 
 outbox_outcome durable_outbox::report(const outbox_claim& c, const std::string* failure,
-                                      int max_attempts, bool hold_for_retry) {
-  engine::attempt a{&c, failure};
-  return report_all(std::span(&a, 1), max_attempts, hold_for_retry).front();
+                                      const outbox_policy& policy) {
+  outbox_attempt a{&c, failure};
+  return report_all(std::span(&a, 1), policy).front();
 }
 
-std::vector<outbox_outcome> durable_outbox::report_all(std::span<const engine::attempt> attempts,
-                                                       int max_attempts, bool hold_for_retry) {
+std::vector<outbox_outcome> durable_outbox::report_all(std::span<const outbox_attempt> attempts,
+                                                       const outbox_policy& policy) {
   std::unique_lock lock(mutex_);
   for (const auto& a : attempts)
     if (!shards_[a.claim->shard].in_flight.contains(static_cast<position>(a.claim->handle)))
@@ -184,7 +184,7 @@ std::vector<outbox_outcome> durable_outbox::report_all(std::span<const engine::a
     if (!failure) {
       out.push_back(outbox_outcome::done);
       batch.Delete(store_.cf(family::outbox), key);
-    } else if (static_cast<int>(tries) >= max_attempts) {
+    } else if (tries >= policy.attempts) {
       out.push_back(outbox_outcome::dead);
       batch.Delete(store_.cf(family::outbox), key);
       batch.Put(store_.cf(family::dead), position_key(pos), encode_dead(tries, *failure));
@@ -215,8 +215,8 @@ std::vector<outbox_outcome> durable_outbox::report_all(std::span<const engine::a
       --s.pending;
       break;
     case outbox_outcome::retry:
-      if (hold_for_retry)
-        s.waiting.emplace(pos, c.attempts + 1);
+      if (policy.hold_for_retry)
+        s.held.emplace(pos, c.attempts + 1);
       else
         s.ready.emplace(pos, c.attempts + 1);
       break;
@@ -228,24 +228,24 @@ std::vector<outbox_outcome> durable_outbox::report_all(std::span<const engine::a
   return out;
 }
 
-std::optional<outbox_claim> durable_outbox::take_retry(std::size_t index, position pos) {
+std::optional<outbox_claim> durable_outbox::claim_held(std::size_t index, position pos) {
   std::lock_guard lock(mutex_);
   auto& s = shards_.at(index);
-  auto it = s.waiting.find(pos);
-  if (it == s.waiting.end())
+  auto it = s.held.find(pos);
+  if (it == s.held.end())
     return std::nullopt;
   candidate c{pos, it->second, false};
-  s.waiting.erase(it);
-  s.ready.emplace(pos, c.attempts); // claim() takes it from `ready`
-  return claim(index, c, store_.record_at(pos));
+  s.held.erase(it);
+  s.ready.emplace(pos, c.attempts); // claim_of() takes it from `ready`
+  return claim_of(index, c, store_.record_at(pos));
 }
 
 void durable_outbox::release_held(std::size_t index) {
   std::lock_guard lock(mutex_);
   auto& s = shards_.at(index);
-  for (auto& [pos, attempts] : s.waiting)
+  for (auto& [pos, attempts] : s.held)
     s.ready.emplace(pos, attempts);
-  s.waiting.clear();
+  s.held.clear();
 }
 
 std::vector<dead_entry> durable_outbox::dead_letters() const {
@@ -255,7 +255,7 @@ std::vector<dead_entry> durable_outbox::dead_letters() const {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto rec = store_.record_at(get_u64(it->key().data()));
     auto [attempts, error] = decode_dead(it->value().ToStringView());
-    out.push_back(dead_entry{rec->view(), static_cast<int>(attempts), std::move(error), rec});
+    out.push_back(dead_entry{rec->view(), attempts, std::move(error), rec});
   }
   check(it->status(), "reading the dead letters");
   return out;

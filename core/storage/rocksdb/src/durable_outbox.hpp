@@ -15,12 +15,17 @@
 // without fsync: a process crash loses none of it; a machine crash may
 // forget the last few, and those entries are published again.
 //
+// It is the RocksDB engine's `storage::outbox_store`; a claim's handle is
+// its entry's position.
+//
 // Thread-safety: every member may be called from any thread; one mutex
 // guards the shards (claims and reports are short next to a publish).
 #pragma once
 
 #include "commit_queue.hpp"
 #include "store.hpp"
+
+#include <sourcery/storage/outbox_store.hpp>
 
 #include <condition_variable>
 #include <functional>
@@ -33,7 +38,7 @@
 
 namespace sourcery::storage::rocksdb_detail {
 
-class durable_outbox {
+class durable_outbox final : public outbox_store {
 public:
   /// Reads the stored entries' counts. `last` is the last readable position.
   durable_outbox(store& s, std::size_t shards, std::function<position()> last);
@@ -42,30 +47,32 @@ public:
   /// reopened with another shard count) and records `to` in the meta family.
   static void reshard(store& s, std::size_t from, std::size_t to);
 
-  std::size_t shard_count() const noexcept { return shards_.size(); }
+  std::size_t shards() const noexcept override { return shards_.size(); }
   /// A stable hash of the tenant (FNV-1a): stored keys depend on it.
-  std::size_t shard_of(std::string_view tenant) const noexcept;
+  std::size_t shard_of(std::string_view tenant) const noexcept override;
   static std::size_t shard_of(std::string_view tenant, std::size_t shards) noexcept;
 
   /// A batch was written: counts its entries as pending. noexcept.
   void added(std::span<const std::unique_ptr<pending_commit>> group) noexcept;
 
-  std::vector<outbox_claim> take(std::size_t shard, std::size_t limit);
-  std::vector<outbox_claim> take_all(std::size_t limit);
-  outbox_outcome report(const outbox_claim& c, const std::string* failure, int max_attempts,
-                        bool hold_for_retry);
-  /// `report` for several claims in one write.
-  std::vector<outbox_outcome> report_all(std::span<const engine::attempt> attempts,
-                                         int max_attempts, bool hold_for_retry);
-  std::optional<outbox_claim> take_retry(std::size_t shard, position pos);
-  void release_held(std::size_t shard);
-  std::vector<dead_entry> dead_letters() const;
-  std::size_t requeue(std::optional<position> at);
-  std::size_t purge(std::optional<position> at);
-  outbox_counts counts() const;
-  bool wait_until_empty(std::chrono::milliseconds timeout) const;
+  /// Throws invalid_argument for a shard that does not exist.
+  std::vector<outbox_claim> claim(std::size_t shard, std::size_t limit) override;
+  std::vector<outbox_claim> claim_all(std::size_t limit) override;
+  std::optional<outbox_claim> claim_held(std::size_t shard, position pos) override;
+  void release_held(std::size_t shard) override;
+  std::vector<dead_entry> dead_letters() const override;
+  std::size_t requeue(std::optional<position> at) override;
+  std::size_t purge(std::optional<position> at) override;
+  outbox_counts counts() const override;
+  bool wait_until_empty(std::chrono::milliseconds timeout) const override;
 
 private:
+  outbox_outcome report(const outbox_claim& c, const std::string* failure,
+                        const outbox_policy& policy) override;
+  /// Several reports in one write.
+  std::vector<outbox_outcome> report_all(std::span<const outbox_attempt> attempts,
+                                         const outbox_policy& policy) override;
+
   struct candidate {
     position pos;
     std::uint32_t attempts;
@@ -75,7 +82,7 @@ private:
   struct shard {
     position cursor = 0;                                 // see the file comment
     std::map<position, std::uint32_t> ready;             // failed, pending again
-    std::unordered_map<position, std::uint32_t> waiting; // failed, held for a retry
+    std::unordered_map<position, std::uint32_t> held;    // failed, held for a retry
     std::unordered_set<position> in_flight;
     std::size_t pending = 0; // stored entries (in flight and held included)
   };
@@ -83,8 +90,8 @@ private:
   std::vector<candidate> candidates(std::size_t index, std::size_t limit) const;
   /// The records of `cs`, in their order.
   std::vector<std::shared_ptr<const stored_record>> records_of(std::span<const candidate> cs) const;
-  outbox_claim claim(std::size_t index, const candidate& c,
-                     std::shared_ptr<const stored_record> rec);
+  outbox_claim claim_of(std::size_t index, const candidate& c,
+                        std::shared_ptr<const stored_record> rec);
   std::size_t total_pending() const;
 
   store& store_;

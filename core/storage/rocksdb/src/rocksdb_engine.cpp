@@ -589,6 +589,67 @@ private:
   std::unordered_map<std::string, in_flight_stream> in_flight_; // GUARDED_BY(mutex_)
 };
 
+/// The global log: records read from the `log` family through the record
+/// cache, up to the commit queue's published position; wake-ups run by the
+/// commit queue.
+class rocksdb_log final : public storage::log {
+public:
+  rocksdb_log(const store& st, commit_queue& commits) : store_(st), commits_(commits) {}
+
+  position last_position() const override { return commits_.last(); }
+
+  void read(position after, std::size_t max, record_batch& out) const override {
+    auto last = commits_.last();
+    if (after >= last || max == 0)
+      return;
+    auto end = after + std::min<std::uint64_t>(max, last - after);
+    auto records = std::make_shared<std::vector<std::shared_ptr<const stored_record>>>(
+      store_.records(after + 1, end));
+    out.records.reserve(out.records.size() + records->size());
+    for (const auto& r : *records)
+      r->view_into(out.records);
+    if (out.owner) // keep what earlier reads into `out` hold alive too
+      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(records)>>(
+        std::move(out.owner), std::move(records));
+    else
+      out.owner = std::move(records);
+  }
+
+  std::uint64_t notify_after(position after, wake_fn wake) override {
+    return commits_.wake_ups().notify_after(after, std::move(wake));
+  }
+  void cancel(std::uint64_t id) override { commits_.wake_ups().cancel(id); }
+  void cancel_all() override { commits_.wake_ups().cancel_all(); }
+
+private:
+  const store& store_;
+  commit_queue& commits_;
+};
+
+/// Projector cursors in the `cursors` family.
+class rocksdb_cursors final : public cursor_store {
+public:
+  explicit rocksdb_cursors(const rocksdb_detail::store& st) : store_(st) {}
+
+  std::optional<version> load(const cursor_key& key) const override {
+    std::string value;
+    auto s = store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::cursors),
+                            cursor_store_key(key), &value);
+    if (s.IsNotFound())
+      return std::nullopt;
+    check(s, "reading a cursor");
+    return get_u64(value.data());
+  }
+  void store(const cursor_key& key, version v) override {
+    check(store_.db->Put(store_.state_write, store_.cf(family::cursors), cursor_store_key(key),
+                         position_key(v)),
+          "storing a cursor");
+  }
+
+private:
+  const rocksdb_detail::store& store_;
+};
+
 class rocksdb_engine final : public engine {
 public:
   rocksdb_engine(const fs::path& folder, const rocksdb_options& o) {
@@ -624,6 +685,7 @@ public:
     commits_ = std::make_unique<commit_queue>(
       store_, last_stored_position(store_),
       [this](std::span<const std::unique_ptr<pending_commit>> group) { published(group); });
+    log_ = std::make_unique<rocksdb_log>(store_, *commits_);
     outbox_ = std::make_unique<durable_outbox>(store_, shards,
                                                [this] { return commits_->last(); });
     if (create) { // complete: from now on the folder is a store
@@ -645,6 +707,8 @@ public:
 
   std::string_view name() const noexcept override { return "rocksdb"; }
 
+  storage::log& log() noexcept override { return *log_; }
+
   std::shared_ptr<stream_store> streams(const std::string& tenant) override {
     std::lock_guard lock(tenants_mutex_);
     auto& slot = tenants_[tenant];
@@ -653,82 +717,9 @@ public:
     return slot;
   }
 
-  position last_position() const override { return commits_->last(); }
-
-  void read(position after, std::size_t max, record_batch& out) const override {
-    auto last = commits_->last();
-    if (after >= last || max == 0)
-      return;
-    auto end = after + std::min<std::uint64_t>(max, last - after);
-    auto records = std::make_shared<std::vector<std::shared_ptr<const stored_record>>>(
-      store_.records(after + 1, end));
-    out.records.reserve(out.records.size() + records->size());
-    for (const auto& r : *records)
-      r->view_into(out.records);
-    if (out.owner) // keep what earlier reads into `out` hold alive too
-      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(records)>>(
-        std::move(out.owner), std::move(records));
-    else
-      out.owner = std::move(records);
-  }
-
-  std::uint64_t notify_after(position after, wake_fn wake) override {
-    return commits_->wake_ups().notify_after(after, std::move(wake));
-  }
-  void cancel(std::uint64_t id) override { commits_->wake_ups().cancel(id); }
-  void cancel_all() override { commits_->wake_ups().cancel_all(); }
-
-  std::size_t outbox_shards() const noexcept override { return outbox_->shard_count(); }
-  std::size_t outbox_shard_of(std::string_view tenant) const noexcept override {
-    return outbox_->shard_of(tenant);
-  }
-  std::vector<outbox_claim> outbox_take(std::size_t shard, std::size_t limit) override {
-    return outbox_->take(shard, limit);
-  }
-  std::vector<outbox_claim> outbox_take_all(std::size_t limit) override {
-    return outbox_->take_all(limit);
-  }
-  outbox_outcome outbox_report(const outbox_claim& c, const std::string* failure,
-                               int max_attempts, bool hold_for_retry) override {
-    return outbox_->report(c, failure, max_attempts, hold_for_retry);
-  }
-  std::vector<outbox_outcome> outbox_report_all(std::span<const attempt> attempts,
-                                                int max_attempts,
-                                                bool hold_for_retry) override {
-    return outbox_->report_all(attempts, max_attempts, hold_for_retry);
-  }
-  std::optional<outbox_claim> outbox_take_retry(std::size_t shard, position pos) override {
-    return outbox_->take_retry(shard, pos);
-  }
-  void outbox_release_held(std::size_t shard) override { outbox_->release_held(shard); }
-  std::vector<dead_entry> outbox_dead_letters() const override {
-    return outbox_->dead_letters();
-  }
-  std::size_t outbox_requeue(std::optional<position> at) override {
-    return outbox_->requeue(at);
-  }
-  std::size_t outbox_purge(std::optional<position> at) override { return outbox_->purge(at); }
-  outbox_counts outbox_count() const override { return outbox_->counts(); }
-  bool outbox_wait_until_empty(std::chrono::milliseconds timeout) const override {
-    return outbox_->wait_until_empty(timeout);
-  }
-
+  outbox_store& outbox() noexcept override { return *outbox_; }
+  cursor_store& cursors() noexcept override { return cursors_; }
   std::shared_ptr<key_storage> keys() override { return keys_; }
-
-  std::optional<version> load_cursor(const cursor_key& key) const override {
-    std::string value;
-    auto s = store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::cursors),
-                            cursor_store_key(key), &value);
-    if (s.IsNotFound())
-      return std::nullopt;
-    check(s, "reading a cursor");
-    return get_u64(value.data());
-  }
-  void store_cursor(const cursor_key& key, version v) override {
-    check(store_.db->Put(store_.state_write, store_.cf(family::cursors), cursor_store_key(key),
-                         position_key(v)),
-          "storing a cursor");
-  }
 
   std::size_t memory_bytes() const override {
     return store_.cache->bytes() + cache_->GetUsage();
@@ -744,7 +735,9 @@ private:
   std::shared_ptr<rocksdb::Cache> cache_;
   store store_;
   std::shared_ptr<key_file> keys_;
+  rocksdb_cursors cursors_{store_};
   std::unique_ptr<commit_queue> commits_;
+  std::unique_ptr<rocksdb_log> log_;
   std::unique_ptr<durable_outbox> outbox_;
 
   std::mutex tenants_mutex_;

@@ -1,14 +1,14 @@
 // The wake-ups of an engine's log: one-shot callbacks registered for "a
 // position above p is published", run by the committer after it publishes.
 // One mechanism for every engine (notify_after / cancel / cancel_all of
-// `storage::engine`).
+// `storage::log`).
 //
 // Thread-safe. `last` is the engine's published position; the committer
 // calls `published()` after every publication, which costs one atomic load
 // while nobody waits.
 #pragma once
 
-#include <sourcery/storage/engine.hpp>
+#include <sourcery/storage/log.hpp>
 
 #include <atomic>
 #include <cstdint>
