@@ -3,7 +3,7 @@
 // hands each facade the parts it uses.
 #include <sourcery/backend.hpp>
 #include <sourcery/storage/in_memory.hpp>
-#include <sourcery/tenant_id.hpp>
+#include <sourcery/events.hpp>
 
 #include "runtime.hpp"
 

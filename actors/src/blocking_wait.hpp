@@ -4,9 +4,9 @@
 #pragma once
 
 #include <sourcery/errors.hpp>
-#include <sourcery/result.hpp>
-#include <sourcery/storage/completion_latch.hpp>
-#include <sourcery/storage/spin_budget.hpp>
+#include <sourcery/event_store.hpp>
+#include <sourcery/detail/completion_latch.hpp>
+#include <sourcery/detail/spin_budget.hpp>
 
 #include "listener_registry.hpp"
 

@@ -6,8 +6,8 @@
 // for the tenant's shard.
 #pragma once
 
-#include <sourcery/codec.hpp>
-#include <sourcery/filters.hpp>
+#include <sourcery/detail/codec.hpp>
+#include <sourcery/events.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include "listener_registry.hpp"

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <sourcery/errors.hpp>
-#include <sourcery/result.hpp>
+#include <sourcery/event_store.hpp>
 
 #include <atomic>
 #include <memory>

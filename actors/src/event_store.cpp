@@ -3,7 +3,7 @@
 #include "blocking_wait.hpp"
 #include "tenant_directory.hpp"
 
-#include <sourcery/codec.hpp>
+#include <sourcery/detail/codec.hpp>
 #include <sourcery/storage/log.hpp>
 
 #include <caf/send.hpp>

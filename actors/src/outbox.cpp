@@ -3,7 +3,7 @@
 #include "outbox_lifecycle.hpp"
 #include "settings_cell.hpp"
 
-#include <sourcery/codec.hpp>
+#include <sourcery/detail/codec.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include <algorithm>

@@ -15,7 +15,7 @@
 // shard, never the runtime's workers.
 #pragma once
 
-#include <sourcery/codec.hpp>
+#include <sourcery/detail/codec.hpp>
 #include <sourcery/outbox.hpp>
 #include <sourcery/storage/engine.hpp>
 

@@ -22,7 +22,7 @@
 // committed_queue is safe from any thread.
 #pragma once
 
-#include <sourcery/result.hpp>
+#include <sourcery/event_store.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include "completion.hpp"

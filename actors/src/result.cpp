@@ -1,4 +1,4 @@
-#include <sourcery/result.hpp>
+#include <sourcery/event_store.hpp>
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>

@@ -6,7 +6,7 @@
 // runtime; nothing else reaches into it.
 #pragma once
 
-#include <sourcery/codec.hpp>
+#include <sourcery/detail/codec.hpp>
 #include <sourcery/settings.hpp>
 #include <sourcery/storage/engine.hpp>
 

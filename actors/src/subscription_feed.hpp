@@ -15,10 +15,10 @@
 #pragma once
 
 #include <sourcery/push_protocol.hpp>
-#include <sourcery/result.hpp>
-#include <sourcery/filters.hpp>
+#include <sourcery/event_store.hpp>
+#include <sourcery/events.hpp>
 
-#include <sourcery/codec.hpp>
+#include <sourcery/detail/codec.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include "completion.hpp"
@@ -68,6 +68,14 @@ struct push_progress {
 };
 
 /// A subscription handle's view of its feed; stops the feed when destroyed.
+/// Records a pull subscription fetched from its feed ahead of delivery, in
+/// order.
+struct fetched_records {
+  storage::record_batch batch;
+  std::size_t next = 0;
+  bool empty() const noexcept { return next >= batch.records.size(); }
+};
+
 struct feed {
   std::shared_ptr<const void> keep_alive; // the runtime, which outlives its actors
   const codec* decoder = nullptr;
@@ -75,6 +83,7 @@ struct feed {
   std::chrono::steady_clock::duration timelimit{};
   std::uint64_t pulls = 0; // pull feeds: the last fetch_job's id
   std::shared_ptr<push_progress> progress; // push feeds only
+  fetched_records fetched; // pull feeds: read, not yet delivered
 
   ~feed();
   void stop();

@@ -51,26 +51,28 @@ recorded_event take_next(feed& f, fetched_records& fetched) {
 } // namespace
 
 std::optional<recorded_event> iter_subscription::next() {
-  if (fetched_.empty())
-    pull(*feed_, 256, false, fetched_);
-  if (fetched_.empty())
+  auto& fetched = feed_->fetched;
+  if (fetched.empty())
+    pull(*feed_, 256, false, fetched);
+  if (fetched.empty())
     return std::nullopt;
-  return take_next(*feed_, fetched_);
+  return take_next(*feed_, fetched);
 }
 
 std::vector<recorded_event> batch_subscription::next() {
-  if (fetched_.empty()) // else: the rest of a batch cut short by an undecodable record
-    pull(*feed_, size_, true, fetched_);
+  auto& fetched = feed_->fetched;
+  if (fetched.empty()) // else: the rest of a batch cut short by an undecodable record
+    pull(*feed_, size_, true, fetched);
   std::vector<recorded_event> out;
-  out.reserve(std::min(size_, fetched_.batch.records.size() - fetched_.next));
-  while (out.size() < size_ && !fetched_.empty()) {
+  out.reserve(std::min(size_, fetched.batch.records.size() - fetched.next));
+  while (out.size() < size_ && !fetched.empty()) {
     if (out.empty()) {
-      out.push_back(take_next(*feed_, fetched_)); // throws for a bad first record
+      out.push_back(take_next(*feed_, fetched)); // throws for a bad first record
       continue;
     }
     try {
-      out.push_back(feed_->decoder->decode(fetched_.batch.records[fetched_.next]));
-      ++fetched_.next;
+      out.push_back(feed_->decoder->decode(fetched.batch.records[fetched.next]));
+      ++fetched.next;
     } catch (...) {
       break; // deliver what decoded; the bad record throws on the next call
     }

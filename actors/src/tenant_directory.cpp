@@ -1,6 +1,6 @@
 #include "tenant_directory.hpp"
 
-#include <sourcery/tenant_id.hpp>
+#include <sourcery/events.hpp>
 
 #include "wiring.hpp"
 

@@ -9,8 +9,8 @@
 // calls the tenant's actor passes one that sends itself the outcome.
 #pragma once
 
-#include <sourcery/filters.hpp>
-#include <sourcery/result.hpp>
+#include <sourcery/events.hpp>
+#include <sourcery/event_store.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include "completion.hpp"

@@ -9,8 +9,8 @@
 // Thread-safety: every member function may be called from any thread.
 #pragma once
 
-#include <sourcery/codec.hpp>
-#include <sourcery/filters.hpp>
+#include <sourcery/detail/codec.hpp>
+#include <sourcery/events.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include "outbox_dispatcher.hpp"

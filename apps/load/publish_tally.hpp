@@ -3,7 +3,7 @@
 // that a soak's bookkeeping does not grow with the events it writes.
 #pragma once
 
-#include <sourcery/filters.hpp>
+#include <sourcery/events.hpp>
 
 #include <algorithm>
 #include <atomic>

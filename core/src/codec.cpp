@@ -1,4 +1,4 @@
-#include <sourcery/codec.hpp>
+#include <sourcery/detail/codec.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>

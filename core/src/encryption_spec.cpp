@@ -1,5 +1,5 @@
 // Checking an encryption declaration against the event's members.
-#include <sourcery/encryption_spec.hpp>
+#include <sourcery/encryption.hpp>
 
 #include <boost/core/demangle.hpp>
 

@@ -1,5 +1,5 @@
-#include <sourcery/field_encryption.hpp>
-#include <sourcery/serde.hpp>
+#include <sourcery/detail/field_encryption.hpp>
+#include <sourcery/registry.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/serializer.hpp>

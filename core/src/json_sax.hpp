@@ -4,7 +4,7 @@
 // and read numbers with a fraction or exponent exactly.
 #pragma once
 
-#include <sourcery/serde.hpp>
+#include <sourcery/registry.hpp>
 
 #include <boost/json/basic_parser.hpp>
 #include <boost/json/error.hpp>

@@ -1,4 +1,4 @@
-#include <sourcery/serde.hpp>
+#include <sourcery/registry.hpp>
 
 #include "json_sax.hpp"
 #include "utf8.hpp"

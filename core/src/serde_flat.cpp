@@ -1,5 +1,5 @@
-#include <sourcery/serde.hpp>
-#include <sourcery/serde_flat.hpp>
+#include <sourcery/registry.hpp>
+#include <sourcery/detail/serde_flat.hpp>
 
 #include "json_sax.hpp"
 #include "utf8.hpp"

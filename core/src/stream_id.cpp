@@ -1,5 +1,5 @@
 #include <sourcery/errors.hpp>
-#include <sourcery/stream_id.hpp>
+#include <sourcery/events.hpp>
 
 #include <boost/uuid/name_generator_sha1.hpp>
 #include <boost/uuid/random_generator.hpp>

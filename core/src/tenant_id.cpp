@@ -1,5 +1,5 @@
 #include <sourcery/errors.hpp>
-#include <sourcery/tenant_id.hpp>
+#include <sourcery/events.hpp>
 
 namespace sourcery {
 

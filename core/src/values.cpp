@@ -1,7 +1,6 @@
 #include <sourcery/errors.hpp>
-#include <sourcery/serde.hpp>
-#include <sourcery/stream_id.hpp>
-#include <sourcery/values.hpp>
+#include <sourcery/registry.hpp>
+#include <sourcery/events.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>

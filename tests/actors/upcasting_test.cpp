@@ -5,7 +5,7 @@
 // public API.
 #include "fixtures.hpp"
 
-#include <sourcery/projector.hpp>
+#include <sourcery/es/projector.hpp>
 
 #include <boost/test/unit_test.hpp>
 

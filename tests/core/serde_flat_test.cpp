@@ -4,8 +4,8 @@
 // read back as the general path's text (boost::json::value_from, serialize)
 // does; both leave every refusal to the general path, so errors stay typed
 // and name the field (R-E3).
-#include <sourcery/serde.hpp>
-#include <sourcery/values.hpp>
+#include <sourcery/registry.hpp>
+#include <sourcery/events.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>

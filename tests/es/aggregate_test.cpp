@@ -2,8 +2,8 @@
 // that turns on and off, stored through the repository.
 #include "fixtures.hpp"
 
-#include <sourcery/aggregate.hpp>
-#include <sourcery/repository.hpp>
+#include <sourcery/es/aggregate.hpp>
+#include <sourcery/es/repository.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -3,8 +3,8 @@
 // only records them: a listener must not call the store back).
 #include "fixtures.hpp"
 
-#include <sourcery/aggregate.hpp>
-#include <sourcery/projector.hpp>
+#include <sourcery/es/aggregate.hpp>
+#include <sourcery/es/projector.hpp>
 
 #include <boost/test/unit_test.hpp>
 

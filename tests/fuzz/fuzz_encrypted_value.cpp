@@ -7,9 +7,8 @@
 #include "fuzz_check.hpp"
 
 #include <sourcery/encryption.hpp>
-#include <sourcery/encryption_spec.hpp>
 #include <sourcery/errors.hpp>
-#include <sourcery/field_encryption.hpp>
+#include <sourcery/detail/field_encryption.hpp>
 
 #include <boost/json/object.hpp>
 

@@ -6,8 +6,8 @@
 // structs (serde_flat.hpp) reads, the general path reads the same.
 #include "fuzz_check.hpp"
 
-#include <sourcery/serde.hpp>
-#include <sourcery/values.hpp>
+#include <sourcery/registry.hpp>
+#include <sourcery/events.hpp>
 
 #include <boost/describe.hpp>
 #include <boost/json/serialize.hpp>

@@ -6,7 +6,7 @@
 #include "fuzz_check.hpp"
 
 #include <sourcery/errors.hpp>
-#include <sourcery/stream_id.hpp>
+#include <sourcery/events.hpp>
 
 #include <cstdint>
 #include <optional>

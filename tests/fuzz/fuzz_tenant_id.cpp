@@ -5,7 +5,7 @@
 #include "fuzz_check.hpp"
 
 #include <sourcery/errors.hpp>
-#include <sourcery/tenant_id.hpp>
+#include <sourcery/events.hpp>
 
 #include <cstdint>
 #include <string>

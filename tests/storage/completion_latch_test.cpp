@@ -3,7 +3,7 @@
 // RocksDB's blocking append and PostgreSQL's group commit wait (R-ST3).
 // Waits are bounded by generous deadlines, so a broken latch fails instead of
 // hanging; nothing here asserts how long anything took.
-#include <sourcery/storage/completion_latch.hpp>
+#include <sourcery/detail/completion_latch.hpp>
 
 #include <boost/test/unit_test.hpp>
 

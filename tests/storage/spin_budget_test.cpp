@@ -2,7 +2,7 @@
 // how long a waiting thread spins before it sleeps, learnt from its recent
 // waits. The waits here are fed in, not measured, so the expected budgets are
 // exact; nothing asserts how long anything took.
-#include <sourcery/storage/spin_budget.hpp>
+#include <sourcery/detail/spin_budget.hpp>
 
 #include <boost/test/unit_test.hpp>
 

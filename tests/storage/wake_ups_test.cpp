@@ -3,7 +3,7 @@
 // that sleep until the log passes a position (R-SUB-ORDER: a feed woken for
 // p finds every record up to the published position). The log here is one
 // atomic position; "publishing" moves it and calls published().
-#include <sourcery/storage/wake_ups.hpp>
+#include <sourcery/detail/wake_ups.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include <sourcery/projector.hpp>
+#include <sourcery/es/projector.hpp>
 
 #include <sourcery/errors.hpp>
 

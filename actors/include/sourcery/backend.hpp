@@ -17,7 +17,6 @@
 #include <sourcery/outbox.hpp>
 #include <sourcery/registry.hpp>
 #include <sourcery/settings.hpp>
-#include <sourcery/storage/engine.hpp>
 #include <sourcery/subscriptions.hpp>
 
 #include <memory>
@@ -28,6 +27,10 @@ class actor_system;
 } // namespace caf
 
 namespace sourcery {
+
+namespace storage {
+class engine;
+} // namespace storage
 
 /// The tenant a container is bound to.
 struct tenant_binding {

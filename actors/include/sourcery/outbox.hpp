@@ -14,7 +14,6 @@
 #pragma once
 
 #include <sourcery/events.hpp>
-#include <sourcery/filters.hpp>
 
 #include <chrono>
 #include <cstddef>

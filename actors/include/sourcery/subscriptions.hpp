@@ -15,8 +15,6 @@
 #pragma once
 
 #include <sourcery/events.hpp>
-#include <sourcery/filters.hpp>
-#include <sourcery/storage/engine.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -41,13 +39,6 @@ class wiring;
 struct feed;
 } // namespace detail
 
-/// Records fetched from a feed ahead of delivery, in order.
-struct fetched_records {
-  storage::record_batch batch;
-  std::size_t next = 0;
-  bool empty() const noexcept { return next >= batch.records.size(); }
-};
-
 /// Pull: each next() yields the next record, or none when the time limit
 /// passes first. A record that cannot be decoded (unknown event, tampered
 /// ciphertext) throws from the next() that would yield it; the following
@@ -58,8 +49,7 @@ public:
   std::optional<recorded_event> next();
 
 private:
-  std::shared_ptr<detail::feed> feed_;
-  fetched_records fetched_; // read ahead, in order
+  std::shared_ptr<detail::feed> feed_; // with the records read ahead, in order
 };
 
 /// Pull: each next() yields up to `size` records; fewer (possibly none) when
@@ -72,9 +62,8 @@ public:
   std::vector<recorded_event> next();
 
 private:
-  std::shared_ptr<detail::feed> feed_;
+  std::shared_ptr<detail::feed> feed_; // with the records fetched, not yet delivered
   std::size_t size_;
-  fetched_records fetched_; // fetched, not yet delivered
 };
 
 /// Push: delivers batches until destroyed or stopped.

@@ -1,4 +1,4 @@
-#include <sourcery/storage/wake_ups.hpp>
+#include <sourcery/detail/wake_ups.hpp>
 
 #include <vector>
 

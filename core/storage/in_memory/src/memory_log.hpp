@@ -16,7 +16,7 @@
 
 #include <sourcery/events.hpp>
 #include <sourcery/storage/log.hpp>
-#include <sourcery/storage/wake_ups.hpp>
+#include <sourcery/detail/wake_ups.hpp>
 
 #include <atomic>
 #include <cstdint>

@@ -36,7 +36,7 @@
 
 #include "connection.hpp"
 
-#include <sourcery/storage/completion_latch.hpp>
+#include <sourcery/detail/completion_latch.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include <chrono>

@@ -12,7 +12,7 @@
 #pragma once
 
 #include <sourcery/errors.hpp>
-#include <sourcery/stream_id.hpp>
+#include <sourcery/events.hpp>
 
 #include <libpq-fe.h>
 

@@ -3,7 +3,7 @@
 // cursors: below. The outbox: pg_outbox.hpp. Keys: pg_keys.hpp. Other
 // nodes' commits: listener.hpp.
 #include <sourcery/storage/postgres.hpp>
-#include <sourcery/storage/wake_ups.hpp>
+#include <sourcery/detail/wake_ups.hpp>
 
 #include "committer.hpp"
 #include "listener.hpp"

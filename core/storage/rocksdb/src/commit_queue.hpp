@@ -29,8 +29,8 @@
 
 #include "store.hpp"
 
-#include <sourcery/storage/spin_budget.hpp>
-#include <sourcery/storage/wake_ups.hpp>
+#include <sourcery/detail/spin_budget.hpp>
+#include <sourcery/detail/wake_ups.hpp>
 
 #include <atomic>
 #include <condition_variable>

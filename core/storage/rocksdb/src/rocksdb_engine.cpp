@@ -41,7 +41,7 @@
 // insert hints (one per stream written since its last flush: its splice in
 // the memtable's arena, a map entry on the heap).
 #include <sourcery/storage/rocksdb.hpp>
-#include <sourcery/storage/completion_latch.hpp>
+#include <sourcery/detail/completion_latch.hpp>
 
 #include "commit_queue.hpp"
 #include "durable_outbox.hpp"

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <sourcery/events.hpp>
-#include <sourcery/stream_id.hpp>
 
 #include <cstddef>
 #include <optional>

@@ -15,7 +15,7 @@
 // claim or entry (see record.hpp).
 #pragma once
 
-#include <sourcery/filters.hpp>
+#include <sourcery/events.hpp>
 #include <sourcery/storage/record.hpp>
 
 #include <chrono>

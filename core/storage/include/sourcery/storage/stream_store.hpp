@@ -8,7 +8,6 @@
 #pragma once
 
 #include <sourcery/events.hpp>
-#include <sourcery/filters.hpp>
 #include <sourcery/storage/record.hpp>
 
 #include <cstdint>

@@ -17,8 +17,7 @@
 
 #include <sourcery/backend.hpp>
 #include <sourcery/events.hpp>
-#include <sourcery/stream_id.hpp>
-#include <sourcery/values.hpp>
+#include <sourcery/storage/engine.hpp>
 
 #include <cstddef>
 #include <functional>

@@ -10,13 +10,11 @@
 // use from many threads; a wrapped aggregate is used by one thread at a time.
 #pragma once
 
-#include <sourcery/aggregate.hpp>
+#include <sourcery/es/aggregate.hpp>
 #include <sourcery/errors.hpp>
 #include <sourcery/event_store.hpp>
 #include <sourcery/events.hpp>
-#include <sourcery/serde.hpp>
-#include <sourcery/stream_id.hpp>
-#include <sourcery/values.hpp>
+#include <sourcery/registry.hpp>
 
 #include <boost/describe.hpp>
 #include <boost/json/value_from.hpp>

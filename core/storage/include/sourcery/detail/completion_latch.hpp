@@ -11,7 +11,7 @@
 // release() may still come).
 #pragma once
 
-#include <sourcery/storage/spin_budget.hpp>
+#include <sourcery/detail/spin_budget.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -5,8 +5,7 @@
 #pragma once
 
 #include <sourcery/encryption.hpp>
-#include <sourcery/encryption_spec.hpp>
-#include <sourcery/stream_id.hpp>
+#include <sourcery/events.hpp>
 
 #include <boost/json/object.hpp>
 

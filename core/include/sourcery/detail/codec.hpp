@@ -7,7 +7,7 @@
 #pragma once
 
 #include <sourcery/events.hpp>
-#include <sourcery/field_encryption.hpp>
+#include <sourcery/detail/field_encryption.hpp>
 #include <sourcery/registry.hpp>
 #include <sourcery/storage/engine.hpp>
 
