@@ -307,12 +307,28 @@ inline constexpr std::uint64_t milliseconds = 3'600'000;   // an hour
 struct config {
   std::string policy = "sharing";
   std::size_t threads = 0;
+  /// --metrics: "on" (the runtime's default), "off", or "both": the
+  /// measurements that compare them run once each way, side by side.
+  std::string metrics = "on";
 
-  /// The runtime a benchmark's backends run on.
-  sourcery::runtime_options runtime() const {
+  /// The runtime a benchmark's backends run on (metrics on unless "off").
+  sourcery::runtime_options runtime() const { return runtime(metrics != "off"); }
+  sourcery::runtime_options runtime(bool with_metrics) const {
     return sourcery::runtime_options{.scheduler_policy = policy,
                                      .scheduler_threads = threads,
-                                     .max_throughput = 0};
+                                     .max_throughput = 0,
+                                     .metrics = with_metrics};
+  }
+
+  /// The metrics settings a comparing measurement runs with: off first.
+  std::vector<bool> metrics_variants() const {
+    if (metrics == "both")
+      return {false, true};
+    return {metrics != "off"};
+  }
+  /// ", metrics on" / ", metrics off" with --metrics=both, else "".
+  std::string metrics_label(bool with_metrics) const {
+    return metrics == "both" ? (with_metrics ? ", metrics on" : ", metrics off") : "";
   }
 
   /// Scheduler threads the runtime starts: --threads, or one per core.
@@ -325,7 +341,9 @@ protected:
   /// own options, so --help lists these last.
   void add_scheduler_options(cli::options& opts) {
     opts.choice(policy, "policy", "scheduler policy", {"sharing", "stealing"})
-      .count(threads, "threads", "scheduler threads; 0 = one per core", 0, limits::threads);
+      .count(threads, "threads", "scheduler threads; 0 = one per core", 0, limits::threads)
+      .choice(metrics, "metrics", "count for backend.metrics(); both = compare, side by side",
+              {"on", "off", "both"});
   }
 };
 
@@ -341,7 +359,11 @@ inline void print_title(const char* what, const config& cfg) {
 /// "order_placed".
 template <class Event = order_placed>
 sourcery::backend make_backend(const config& cfg) {
-  auto b = sourcery::backend::in_memory(cfg.runtime());
+  return make_backend<Event>(cfg, cfg.metrics != "off");
+}
+template <class Event = order_placed>
+sourcery::backend make_backend(const config& cfg, bool with_metrics) {
+  auto b = sourcery::backend::in_memory(cfg.runtime(with_metrics));
   b.registry().add<Event>("order_placed");
   return b;
 }

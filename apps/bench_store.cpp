@@ -230,17 +230,20 @@ void blocking_appends(const bench_config& cfg, double round_trip_rate) {
 }
 
 void pipelined_appends(const bench_config& cfg, double send_rate) {
-  auto backend = bench::make_backend(cfg);
-  // One submitting thread: appends reach the tenant's storage in submission
-  // order, so each stream's expected versions 0, 1, 2 … all hold.
-  bench::appender app(backend.event_store(), cfg.streams, cfg.window);
-  auto start = clock_type::now();
-  for (std::size_t i = 0; i < cfg.pipelined; ++i)
-    app.append(wrapped(i));
-  app.drain("pipelined");
-  auto s = seconds_since(start);
-  record({"(b) pipelined single-event appends, " + std::to_string(cfg.streams) + " streams",
-          cfg.pipelined / s, "events/s", 300'000, "CAF async sends", send_rate});
+  for (bool with_metrics : cfg.metrics_variants()) {
+    auto backend = bench::make_backend(cfg, with_metrics);
+    // One submitting thread: appends reach the tenant's storage in
+    // submission order, so each stream's expected versions 0, 1, 2 … hold.
+    bench::appender app(backend.event_store(), cfg.streams, cfg.window);
+    auto start = clock_type::now();
+    for (std::size_t i = 0; i < cfg.pipelined; ++i)
+      app.append(wrapped(i));
+    app.drain("pipelined");
+    auto s = seconds_since(start);
+    record({"(b) pipelined single-event appends, " + std::to_string(cfg.streams) + " streams"
+              + cfg.metrics_label(with_metrics),
+            cfg.pipelined / s, "events/s", 300'000, "CAF async sends", send_rate});
+  }
 }
 
 /// Batch `b` of the run: events b * size … b * size + size - 1 of the pool.

@@ -102,6 +102,9 @@ sourcery::wrapped_event<> stamped(std::size_t i) {
 sourcery::backend make_backend(const bench::config& cfg) {
   return bench::make_backend<timed_order_placed>(cfg);
 }
+sourcery::backend make_backend(const bench::config& cfg, bool with_metrics) {
+  return bench::make_backend<timed_order_placed>(cfg, with_metrics);
+}
 
 // -- options ------------------------------------------------------------------------
 
@@ -379,9 +382,10 @@ void latency_rows(const bench_config& cfg, double rate, const std::string& label
 
 // -- (2) catch-up -------------------------------------------------------------------------------
 
-void catch_up(const bench_config& cfg, double decode_rate) {
+void catch_up(const bench_config& cfg, double decode_rate, bool with_metrics) {
   auto n = (cfg.catchup_events + cfg.pull_batch - 1) / cfg.pull_batch * cfg.pull_batch;
-  auto backend = make_backend(cfg);
+  auto backend = make_backend(cfg, with_metrics);
+  auto label = cfg.metrics_label(with_metrics);
   std::fprintf(stderr, "  storing %s events …\n", with_commas(n).c_str());
   bench::append_events<timed_order_placed>(backend.event_store(), n, cfg.store_batch,
                                            cfg.streams);
@@ -407,7 +411,7 @@ void catch_up(const bench_config& cfg, double decode_rate) {
     if (order.violations || got != n)
       bench::fail("pull catch-up: %zu of %zu, %zu order violations", got, n, order.violations);
     record({"(2a) catch-up from 0 over " + with_commas(n) + ", pull build_batch("
-              + with_commas(cfg.pull_batch) + ")",
+              + with_commas(cfg.pull_batch) + ")" + label,
             got / s, "events/s", 1'000'000, false, vs(got / s)});
   }
   { // (b) push
@@ -428,7 +432,7 @@ void catch_up(const bench_config& cfg, double decode_rate) {
     if (order.violations)
       bench::fail("push catch-up: %zu order violations", order.violations);
     record({"(2b) catch-up from 0 over " + with_commas(n) + ", push build_push("
-              + with_commas(cfg.push_batch) + ")",
+              + with_commas(cfg.push_batch) + ")" + label,
             n / s, "events/s", 1'000'000, false, vs(n / s)});
   }
 }
@@ -606,7 +610,8 @@ int main(int argc, char** argv) {
     else
       latency_rows(cfg, max_rate / 2, "half max rate");
     latency_rows(cfg, static_cast<double>(cfg.low_rate), with_commas(cfg.low_rate) + "/s");
-    catch_up(cfg, decode_rate);
+    for (bool with_metrics : cfg.metrics_variants())
+      catch_up(cfg, decode_rate, with_metrics);
     for (auto b : cfg.fanout_batches)
       fan_out(cfg, b);
     if (cfg.dropped_subscriptions > 0)

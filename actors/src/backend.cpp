@@ -92,7 +92,7 @@ backend backend::in_tenant_mode(const std::string& tenant) const {
 }
 
 backend& backend::configure(const settings& s) {
-  services_->get<runtime>()->settings().set(s);
+  services_->get<runtime>()->configure(s);
   return *this;
 }
 
@@ -172,6 +172,14 @@ runtime_stats backend::stats() {
   return runtime_stats{rt->tenants().size(), rt->engine()->log().last_position(),
                        rt->engine()->memory_bytes(), rt->tenants().active(),
                        rt->tenants().spawns()};
+}
+
+metrics_snapshot backend::metrics() {
+  return services_->get<runtime>()->metrics();
+}
+
+std::optional<std::string> backend::metrics_address() {
+  return services_->get<runtime>()->metrics_address();
 }
 
 std::shared_ptr<storage::engine> backend::engine() {

@@ -1,6 +1,7 @@
 #include <sourcery/event_store.hpp>
 
 #include "blocking_wait.hpp"
+#include "runtime_metrics.hpp"
 #include "tenant_directory.hpp"
 
 #include <sourcery/detail/codec.hpp>
@@ -30,11 +31,16 @@ void send_append(const codec& c, tenant_slot& tenant, const stream_id& stream,
                  const std::vector<wrapped_event<>>& events, expected_version expected,
                  completion<append_receipt> done, bool caller_waits) {
   append_job job{stream, {}, expected, std::move(done), caller_waits};
+  auto* metrics = tenant.metrics();
+  if (metrics)
+    job.started = std::chrono::steady_clock::now();
   try {
     job.events.reserve(events.size());
     for (const auto& e : events)
       job.events.push_back(c.encode(e, stream, tenant.id));
   } catch (...) {
+    if (metrics)
+      metrics->refused(std::current_exception());
     job.done(std::current_exception());
     return;
   }

@@ -1,5 +1,7 @@
 #include "outbox_dispatcher.hpp"
 
+#include "runtime_metrics.hpp"
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -7,6 +9,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <span>
 #include <unordered_map>
 
 namespace sourcery::detail {
@@ -71,10 +74,26 @@ void hold(self_ptr self, const storage::outbox_claim& c) {
   schedule_retry(self, c.record.position, due);
 }
 
+/// Counts `claims` as reported, and the published ones' latency (R-MET).
+void count_reported(self_ptr self, std::span<const storage::outbox_claim> claims,
+                    std::span<const std::optional<std::string>> failures) {
+  auto* m = self->state.config.metrics;
+  if (!m)
+    return;
+  for (std::size_t i = 0; i < claims.size(); ++i)
+    if (!failures[i])
+      m->published(claims[i].record.created_us);
+  m->reported(claims.size());
+}
+
 void publish(self_ptr self, const storage::outbox_claim& c) {
   auto& st = self->state;
+  if (st.config.metrics)
+    st.config.metrics->claimed(1);
   auto failure = publish_one(st.config.publisher, *st.decoder, c);
-  if (st.reporter->report(c, failure ? &*failure : nullptr) == storage::outbox_outcome::retry)
+  auto outcome = st.reporter->report(c, failure ? &*failure : nullptr);
+  count_reported(self, {&c, 1}, {&failure, 1});
+  if (outcome == storage::outbox_outcome::retry)
     hold(self, c);
 }
 
@@ -91,6 +110,7 @@ void publish_all(self_ptr self, const std::vector<storage::outbox_claim>& claims
   for (std::size_t i = 0; i < claims.size(); ++i)
     attempts.push_back({&claims[i], failures[i] ? &*failures[i] : nullptr});
   auto outcomes = st.reporter->report_all(attempts);
+  count_reported(self, claims, failures);
   for (std::size_t i = 0; i < claims.size(); ++i)
     if (outcomes[i] == storage::outbox_outcome::retry)
       hold(self, claims[i]);
@@ -146,6 +166,8 @@ void drain(self_ptr self) {
     }
     st.slot->idle.store(false, std::memory_order_seq_cst);
   }
+  if (st.config.metrics)
+    st.config.metrics->claimed(claims.size());
   publish_all(self, claims);
   self->send(self, kick_atom::value);
 }

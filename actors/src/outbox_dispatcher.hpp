@@ -36,6 +36,8 @@ class actor_system;
 
 namespace sourcery::detail {
 
+class runtime_metrics;
+
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
@@ -60,6 +62,8 @@ struct dispatcher_config {
   storage::outbox_policy policy{.attempts = 3, .hold_for_retry = true};
   std::chrono::milliseconds backoff_base{10};
   std::chrono::milliseconds backoff_cap{1000};
+  /// Counts claims and publications (R-MET); null with metrics off.
+  runtime_metrics* metrics = nullptr;
 };
 
 /// True while this thread runs an outbox publisher (dispatcher or run()).

@@ -1,6 +1,7 @@
 #include "pending_append.hpp"
 
 #include "commit_path.hpp"
+#include "runtime_metrics.hpp"
 
 #include <utility>
 
@@ -32,6 +33,14 @@ storage::append_done pending_append::engine_done(std::shared_ptr<pending_append>
 
 void pending_append::report(const std::shared_ptr<pending_append>& p,
                             std::optional<append_receipt> receipt, std::exception_ptr error) {
+  if (auto* m = p->meter_.metrics) {
+    if (receipt) {
+      m->committed(p->meter_.events, p->meter_.started);
+      p->meter_.tenant_events->add(p->meter_.events);
+    } else {
+      m->refused(error);
+    }
+  }
   p->receipt_ = std::move(receipt);
   p->error_ = std::move(error);
   int expected = handing_over;

@@ -28,6 +28,7 @@
 #include "completion.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -39,7 +40,9 @@
 namespace sourcery::detail {
 
 class commit_path;
+class counter;
 class pending_append;
+class runtime_metrics;
 
 /// The tenant actor's appends whose outcome the engine reported after the
 /// hand-over, in the order reported. The engine's thread adds them; the
@@ -72,6 +75,21 @@ public:
                  std::weak_ptr<committed_queue> queue, const commit_path& commits)
     : done_(std::move(done)), caller_waits_(caller_waits), queue_(std::move(queue)),
       commits_(commits) {}
+
+  /// What the outcome is counted in (R-MET): `metrics` (null: not counted),
+  /// the tenant's `tenant_events`, the append's `events` and when it was
+  /// called (`started`, for its latency).
+  struct meter {
+    runtime_metrics* metrics = nullptr;
+    counter* tenant_events = nullptr;
+    std::size_t events = 0;
+    std::chrono::steady_clock::time_point started{};
+  };
+  pending_append(completion<append_receipt> done, bool caller_waits,
+                 std::weak_ptr<committed_queue> queue, const commit_path& commits, meter m)
+    : pending_append(std::move(done), caller_waits, std::move(queue), commits) {
+    meter_ = m;
+  }
   pending_append(const pending_append&) = delete;
   pending_append& operator=(const pending_append&) = delete;
 
@@ -106,6 +124,7 @@ private:
   const bool caller_waits_;
   const std::weak_ptr<committed_queue> queue_;
   const commit_path& commits_;
+  meter meter_{};
   std::size_t wake_shard_ = SIZE_MAX;     // the actor's thread only
   std::atomic<int> stage_{handing_over};
   std::optional<append_receipt> receipt_; // written before `stage_` leaves handing_over

@@ -55,8 +55,9 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
   : engine_(std::move(engine)),
     codec_(std::move(registry)),
     commits_(engine_->outbox(), codec_, listeners_),
+    metrics_(options.metrics ? std::make_unique<runtime_metrics>() : nullptr),
     system_(start_system(config_, options)),
-    wiring_(*system_, *engine_, codec_, commits_, timers_, settings_),
+    wiring_(*system_, *engine_, codec_, commits_, timers_, settings_, metrics_.get()),
     tenants_(wiring_),
     outbox_(engine_->outbox(), commits_, wiring_) {
   release_caf_thread_state();
@@ -91,7 +92,45 @@ std::shared_ptr<runtime> runtime::make(const runtime_options& options,
   });
 }
 
+void runtime::configure(const sourcery::settings& s) {
+  s.validate();
+  std::lock_guard lock(endpoint_mutex_);
+  if (s.metrics_listen.empty()) {
+    endpoint_.reset();
+  } else if (!endpoint_ || endpoint_->configured() != s.metrics_listen) {
+    auto render = [this] { return prometheus_text(metrics()); };
+    try {
+      endpoint_ = std::make_unique<metrics_endpoint>(s.metrics_listen, render);
+    } catch (const invalid_argument&) {
+      if (!endpoint_)
+        throw; // nothing changed
+      // Perhaps the old endpoint holds the port ("0.0.0.0:9464" to
+      // "127.0.0.1:9464"): without it, once more; failing, none runs.
+      endpoint_.reset();
+      endpoint_ = std::make_unique<metrics_endpoint>(s.metrics_listen, render);
+    }
+  }
+  settings_.set(s);
+}
+
+metrics_snapshot runtime::metrics() const {
+  return runtime_metrics::snapshot(metrics_.get(),
+                                   {*engine_, tenants_, settings_.get().metrics_tenant_series,
+                                    commits_.outbox_enabled()});
+}
+
+std::optional<std::string> runtime::metrics_address() const {
+  std::lock_guard lock(endpoint_mutex_);
+  if (!endpoint_)
+    return std::nullopt;
+  return endpoint_->bound();
+}
+
 runtime::~runtime() {
+  {
+    std::lock_guard lock(endpoint_mutex_);
+    endpoint_.reset(); // no scrape reads the parts below any more
+  }
   // Publishers first, then wake-ups, then the tenants; the engine goes last,
   // once no actor runs any more. Jobs still in mailboxes complete with
   // runtime_stopped as they are dropped.

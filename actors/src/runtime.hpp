@@ -12,7 +12,9 @@
 
 #include "commit_path.hpp"
 #include "listener_registry.hpp"
+#include "metrics_endpoint.hpp"
 #include "outbox_lifecycle.hpp"
+#include "runtime_metrics.hpp"
 #include "settings_cell.hpp"
 #include "tenant_directory.hpp"
 #include "timer_queue.hpp"
@@ -23,6 +25,9 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 namespace sourcery::detail {
 
@@ -62,18 +67,30 @@ public:
   /// Spawns the actors (the subscription builders spawn feeds with it).
   const detail::wiring& wiring() const noexcept { return wiring_; }
 
+  /// Validates and applies `s`; starts, moves or stops the metrics
+  /// endpoint as `s.metrics_listen` says (throws invalid_argument, changing
+  /// nothing, when it cannot listen there).
+  void configure(const sourcery::settings& s);
+  /// Every metric now (R-MET).
+  metrics_snapshot metrics() const;
+  /// The endpoint's bound address, if it runs.
+  std::optional<std::string> metrics_address() const;
+
 private:
   std::shared_ptr<storage::engine> engine_;
   sourcery::codec codec_;
   std::shared_ptr<listener_registry> listeners_ = std::make_shared<listener_registry>();
   commit_path commits_;
   settings_cell settings_;
+  std::unique_ptr<runtime_metrics> metrics_; // null with runtime_options::metrics off
   caf::actor_system_config config_;
   std::unique_ptr<caf::actor_system> system_; // stopped by the destructor, before the parts below
   detail::wiring wiring_;
   tenant_directory tenants_;
   timer_queue timers_; // outlives the dispatchers, whose timers it holds
   outbox_lifecycle outbox_;
+  mutable std::mutex endpoint_mutex_;          // configure() calls one at a time
+  std::unique_ptr<metrics_endpoint> endpoint_; // GUARDED_BY(endpoint_mutex_); first to stop
 };
 
 } // namespace sourcery::detail

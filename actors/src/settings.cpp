@@ -1,6 +1,8 @@
 #include <sourcery/errors.hpp>
 #include <sourcery/settings.hpp>
 
+#include "metrics_endpoint.hpp"
+
 #include <cstdint>
 
 namespace sourcery {
@@ -20,6 +22,11 @@ void settings::validate() const {
                            + std::to_string(outbox_backoff_base.count()) + " ms)");
   if (subscription_buffer < 1)
     throw invalid_argument("subscription_buffer must be at least 1");
+  if (!metrics_listen.empty())
+    detail::listen_address::parse(metrics_listen);
+  if (metrics_tenant_series > 10'000)
+    throw invalid_argument("metrics_tenant_series must be at most 10000, got "
+                           + std::to_string(metrics_tenant_series));
   if (tenant_idle.count() < 0)
     throw invalid_argument("tenant_idle must not be negative, got "
                            + std::to_string(tenant_idle.count()) + " ms");

@@ -1,5 +1,7 @@
 #include "subscription_feed.hpp"
 
+#include "runtime_metrics.hpp"
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -104,6 +106,10 @@ void complete_fetch(self_ptr self) {
   st.pending.reset();
   auto records = std::move(st.got);
   st.got = {};
+  if (const auto& m = st.source.meter) { // everything up to the cursor is handed over
+    m->delivered.add(records.records.size());
+    m->reached(st.cursor);
+  }
   done(std::move(records));
   try {
     st.scan(st.got, max);
@@ -159,6 +165,8 @@ std::vector<recorded_event> decode_all(const feed_state& st,
     try {
       out.push_back(st.source.decoder->decode(r));
     } catch (...) {
+      if (st.source.meter)
+        st.source.meter->undecodable.add();
       auto& bad = st.progress->undecodable;
       if (bad.size() >= 64)
         bad.erase(bad.begin());
@@ -187,6 +195,8 @@ void deliver_to_callback(self_ptr self) {
   storage::record_batch recs;
   st.scan(recs, st.target.max_batch);
   if (recs.records.empty()) {
+    if (st.source.meter) // caught up: what the filter skipped counts as seen
+      st.source.meter->reached(st.cursor);
     arm(self);
     return;
   }
@@ -194,8 +204,10 @@ void deliver_to_callback(self_ptr self) {
   if (st.progress->stopped)
     return;
   st.progress->delivering_thread = std::this_thread::get_id();
+  std::size_t handed = 0;
   try {
     auto batch = decode_all(st, recs.records);
+    handed = batch.size();
     if (!batch.empty())
       st.target.handler(batch);
   } catch (...) {
@@ -205,6 +217,10 @@ void deliver_to_callback(self_ptr self) {
   }
   st.progress->delivering_thread = std::thread::id{};
   st.progress->delivered.store(recs.records.back().position, std::memory_order_release);
+  if (const auto& m = st.source.meter) {
+    m->delivered.add(handed);
+    m->reached(st.cursor);
+  }
   self->send(self, pump_atom::value);
 }
 
@@ -215,6 +231,8 @@ void deliver_to_actor(self_ptr self) {
     storage::record_batch recs;
     st.scan(recs, std::min(st.target.max_batch, st.target.buffer - st.in_flight));
     if (recs.records.empty()) {
+      if (st.source.meter && st.in_flight == 0) // caught up and every batch answered
+        st.source.meter->reached(st.cursor);
       arm(self);
       return;
     }
@@ -226,6 +244,8 @@ void deliver_to_actor(self_ptr self) {
     auto last = recs.records.back().position;
     if (batch.empty()) {
       st.progress->delivered.store(std::max(st.progress->delivered.load(), last));
+      if (st.source.meter && st.in_flight == 0)
+        st.source.meter->reached(last);
       continue;
     }
     auto n = batch.size();
@@ -236,6 +256,10 @@ void deliver_to_actor(self_ptr self) {
           auto& st = self->state;
           st.in_flight -= n;
           st.progress->delivered.store(std::max(st.progress->delivered.load(), last));
+          if (const auto& m = st.source.meter) {
+            m->delivered.add(n);
+            m->reached(last);
+          }
           deliver_to_actor(self);
         },
         [self](caf::error& err) {

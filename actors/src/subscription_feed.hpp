@@ -36,6 +36,7 @@
 
 namespace sourcery::detail {
 
+struct subscription_meter; // runtime_metrics.hpp
 
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -84,6 +85,7 @@ struct feed {
   std::uint64_t pulls = 0; // pull feeds: the last fetch_job's id
   std::shared_ptr<push_progress> progress; // push feeds only
   fetched_records fetched; // pull feeds: read, not yet delivered
+  std::shared_ptr<subscription_meter> meter; // null with metrics off
 
   ~feed();
   void stop();
@@ -96,10 +98,12 @@ struct push_target {
   std::size_t buffer = 1024;
 };
 
-/// What a feed reads from: the engine's log and the codec. Both outlive it.
+/// What a feed reads from: the engine's log and the codec (both outlive
+/// it), and where it reports its progress (null with metrics off).
 struct feed_source {
   storage::log* log;
   const codec* decoder;
+  std::shared_ptr<subscription_meter> meter;
 };
 
 /// Spawns a pull feed.

@@ -1,6 +1,7 @@
 #include <sourcery/subscriptions.hpp>
 
 #include "blocking_wait.hpp"
+#include "runtime_metrics.hpp"
 #include "subscription_feed.hpp"
 #include "wiring.hpp"
 
@@ -45,7 +46,13 @@ void pull(feed& f, std::size_t max, bool wait_for_all, fetched_records& fetched)
 /// Decodes the next fetched record and drops it, also when decoding throws.
 recorded_event take_next(feed& f, fetched_records& fetched) {
   const auto& rec = fetched.batch.records[fetched.next++];
-  return f.decoder->decode(rec);
+  try {
+    return f.decoder->decode(rec);
+  } catch (...) {
+    if (f.meter)
+      f.meter->undecodable.add();
+    throw;
+  }
 }
 
 } // namespace
@@ -100,19 +107,21 @@ position push_subscription::delivered() const {
 
 namespace {
 
-std::shared_ptr<feed> new_feed(const std::shared_ptr<const wiring>& actors) {
+std::shared_ptr<feed> new_feed(const std::shared_ptr<const wiring>& actors,
+                               const std::optional<std::string>& name) {
   auto f = std::make_shared<feed>();
   f->keep_alive = actors; // and with it the runtime
   f->decoder = &actors->codec();
+  f->meter = actors->meter(name);
   return f;
 }
 
 } // namespace
 
 iter_subscription subscription_builder::build_iter(std::chrono::duration<double> timelimit) {
-  auto f = new_feed(actors_);
+  auto f = new_feed(actors_, name_);
   f->timelimit = checked_timelimit(timelimit);
-  f->actor = actors_->spawn_pull_feed(filter_, start_);
+  f->actor = actors_->spawn_pull_feed(filter_, start_, f->meter);
   return iter_subscription(std::move(f));
 }
 
@@ -120,21 +129,21 @@ batch_subscription subscription_builder::build_batch(std::size_t size,
                                                      std::chrono::duration<double> timelimit) {
   if (size == 0)
     throw invalid_argument("subscription batch size must be at least 1");
-  auto f = new_feed(actors_);
+  auto f = new_feed(actors_, name_);
   f->timelimit = checked_timelimit(timelimit);
-  f->actor = actors_->spawn_pull_feed(filter_, start_);
+  f->actor = actors_->spawn_pull_feed(filter_, start_, f->meter);
   return batch_subscription(std::move(f), size);
 }
 
 namespace {
 push_subscription start_push(const std::shared_ptr<const wiring>& actors,
                              const subscription_filter& filter, position start,
-                             push_target target) {
+                             const std::optional<std::string>& name, push_target target) {
   if (target.max_batch == 0)
     throw invalid_argument("push subscription batch size must be at least 1");
-  auto f = new_feed(actors);
+  auto f = new_feed(actors, name);
   f->progress = std::make_shared<push_progress>();
-  f->actor = actors->spawn_push_feed(filter, start, std::move(target), f->progress);
+  f->actor = actors->spawn_push_feed(filter, start, std::move(target), f->progress, f->meter);
   return push_subscription(std::move(f));
 }
 } // namespace
@@ -142,14 +151,15 @@ push_subscription start_push(const std::shared_ptr<const wiring>& actors,
 push_subscription subscription_builder::build_push(batch_handler handler, std::size_t max_batch) {
   if (!handler)
     throw invalid_argument("push subscription needs a handler");
-  return start_push(actors_, filter_, start_, push_target{std::move(handler), {}, max_batch, 0});
+  return start_push(actors_, filter_, start_, name_,
+                    push_target{std::move(handler), {}, max_batch, 0});
 }
 
 push_subscription subscription_builder::build_push_to(const caf::actor& consumer,
                                                       std::size_t max_batch) {
   if (!consumer)
     throw invalid_argument("push subscription needs a consumer actor");
-  return start_push(actors_, filter_, start_, push_target{{}, consumer, max_batch, 0});
+  return start_push(actors_, filter_, start_, name_, push_target{{}, consumer, max_batch, 0});
 }
 
 } // namespace sourcery

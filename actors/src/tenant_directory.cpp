@@ -4,10 +4,16 @@
 
 #include "wiring.hpp"
 
+#include <algorithm>
+
 namespace sourcery::detail {
 
 void tenant_slot::spawn() {
   actor_ = directory_.spawn(*this);
+}
+
+runtime_metrics* tenant_slot::metrics() const noexcept {
+  return directory_.spawner().metrics();
 }
 
 tenant_storage_actor tenant_directory::spawn(tenant_slot& slot) {
@@ -46,6 +52,27 @@ std::vector<tenant_storage_actor> tenant_directory::actors() const {
   for (const auto& [id, slot] : tenants_)
     if (auto a = slot->actor())
       out.push_back(std::move(a));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>>
+tenant_directory::events_by_tenant(std::size_t n) const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.reserve(tenants_.size());
+    for (const auto& [id, slot] : tenants_)
+      out.emplace_back(id, slot->events_committed.value());
+  }
+  auto most = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  if (out.size() > n) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), most);
+    out.resize(n);
+  } else {
+    std::sort(out.begin(), out.end(), most);
+  }
   return out;
 }
 

@@ -5,6 +5,8 @@
 
 #include "tenant_protocol.hpp"
 
+#include <sourcery/detail/instruments.hpp>
+
 #include <caf/send.hpp>
 
 #include <atomic>
@@ -12,10 +14,12 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace sourcery::detail {
 
+class runtime_metrics;
 class tenant_directory;
 class wiring;
 
@@ -29,6 +33,8 @@ public:
     : id(std::move(id)), directory_(directory) {}
 
   const std::string id;
+  /// Events committed for this tenant (per-tenant metrics, R-MET).
+  counter events_committed;
 
   template <class... Ts>
   void send(Ts&&... xs) {
@@ -49,6 +55,9 @@ public:
     return true;
   }
 
+  /// The runtime's instruments; null with metrics off.
+  runtime_metrics* metrics() const noexcept;
+
   /// The active actor, if any (for shutdown).
   tenant_storage_actor actor() const {
     std::lock_guard lock(mutex_);
@@ -67,6 +76,8 @@ class tenant_directory {
 public:
   /// Tenant actors are spawned by `actors`, which outlives the directory.
   explicit tenant_directory(const wiring& actors) : actors_(actors) {}
+
+  const wiring& spawner() const noexcept { return actors_; }
   tenant_directory(const tenant_directory&) = delete;
   tenant_directory& operator=(const tenant_directory&) = delete;
 
@@ -82,6 +93,8 @@ public:
   std::size_t spawns() const { return spawns_.load(std::memory_order_relaxed); }
   /// Every running actor (for shutdown).
   std::vector<tenant_storage_actor> actors() const;
+  /// The `n` tenants with the most events committed, most first.
+  std::vector<std::pair<std::string, std::uint64_t>> events_by_tenant(std::size_t n) const;
 
 private:
   friend class tenant_slot;

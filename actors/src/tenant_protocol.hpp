@@ -20,6 +20,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -41,6 +42,8 @@ struct append_job {
   /// `done` only wakes a thread blocked in the facade (no user code): the
   /// engine's thread may run it the moment the outcome is in.
   bool caller_waits = false;
+  /// When the facade was called (set with metrics on, for the latency).
+  std::chrono::steady_clock::time_point started{};
 };
 
 struct load_job {

@@ -58,8 +58,10 @@ void schedule_idle_check(self_ptr self) {
 void on_append(self_ptr self, append_job& job) {
   auto& st = self->state;
   st.touch();
-  auto p = std::make_shared<pending_append>(std::move(job.done), job.caller_waits, st.committed,
-                                            *st.commits);
+  auto p = std::make_shared<pending_append>(
+    std::move(job.done), job.caller_waits, st.committed, *st.commits,
+    pending_append::meter{st.slot->metrics(), &st.slot->events_committed, job.events.size(),
+                          job.started});
   auto shard = st.commits->append(*st.streams, job.stream, job.expected, job.events,
                                   pending_append::engine_done(p));
   if (p->handed_over(shard))

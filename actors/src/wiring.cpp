@@ -3,6 +3,7 @@
 #include "wiring.hpp"
 
 #include "runtime.hpp"
+#include "runtime_metrics.hpp"
 #include "tenant_directory.hpp"
 #include "tenant_storage.hpp"
 
@@ -23,6 +24,7 @@ tenant_storage_actor wiring::spawn_tenant(tenant_slot& slot) const {
 
 outbox_dispatcher_actor wiring::spawn_dispatcher(std::size_t shard, dispatcher_slot* slot,
                                                  dispatcher_config config) const {
+  config.metrics = metrics_;
   auto a = spawn_outbox_dispatcher(system_, engine_, codec_, timers_, shard, slot,
                                    std::move(config));
   release_caf_thread_state();
@@ -40,19 +42,25 @@ void wiring::stop_dispatchers(const std::vector<outbox_dispatcher_actor>& dispat
   release_caf_thread_state();
 }
 
-feed_actor wiring::spawn_pull_feed(subscription_filter filter, position start) const {
-  auto a = detail::spawn_pull_feed(system_, feed_source{&engine_.log(), &codec_}, std::move(filter),
-                                   start);
+std::shared_ptr<subscription_meter> wiring::meter(std::optional<std::string> name) const {
+  return metrics_ ? metrics_->subscription(std::move(name)) : nullptr;
+}
+
+feed_actor wiring::spawn_pull_feed(subscription_filter filter, position start,
+                                   std::shared_ptr<subscription_meter> meter) const {
+  auto a = detail::spawn_pull_feed(system_, feed_source{&engine_.log(), &codec_, std::move(meter)},
+                                   std::move(filter), start);
   release_caf_thread_state();
   return a;
 }
 
 feed_actor wiring::spawn_push_feed(subscription_filter filter, position start,
                                    push_target target,
-                                   std::shared_ptr<push_progress> progress) const {
+                                   std::shared_ptr<push_progress> progress,
+                                   std::shared_ptr<subscription_meter> meter) const {
   target.buffer = std::max(settings_.get().subscription_buffer, target.max_batch);
-  auto a = detail::spawn_push_feed(system_, feed_source{&engine_.log(), &codec_}, std::move(filter),
-                                   start, std::move(target), std::move(progress));
+  auto a = detail::spawn_push_feed(system_, feed_source{&engine_.log(), &codec_, std::move(meter)},
+                                   std::move(filter), start, std::move(target), std::move(progress));
   release_caf_thread_state();
   return a;
 }

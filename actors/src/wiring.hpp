@@ -18,6 +18,8 @@
 #include "tenant_protocol.hpp"
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace caf {
@@ -27,6 +29,7 @@ class actor_system;
 namespace sourcery::detail {
 
 class commit_path;
+class runtime_metrics;
 class settings_cell;
 class tenant_slot;
 class timer_queue;
@@ -34,10 +37,12 @@ class timer_queue;
 class wiring {
 public:
   /// Every part outlives the wiring and the actors it spawns.
+  /// `metrics`: the instruments the actors update; null with metrics off.
   wiring(caf::actor_system& system, storage::engine& engine, const sourcery::codec& codec,
-         const commit_path& commits, timer_queue& timers, const settings_cell& settings)
+         const commit_path& commits, timer_queue& timers, const settings_cell& settings,
+         runtime_metrics* metrics)
     : system_(system), engine_(engine), codec_(codec), commits_(commits), timers_(timers),
-      settings_(settings) {}
+      settings_(settings), metrics_(metrics) {}
   wiring(const wiring&) = delete;
   wiring& operator=(const wiring&) = delete;
 
@@ -52,15 +57,22 @@ public:
   /// Stops `dispatchers` (exit messages) and waits until they are gone.
   void stop_dispatchers(const std::vector<outbox_dispatcher_actor>& dispatchers) const;
 
-  /// A pull feed over the log from `start`, keeping what matches `filter`.
-  feed_actor spawn_pull_feed(subscription_filter filter, position start) const;
-  /// A push feed delivering to `target` and reporting to `progress`; it
-  /// buffers at least the settings' subscription_buffer records.
+  /// The meter of a new subscription named `name` (null with metrics off).
+  std::shared_ptr<subscription_meter> meter(std::optional<std::string> name) const;
+  /// A pull feed over the log from `start`, keeping what matches `filter`,
+  /// reporting to `meter` (may be null).
+  feed_actor spawn_pull_feed(subscription_filter filter, position start,
+                             std::shared_ptr<subscription_meter> meter) const;
+  /// A push feed delivering to `target` and reporting to `progress` and
+  /// `meter`; it buffers at least the settings' subscription_buffer records.
   feed_actor spawn_push_feed(subscription_filter filter, position start, push_target target,
-                             std::shared_ptr<push_progress> progress) const;
+                             std::shared_ptr<push_progress> progress,
+                             std::shared_ptr<subscription_meter> meter) const;
 
   /// The codec the feeds' records are decoded with (for their handles).
   const sourcery::codec& codec() const noexcept { return codec_; }
+  /// The instruments; null with metrics off.
+  runtime_metrics* metrics() const noexcept { return metrics_; }
 
 private:
   caf::actor_system& system_;
@@ -69,6 +81,7 @@ private:
   const commit_path& commits_;
   timer_queue& timers_;
   const settings_cell& settings_;
+  runtime_metrics* const metrics_;
 };
 
 } // namespace sourcery::detail

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <csignal>
 #include <unistd.h>
 
 // jemalloc's settings (it is linked into the harness, apps/CMakeLists.txt):
@@ -55,6 +56,38 @@ std::size_t status_kib(const char* field) {
 std::size_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
 
 // -- the run --------------------------------------------------------------------------
+
+/// The name of verifying subscription `k` in the metrics: "verify-1", ….
+std::string subscription_name(std::int64_t k) {
+  return "verify-" + std::to_string(k + 1);
+}
+
+int hold_pipe[2] = {-1, -1};
+
+extern "C" void on_hold_signal(int) {
+  char byte = 1;
+  [[maybe_unused]] auto n = ::write(hold_pipe[1], &byte, 1);
+}
+
+/// metrics.hold: the run is over and verified; the runtime stays up, its
+/// endpoint serving the final figures, until SIGINT or SIGTERM.
+void hold_metrics(sourcery::backend& backend, std::uint64_t events) {
+  if (::pipe(hold_pipe) != 0)
+    throw std::runtime_error(std::string("metrics.hold: pipe: ") + std::strerror(errno));
+  struct sigaction action {};
+  action.sa_handler = on_hold_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  auto where = backend.metrics_address();
+  std::cerr << "Run complete: " << events << " events committed; serving metrics at "
+            << (where ? "http://" + *where + "/metrics" : std::string("(no endpoint: metrics.listen is empty)"))
+            << " until interrupted (Ctrl-C)" << std::endl;
+  char byte;
+  while (::read(hold_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  std::cerr << "Interrupted: stopping.\n";
+}
 
 void print_progress(const run_state& st, double elapsed, double rate, bool tty, bool final_line) {
   const auto& sc = st.sc;
@@ -81,6 +114,8 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
   auto backend = open_backend(sc);
   set_up_domain(backend, sc);
 
+  if (auto where = backend.metrics_address())
+    std::cerr << "Metrics at http://" << *where << "/metrics\n";
   run_state st(sc);
   st.shred_count = static_cast<std::int64_t>(sc.shred_share * static_cast<double>(sc.subjects));
   auto rss0 = resident_bytes();
@@ -117,7 +152,7 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
     checks.push_back(std::make_unique<subscription_check>());
     auto* c = checks.back().get();
     auto* live = k == 0 ? &st.e2e_live : nullptr;
-    subs.push_back(backend.subscriber().start_from(0).build_push(
+    subs.push_back(backend.subscriber().start_from(0).named(subscription_name(k)).build_push(
       [c, live](std::span<const sourcery::recorded_event> b) { c->on_batch(b, live); }, 512));
   }
   sourcery::listener counter;
@@ -171,6 +206,17 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
   // short run still draws a curve), and a progress line every
   // harness.progress-interval seconds (0 = none), each on its own schedule.
   std::vector<sample> series;
+  std::vector<lag_sample> lags;
+  auto sample_lag = [&](double elapsed) {
+    if (!sc.runtime.metrics || sc.subscriptions == 0)
+      return;
+    auto snap = backend.metrics();
+    lag_sample l{elapsed, {}};
+    for (std::int64_t k = 0; k < sc.subscriptions; ++k)
+      l.lag.push_back(snap.value("sourcery_subscription_lag_events",
+                                 {{"subscription", subscription_name(k)}}));
+    lags.push_back(std::move(l));
+  };
   std::mutex done_m;
   std::condition_variable done_cv;
   bool writers_done = false;
@@ -198,6 +244,7 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
         auto e = st.e2e_live.take_interval();
         series.push_back({elapsed, rate, a.quantile_us(0.5), a.quantile_us(0.99),
                           e.quantile_us(0.5), e.quantile_us(0.99)});
+        sample_lag(elapsed);
         sample_count = count;
         sample_t = now;
         next_sample = now + period(elapsed);
@@ -261,6 +308,8 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
          + std::to_string(c.last)});
     r.end_to_end.merge(c.e2e);
   }
+  sample_lag(std::chrono::duration<double>(clock::now() - st.start).count()); // caught up: 0
+  r.lags = std::move(lags);
   for (auto& s : subs)
     s.stop();
   if (sc.listeners)
@@ -308,6 +357,8 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
   // The per-stream counters outlive the runtime: the reopened store is
   // checked against them.
   acknowledged.streams = std::move(st.streams_of_writer);
+  if (sc.metrics_hold)
+    hold_metrics(backend, total);
 }
 
 int run(const scenario& sc) {

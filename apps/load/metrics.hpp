@@ -136,6 +136,13 @@ struct sample {
   double e2e_p50 = 0, e2e_p99 = 0;
 };
 
+/// Each verifying subscription's lag (log positions behind the last
+/// committed one, from backend.metrics()) at one moment of the run.
+struct lag_sample {
+  double t = 0;            // seconds since start
+  std::vector<double> lag; // per subscription, in order (verify-1, verify-2, …)
+};
+
 /// Resident memory at one moment of the run.
 struct memory_sample {
   double t = 0;         // seconds since start

@@ -188,6 +188,13 @@ void write_json(const report& r, const std::string& path) {
   boost::json::array checks;
   for (const auto& c : r.checks)
     checks.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+  boost::json::array lag_series;
+  for (const auto& l : r.lags) {
+    boost::json::array lag;
+    for (double v : l.lag)
+      lag.push_back(v);
+    lag_series.push_back({{"t", l.t}, {"lag_events", lag}});
+  }
   boost::json::array series;
   for (const auto& s : r.series)
     series.push_back({{"t", s.t},
@@ -230,6 +237,7 @@ void write_json(const report& r, const std::string& path) {
       {"dead_letters", r.outbox_dead}}},
     {"verification", {{"passed", r.ok()}, {"notes", notes}, {"checks", checks}}},
     {"series", series},
+    {"subscription_lag", lag_series},
   };
   auto out = open_for_writing(path);
   out << boost::json::serialize(doc) << "\n";
@@ -306,7 +314,7 @@ void write_svg(const report& r, const std::string& path) {
       points.emplace_back(s.t, y_of(s));
     curve(points, color);
   };
-  const int panels = r.memory.empty() ? 2 : 3;
+  const int panels = 2 + (r.memory.empty() ? 0 : 1) + (r.lags.empty() ? 0 : 1);
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << panels * h + 10
       << "' font-family='sans-serif'>"
       << "<rect width='100%' height='100%' fill='white'/>"
@@ -353,6 +361,25 @@ void write_svg(const report& r, const std::string& path) {
     };
     memory_curve([](const memory_sample& m) { return m.engine; }, "#aaaaaa");
     memory_curve([](const memory_sample& m) { return m.rss; }, "#9467bd");
+  }
+  if (!r.lags.empty()) {
+    double y4 = (panels - 1) * h + top + 20, lag_max = 1;
+    for (const auto& l : r.lags)
+      for (double v : l.lag)
+        lag_max = std::max(lag_max, v);
+    auto axis = ticks::linear(lag_max, 4);
+    frame(y4, "Subscription lag: log positions behind the last commit (from backend.metrics()), "
+              "one curve per subscription");
+    for (double v : axis.at)
+      gridline(y4 + ph * (1 - v / axis.hi), ticks::si(v));
+    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+    for (std::size_t k = 0; k < r.lags.front().lag.size(); ++k) {
+      std::vector<std::pair<double, double>> points;
+      for (const auto& l : r.lags)
+        if (k < l.lag.size())
+          points.emplace_back(std::min(l.t, t_end), y4 + ph * (1 - l.lag[k] / axis.hi));
+      curve(points, colors[k % 6]);
+    }
   }
   svg << "</svg>\n";
   auto out = open_for_writing(path);

@@ -31,6 +31,7 @@ struct report {
   std::vector<check> checks;
   std::vector<sample> series;
   std::vector<memory_sample> memory; // resident memory, one sample a second
+  std::vector<lag_sample> lags;      // subscription lag, with the series and until caught up
   std::vector<std::string> notes;    // how the run was verified, for the reader
 
   bool ok() const;

@@ -1,5 +1,7 @@
 #include "scenario.hpp"
 
+#include <sourcery/errors.hpp>
+
 #include "../cli.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -230,6 +232,25 @@ const std::map<std::string, option>& options() {
     {"sourcery.tenant-idle-ms", {ranged(0, 86'400'000, [](scenario& s, std::int64_t n) {
        s.sourcery.tenant_idle = std::chrono::milliseconds(n);
      }), "passivate a tenant's actor idle this long (0 = never; R-ST5)"}},
+    {"metrics.enabled", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.runtime.metrics = as_bool(k, v);
+     }, "count appends, subscriptions and the outbox for the metrics (R-MET)"}},
+    {"metrics.listen", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.sourcery.metrics_listen = as_string(k, v);
+       try {
+         sourcery::settings probe; // the address alone
+         probe.metrics_listen = s.sourcery.metrics_listen;
+         probe.validate();
+       } catch (const sourcery::invalid_argument& e) {
+         bad(k, e.what());
+       }
+     }, "serve /metrics (Prometheus) at host:port, e.g. 127.0.0.1:9464 (empty = no endpoint)"}},
+    {"metrics.tenant-series", {ranged(0, 10'000, [](scenario& s, std::int64_t n) {
+       s.sourcery.metrics_tenant_series = static_cast<std::size_t>(n);
+     }), "per-tenant series for at most this many tenants, the busiest (0 = none)"}},
+    {"metrics.hold", {[](scenario& s, const std::string& k, const caf::config_value& v) {
+       s.metrics_hold = as_bool(k, v);
+     }, "after verifying, keep serving /metrics until interrupted (Ctrl-C, SIGTERM)"}},
   };
   return all;
 }
@@ -377,6 +398,10 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"sourcery.outbox-backoff-cap-ms", num(sourcery.outbox_backoff_cap.count())},
     {"sourcery.subscription-buffer", num(sourcery.subscription_buffer)},
     {"sourcery.tenant-idle-ms", num(sourcery.tenant_idle.count())},
+    {"metrics.enabled", runtime.metrics ? "true" : "false"},
+    {"metrics.listen", sourcery.metrics_listen},
+    {"metrics.tenant-series", num(sourcery.metrics_tenant_series)},
+    {"metrics.hold", metrics_hold ? "true" : "false"},
   };
 }
 

@@ -96,6 +96,9 @@ struct scenario {
   /// this process alone. N ≥ 1: the harness starts N nodes, spreads the
   /// writers over them and verifies across them (apps/load/nodes.hpp).
   std::int64_t nodes = 0;
+  /// After verifying, keep the runtime (and its metrics endpoint) up until
+  /// SIGINT or SIGTERM.
+  bool metrics_hold = false;
 
   storage_settings storage;
   crash_settings crash;

@@ -270,7 +270,7 @@ BOOST_FIXTURE_TEST_CASE(pulls_answered_early_leave_no_timeout_behind, backend_fi
   f->keep_alive = rt;
   f->decoder = &rt->codec();
   f->timelimit = std::chrono::hours(24 * 365);
-  f->actor = rt->wiring().spawn_pull_feed({}, 0);
+  f->actor = rt->wiring().spawn_pull_feed({}, 0, nullptr);
   auto feed_actor = caf::actor_cast<caf::weak_actor_ptr>(f->actor);
   batch_subscription sub(f, 1);
   // Each pull finds nothing yet and waits (mostly: the writer appends once

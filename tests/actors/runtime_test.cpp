@@ -131,6 +131,9 @@ public:
   storage::cursor_store& cursors() noexcept override { return inner_->cursors(); }
   std::shared_ptr<key_storage> keys() override { return inner_->keys(); }
   std::size_t memory_bytes() const override { return inner_->memory_bytes(); }
+  void collect_metrics(std::vector<metric_family>& out) const override {
+    inner_->collect_metrics(out);
+  }
 
 private:
   /// The inner engine's log, counting wake-ups and failing or copying reads.

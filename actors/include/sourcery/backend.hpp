@@ -14,12 +14,14 @@
 #include <sourcery/encryption.hpp>
 #include <sourcery/event_store.hpp>
 #include <sourcery/listeners.hpp>
+#include <sourcery/metrics.hpp>
 #include <sourcery/outbox.hpp>
 #include <sourcery/registry.hpp>
 #include <sourcery/settings.hpp>
 #include <sourcery/subscriptions.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace caf {
@@ -74,7 +76,8 @@ public:
   backend in_tenant_mode(const std::string& tenant) const;
 
   /// Validates and applies `s` to the runtime; throws `invalid_argument`
-  /// naming the first out-of-range setting.
+  /// naming the first out-of-range setting, or saying why the metrics
+  /// endpoint (`s.metrics_listen`) cannot listen where asked.
   backend& configure(const settings& s);
   settings current_settings();
 
@@ -110,6 +113,13 @@ public:
   /// The runtime's CAF actor system (to spawn push consumers).
   caf::actor_system& actor_system();
   runtime_stats stats();
+  /// Every metric now (R-MET): counters, gauges and histograms of the
+  /// runtime and its engine, for a service's own metrics system or
+  /// prometheus_text(). docs/metrics.md lists them.
+  metrics_snapshot metrics();
+  /// Where the metrics endpoint listens ("127.0.0.1:9464"), if it runs
+  /// (settings::metrics_listen).
+  std::optional<std::string> metrics_address();
   /// The storage engine the runtime runs on.
   std::shared_ptr<storage::engine> engine();
 

@@ -17,6 +17,10 @@ struct runtime_options {
   std::size_t scheduler_threads = 0;
   /// Messages an actor handles before yielding its thread; 0 = CAF default.
   std::size_t max_throughput = 0;
+  /// Count what happens for backend::metrics() and the endpoint (R-MET). Off,
+  /// the hot paths skip even their clock reads, and metrics() holds only the
+  /// gauges read at the moment (engine, tenants, outbox, last position).
+  bool metrics = true;
 };
 
 /// Behaviour settings, validated by `backend::configure` (invalid values throw
@@ -35,6 +39,14 @@ struct settings {
   /// its next call (R-ST5: idle tenants cost next to nothing); 0 = never.
   /// Applies to actors spawned after it is set.
   std::chrono::milliseconds tenant_idle{0};
+  /// Serve the metrics over HTTP at this "host:port" (GET /metrics, the
+  /// Prometheus text format); empty = no endpoint (the default). Port 0
+  /// picks a free one (backend::metrics_address() tells which). A malformed
+  /// address, or one that cannot be bound, throws invalid_argument.
+  std::string metrics_listen{};
+  /// Per-tenant series (events committed) for at most this many tenants,
+  /// the busiest; 0 = none (0 to 10,000).
+  std::size_t metrics_tenant_series = 0;
 
   /// Throws `invalid_argument` naming the first out-of-range setting.
   void validate() const;

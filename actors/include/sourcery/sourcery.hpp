@@ -9,6 +9,7 @@
 //   outbox.hpp         publishing to the outside world, dead letters
 //   encryption.hpp     encrypted fields, per-subject keys, crypto-shredding
 //   errors.hpp         the typed errors every call may throw
+//   metrics.hpp        backend.metrics() snapshots, the Prometheus text format
 //   settings.hpp       runtime settings (backend.configure)
 //
 // Also: es/aggregate.hpp, es/repository.hpp, es/projector.hpp (event
@@ -28,6 +29,7 @@
 #include <sourcery/event_store.hpp>
 #include <sourcery/events.hpp>
 #include <sourcery/listeners.hpp>
+#include <sourcery/metrics.hpp>
 #include <sourcery/outbox.hpp>
 #include <sourcery/push_protocol.hpp>
 #include <sourcery/registry.hpp>

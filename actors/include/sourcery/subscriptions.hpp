@@ -105,6 +105,16 @@ public:
     return *this;
   }
 
+  /// The subscription's name in the metrics (label `subscription`, R-MET);
+  /// unnamed ones are "subscription-<n>". A name a running subscription
+  /// has already gets a suffix ("billing-2").
+  subscription_builder& named(std::string name) {
+    if (name.empty())
+      throw invalid_argument("a subscription's name must not be empty");
+    name_ = std::move(name);
+    return *this;
+  }
+
   /// Only records of the given event types.
   template <class... E>
   subscription_builder& to_events() {
@@ -138,6 +148,7 @@ private:
   std::shared_ptr<const detail::wiring> actors_;
   position start_;
   subscription_filter filter_;
+  std::optional<std::string> name_;
 };
 
 class subscriber {

@@ -1,6 +1,7 @@
 // The in-memory engine: the global log, each tenant's streams, the outbox,
 // keys and cursors, all in RAM (R-ST1, R-ST2).
 #include <sourcery/storage/in_memory.hpp>
+#include <sourcery/detail/instruments.hpp>
 
 #include "memory_log.hpp"
 #include "memory_outbox.hpp"
@@ -178,6 +179,13 @@ public:
   std::shared_ptr<key_storage> keys() override { return keys_; }
 
   std::size_t memory_bytes() const override { return log_.memory_bytes(); }
+
+  void collect_metrics(std::vector<metric_family>& out) const override {
+    out.push_back(sourcery::detail::single("sourcery_memory_log_bytes",
+                                           "Bytes the in-memory log holds: records, payloads, indexes",
+                                           metric_type::gauge,
+                                           static_cast<double>(log_.memory_bytes())));
+  }
 
 private:
   memory_log log_;

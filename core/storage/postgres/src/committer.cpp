@@ -110,8 +110,16 @@ void committer::lead(std::unique_lock<std::mutex>& lock) {
       if (!a->error)
         a->error = error;
   }
-  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-    std::chrono::steady_clock::now() - start);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+  std::uint64_t committed = 0;
+  for (auto* a : group)
+    if (!a->error)
+      committed += a->events.size();
+  if (committed > 0) {
+    group_events_.observe(committed);
+    commit_time_.observe(elapsed);
+  }
   lock.lock();
   last_group_ = group.size();
   last_commit_ = took;

@@ -37,6 +37,7 @@
 #include "connection.hpp"
 
 #include <sourcery/detail/completion_latch.hpp>
+#include <sourcery/detail/instruments.hpp>
 #include <sourcery/storage/engine.hpp>
 
 #include <chrono>
@@ -87,6 +88,11 @@ public:
   /// `storage_unavailable`.
   append_receipt commit(pending_append& a);
 
+  /// Events per committed group and the time each group's transaction took
+  /// (R-MET).
+  const sourcery::detail::histogram& group_events() const noexcept { return group_events_; }
+  const sourcery::detail::histogram& commit_time() const noexcept { return commit_time_; }
+
 private:
   void wait_for_leader(pending_append& a, std::unique_lock<std::mutex>& lock);
   void lead(std::unique_lock<std::mutex>& lock);
@@ -118,6 +124,9 @@ private:
   std::size_t gather_until_ = 0;              // GUARDED_BY(mutex_): 0 = not gathering
   std::size_t last_group_ = 0;                // GUARDED_BY(mutex_)
   std::chrono::microseconds last_commit_{0};  // GUARDED_BY(mutex_)
+
+  sourcery::detail::histogram group_events_{sourcery::detail::size_bounds()};       // leaders update
+  sourcery::detail::histogram commit_time_{sourcery::detail::latency_bounds(), 1e-9}; // in ns
 };
 
 } // namespace sourcery::storage::postgres_detail

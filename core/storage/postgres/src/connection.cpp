@@ -356,6 +356,11 @@ pool::lease pool::take() {
   return lease(*this, std::move(c));
 }
 
+std::size_t pool::connections() {
+  std::lock_guard lock(mutex_);
+  return idle_.size() + lent_;
+}
+
 void pool::give_back(std::unique_ptr<connection> c) noexcept {
   c->rollback();
   std::lock_guard lock(mutex_);

@@ -182,6 +182,9 @@ public:
   /// A usable connection; throws `storage_unavailable` when none can be made.
   lease take();
 
+  /// Connections open now, idle or lent.
+  std::size_t connections();
+
 private:
   void give_back(std::unique_ptr<connection> c) noexcept;
 

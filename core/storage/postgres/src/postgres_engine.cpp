@@ -331,8 +331,15 @@ public:
     commits_ = std::make_unique<committer>(settings_, schema_,
                                            [this](position p) { log_->advance(p); });
     listener_ = std::make_unique<listener>(
-      settings_, schema_, [this](std::uint64_t p) { log_->advance(p); },
-      [this] { outbox_->changed(); });
+      settings_, schema_,
+      [this](std::uint64_t p) {
+        notifications_.add();
+        log_->advance(p);
+      },
+      [this] {
+        notifications_.add();
+        outbox_->changed();
+      });
   }
 
   ~postgres_engine() override {
@@ -359,6 +366,20 @@ public:
   /// Records are not kept in memory: every read goes to the database.
   std::size_t memory_bytes() const override { return 0; }
 
+  void collect_metrics(std::vector<metric_family>& out) const override {
+    using sourcery::detail::single;
+    sourcery::detail::add_commit_metrics(out, commits_->group_events(), commits_->commit_time());
+    out.push_back(single("sourcery_postgres_pool_connections",
+                         "Connections the engine's pool holds open, idle or in use",
+                         metric_type::gauge, static_cast<double>(pool_->connections())));
+    out.push_back(single("sourcery_postgres_listening",
+                         "1 while the LISTEN connection is up, else 0", metric_type::gauge,
+                         listener_ && listener_->listening() ? 1 : 0));
+    out.push_back(single("sourcery_postgres_notifications_received_total",
+                         "Notifications received on the LISTEN connection (commits, outbox changes)",
+                         metric_type::counter, static_cast<double>(notifications_.value())));
+  }
+
 private:
   const std::string schema_;
   const connection_settings settings_;
@@ -372,6 +393,7 @@ private:
   std::mutex tenants_mutex_;
   std::unordered_map<std::string, std::shared_ptr<pg_streams>> tenants_; // GUARDED_BY
 
+  sourcery::detail::counter notifications_;
   std::unique_ptr<listener> listener_; // last: stopped first
 };
 

@@ -113,13 +113,19 @@ bool commit_queue::write(std::vector<std::unique_ptr<pending_commit>>& group, bo
     for (const auto* c : last)
       if (c)
         batch.Put(store_.cf(family::streams), c->stream_key, c->state);
+    auto started = clock::now();
     status = store_.db->Write(store_.commit_write, &batch);
+    write_time_.observe(clock::now() - started);
   } catch (const std::exception& e) { // e.g. bad_alloc: the batch is not written
     status = rocksdb::Status::Aborted(e.what());
   }
 
   std::string error;
   if (status.ok()) {
+    std::uint64_t events = 0;
+    for (const auto& c : group)
+      events += c->records.size();
+    group_events_.observe(events);
     published_(group); // noexcept
     last_.store(group.back()->records.back()->pos, std::memory_order_seq_cst);
     wake_ups_.published();

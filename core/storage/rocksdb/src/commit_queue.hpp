@@ -29,6 +29,8 @@
 
 #include "store.hpp"
 
+#include <sourcery/detail/instruments.hpp>
+
 #include <sourcery/detail/spin_budget.hpp>
 #include <sourcery/detail/wake_ups.hpp>
 
@@ -103,6 +105,11 @@ public:
   /// The wake-ups of the log, run after each published batch.
   storage::wake_ups& wake_ups() noexcept { return wake_ups_; }
 
+  /// Events per written batch and the time each write (and its fsync) took
+  /// (R-MET).
+  const sourcery::detail::histogram& group_events() const noexcept { return group_events_; }
+  const sourcery::detail::histogram& write_time() const noexcept { return write_time_; }
+
 private:
   using clock = std::chrono::steady_clock;
 
@@ -130,6 +137,8 @@ private:
   storage::spin_budget idle_{std::chrono::nanoseconds(0), std::chrono::microseconds(100)};
 
   storage::wake_ups wake_ups_;
+  sourcery::detail::histogram group_events_{sourcery::detail::size_bounds()};     // writer thread updates
+  sourcery::detail::histogram write_time_{sourcery::detail::latency_bounds(), 1e-9}; // likewise, in ns
   std::thread writer_; // last: starts when everything above is ready
 };
 

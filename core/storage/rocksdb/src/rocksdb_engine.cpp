@@ -42,6 +42,7 @@
 // the memtable's arena, a map entry on the heap).
 #include <sourcery/storage/rocksdb.hpp>
 #include <sourcery/detail/completion_latch.hpp>
+#include <sourcery/detail/instruments.hpp>
 
 #include "commit_queue.hpp"
 #include "durable_outbox.hpp"
@@ -52,6 +53,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -723,6 +725,30 @@ public:
 
   std::size_t memory_bytes() const override {
     return store_.cache->bytes() + cache_->GetUsage();
+  }
+
+  void collect_metrics(std::vector<metric_family>& out) const override {
+    using sourcery::detail::single;
+    sourcery::detail::add_commit_metrics(out, commits_->group_events(), commits_->write_time());
+    auto property = [&](const char* name) {
+      std::uint64_t v = 0;
+      store_.db->GetAggregatedIntProperty(name, &v);
+      return static_cast<double>(v);
+    };
+    std::vector<rocksdb::LiveFileMetaData> files;
+    store_.db->GetLiveFilesMetaData(&files);
+    out.push_back(single("sourcery_rocksdb_record_cache_bytes",
+                         "Bytes of recent records the engine keeps for subscriptions",
+                         metric_type::gauge, static_cast<double>(store_.cache->bytes())));
+    out.push_back(single("sourcery_rocksdb_block_cache_bytes", "Bytes in RocksDB's block cache",
+                         metric_type::gauge, static_cast<double>(cache_->GetUsage())));
+    out.push_back(single("sourcery_rocksdb_memtable_bytes",
+                         "Bytes in RocksDB's memtables, all column families", metric_type::gauge,
+                         property("rocksdb.cur-size-all-mem-tables")));
+    out.push_back(single("sourcery_rocksdb_table_files", "Live SST files", metric_type::gauge,
+                         static_cast<double>(files.size())));
+    out.push_back(single("sourcery_rocksdb_table_bytes", "Bytes of live SST files",
+                         metric_type::gauge, property("rocksdb.live-sst-files-size")));
   }
 
 private:

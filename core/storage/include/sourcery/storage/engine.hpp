@@ -20,6 +20,7 @@
 #pragma once
 
 #include <sourcery/encryption.hpp>
+#include <sourcery/metrics.hpp>
 #include <sourcery/storage/cursor_store.hpp>
 #include <sourcery/storage/log.hpp>
 #include <sourcery/storage/outbox_store.hpp>
@@ -30,6 +31,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sourcery::storage {
 
@@ -58,6 +60,12 @@ public:
 
   /// Bytes held in memory by records and their indexes (for the harness).
   virtual std::size_t memory_bytes() const = 0;
+
+  /// Adds the engine's own metrics (R-MET) to `out`: commit groups and
+  /// commit time, caches, files, connections — what this engine has. Names
+  /// start with `sourcery_`; see docs/metrics.md. Called by a scrape, from
+  /// any thread; nothing it reads may block a commit for long.
+  virtual void collect_metrics(std::vector<metric_family>& out) const = 0;
 };
 
 } // namespace sourcery::storage
