@@ -32,7 +32,7 @@ void send_append(const codec& c, tenant_slot& tenant, const stream_id& stream,
                  completion<append_receipt> done, bool caller_waits) {
   append_job job{stream, {}, expected, std::move(done), caller_waits};
   auto* metrics = tenant.metrics();
-  if (metrics)
+  if (metrics && runtime_metrics::sample_latency())
     job.started = std::chrono::steady_clock::now();
   try {
     job.events.reserve(events.size());

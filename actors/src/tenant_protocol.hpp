@@ -42,7 +42,7 @@ struct append_job {
   /// `done` only wakes a thread blocked in the facade (no user code): the
   /// engine's thread may run it the moment the outcome is in.
   bool caller_waits = false;
-  /// When the facade was called (set with metrics on, for the latency).
+  /// When the facade was called, if its latency is timed (runtime_metrics).
   std::chrono::steady_clock::time_point started{};
 };
 
