@@ -11,6 +11,7 @@
 //   outbox_store  outbox entries in shards, attempts, dead letters (outbox_store.hpp)
 //   cursor_store  projector cursors (cursor_store.hpp)
 //   key_storage   data-subject keys of every tenant (<sourcery/encryption.hpp>)
+//   store_admin   what an operator's tool needs besides (admin.hpp)
 //
 // Thread-safety: every member function of the engine and of its parts may be
 // called from any thread, any number of threads at once, unless its comment
@@ -20,6 +21,7 @@
 #pragma once
 
 #include <sourcery/encryption.hpp>
+#include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/cursor_store.hpp>
 #include <sourcery/storage/log.hpp>
 #include <sourcery/storage/outbox_store.hpp>
@@ -58,6 +60,9 @@ public:
 
   /// Bytes held in memory by records and their indexes (for the harness).
   virtual std::size_t memory_bytes() const = 0;
+
+  /// The operator's part (R-ADM1); null for an engine that offers none.
+  virtual store_admin* admin() noexcept { return nullptr; }
 };
 
 } // namespace sourcery::storage
