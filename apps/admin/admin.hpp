@@ -23,7 +23,7 @@ enum exit_code : int {
   ok = 0,
   problem_found = 1, // verify found damage; an unknown stream or tenant
   bad_usage = 2,
-  storage_unavailable = 3, // absent, not a store, locked, damaged, unreachable
+  unavailable = 3, // storage absent, not a store, locked, damaged, unreachable
 };
 
 /// An error that ends the program with `code` and one line on stderr.

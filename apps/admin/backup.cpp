@@ -34,7 +34,7 @@ int run_backup(const common_args& c, const std::string& dest) {
   try {
     storage::checkpoint_rocksdb(*e, dest);
   } catch (const storage_unavailable& ex) {
-    throw failure(storage_unavailable, ex.what());
+    throw failure(unavailable, ex.what());
   }
   std::cout << "backed up " << e->log().last_position() << " events to " << dest << '\n';
   return ok;
@@ -55,7 +55,7 @@ int run_restore(const common_args& c, const std::string& backup) {
   fs::create_directories(c.storage.path, ec);
   fs::copy(backup, c.storage.path, fs::copy_options::recursive, ec);
   if (ec)
-    throw failure(storage_unavailable, "cannot copy " + backup + " to " + c.storage.path + ": "
+    throw failure(unavailable, "cannot copy " + backup + " to " + c.storage.path + ": "
                                          + ec.message());
   // Opened once for writing: a store RocksDB accepts, durable from now on.
   open_store(c.storage, access::change).reset();

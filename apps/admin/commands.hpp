@@ -39,6 +39,12 @@ struct log_args {
 };
 int run_log(const common_args& c, const log_args& a);
 
+struct tail_args {
+  std::optional<sourcery::position> from; // none: only what commits from now on
+  std::optional<std::string> tenant, category, type;
+};
+int run_tail(const common_args& c, const tail_args& a);
+
 int run_outbox_status(const common_args& c);
 int run_dead_letters(const common_args& c, const std::optional<std::string>& tenant);
 

@@ -37,8 +37,7 @@ stream_state state_of(storage::engine& e, const stream_entry& s) {
   auto streams = e.streams(s.tenant);
   out.info = streams->info(s.stream);
   if (out.info) {
-    // A read from the current version on returns at most one event, and the
-    // snapshot when it is at or after it; a read of everything otherwise.
+    // The snapshot comes with the events after it: a read of the stream.
     auto r = streams->read(s.stream, std::nullopt, std::nullopt);
     if (r.snapshot)
       out.snapshot = r.snapshot->version.value_or(0);
@@ -209,7 +208,8 @@ int run_read(const common_args& c, const read_args& a) {
     o["current"] = info->current;
     if (r.snapshot) {
       json::object snap;
-      snap["version"] = r.snapshot->version ? json::value(*r.snapshot->version) : nullptr;
+      snap["version"] =
+        r.snapshot->version ? json::value(*r.snapshot->version) : json::value(nullptr);
       snap["type"] = r.snapshot->name;
       snap["schema"] = r.snapshot->schema;
       snap["data"] = payload_json(r.snapshot->data);

@@ -64,6 +64,15 @@ int run(int argc, char** argv) {
   log->add_option("--limit", la.limit, "at most this many records (default 100)");
   log->callback([&] { chosen = [&] { return run_log(c, la); }; });
 
+  tail_args ta;
+  auto* tail = app.add_subcommand("tail", "records as they commit, until Ctrl-C");
+  add_common(*tail, c, true);
+  tail->add_option("--from", ta.from, "first position (default: what commits from now on)");
+  tail->add_option("--tenant", ta.tenant, "only this tenant's");
+  tail->add_option("--category", ta.category, "only this category's");
+  tail->add_option("--type", ta.type, "only events of this type");
+  tail->callback([&] { chosen = [&] { return run_tail(c, ta); }; });
+
   auto* outbox = app.add_subcommand("outbox", "the outbox: status, dead letters, repair");
   outbox->require_subcommand(1);
   auto* status = outbox->add_subcommand("status", "pending entries and dead letters");
@@ -148,10 +157,10 @@ int main(int argc, char** argv) {
     return e.code;
   } catch (const sourcery::storage_unavailable& e) {
     std::cerr << "sourcery-admin: " << e.what() << '\n';
-    return admin::storage_unavailable;
+    return admin::unavailable;
   } catch (const sourcery::storage_corrupt& e) {
     std::cerr << "sourcery-admin: " << e.what() << '\n';
-    return admin::storage_unavailable;
+    return admin::unavailable;
   } catch (const std::exception& e) {
     std::cerr << "sourcery-admin: " << e.what() << '\n';
     return admin::problem_found;

@@ -30,37 +30,45 @@ std::shared_ptr<storage::engine> open_rocksdb(const storage_choice& c, access ho
   bool empty = exists && fs::is_directory(c.path, ec) && fs::is_empty(c.path, ec);
   if (how == access::create) {
     if (exists && !empty && !fs::exists(fs::path(c.path) / "CURRENT", ec))
-      throw failure(storage_unavailable, c.path + " holds files that are not a Sourcery store");
+      throw failure(unavailable, c.path + " holds files that are not a Sourcery store");
   } else if (!exists) {
-    throw failure(storage_unavailable, "there is no folder " + c.path);
+    throw failure(unavailable, "there is no folder " + c.path);
   } else if (!fs::is_directory(c.path, ec)) {
-    throw failure(storage_unavailable, c.path + " is not a folder");
+    throw failure(unavailable, c.path + " is not a folder");
   } else if (empty) {
-    throw failure(storage_unavailable, "the folder " + c.path + " is empty: it holds no store");
+    throw failure(unavailable, "the folder " + c.path + " is empty: it holds no store");
+  }
+  if (how == access::create && exists && !empty) { // a store: it must be empty, checked read-only
+    storage::rocksdb_options look;
+    look.read_only = true;
+    position last = 0;
+    try {
+      last = storage::open_rocksdb_engine(c.path, look)->log().last_position();
+    } catch (const std::exception& e) {
+      throw failure(admin::unavailable, e.what());
+    }
+    if (last != 0)
+      throw failure(problem_found, "the store in " + c.path + " is not empty (last position "
+                                     + std::to_string(last) + "): an import needs an empty store");
   }
   storage::rocksdb_options o;
   o.read_only = how == access::read;
   o.durability = storage::rocksdb_options::durability::normal; // an import syncs at its end
   try {
-    auto e = storage::open_rocksdb_engine(c.path, o);
-    if (how == access::create && e->log().last_position() != 0)
-      throw failure(problem_found, "the store in " + c.path + " is not empty (last position "
-                                     + std::to_string(e->log().last_position())
-                                     + "): an import needs an empty store");
-    return e;
+    return storage::open_rocksdb_engine(c.path, o);
   } catch (const storage_unavailable& e) {
     if (locked(e.what()))
-      throw failure(admin::storage_unavailable,
+      throw failure(admin::unavailable,
                     "the store in " + c.path
                       + " is in use by another process (it holds the store's LOCK); stop that"
                         " process to change the store, or read it meanwhile: info, tenants,"
                         " streams, read, log, outbox status, outbox dead-letters, verify and"
                         " export open it read-only");
-    throw failure(admin::storage_unavailable, e.what());
+    throw failure(admin::unavailable, e.what());
   } catch (const storage_corrupt& e) {
-    throw failure(admin::storage_unavailable, e.what());
+    throw failure(admin::unavailable, e.what());
   } catch (const storage_version_mismatch& e) {
-    throw failure(admin::storage_unavailable, e.what());
+    throw failure(admin::unavailable, e.what());
   }
 }
 
@@ -83,11 +91,11 @@ std::shared_ptr<storage::engine> open_postgres(const storage_choice& c, access h
   } catch (const invalid_argument& e) {
     throw failure(bad_usage, e.what());
   } catch (const storage_unavailable& e) {
-    throw failure(admin::storage_unavailable, e.what());
+    throw failure(admin::unavailable, e.what());
   } catch (const storage_corrupt& e) {
-    throw failure(admin::storage_unavailable, e.what());
+    throw failure(admin::unavailable, e.what());
   } catch (const storage_version_mismatch& e) {
-    throw failure(admin::storage_unavailable, e.what());
+    throw failure(admin::unavailable, e.what());
   }
 #endif
 }
@@ -109,7 +117,7 @@ std::shared_ptr<storage::engine> open_store(const storage_choice& choice, access
 storage::store_admin& admin_of(storage::engine& e) {
   auto* a = e.admin();
   if (!a)
-    throw failure(storage_unavailable, "the " + std::string(e.name())
+    throw failure(unavailable, "the " + std::string(e.name())
                                          + " engine offers no operator access");
   return *a;
 }

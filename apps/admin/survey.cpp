@@ -1,5 +1,6 @@
 #include "survey.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace admin {

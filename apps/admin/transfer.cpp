@@ -338,11 +338,11 @@ int run_export(const common_args& c, const export_args& a) {
   }
   std::ofstream out(a.file, std::ios::binary | std::ios::trunc);
   if (!out)
-    throw failure(storage_unavailable, "cannot write " + a.file);
+    throw failure(unavailable, "cannot write " + a.file);
   write_export(*e, a, out);
   out.flush();
   if (!out)
-    throw failure(storage_unavailable, "cannot write " + a.file);
+    throw failure(unavailable, "cannot write " + a.file);
   return ok;
 }
 
@@ -352,7 +352,7 @@ int run_import(const common_args& c, const std::string& file) {
   if (!file.empty() && file != "-") {
     in_file.open(file, std::ios::binary);
     if (!in_file)
-      throw failure(storage_unavailable, "cannot read " + file);
+      throw failure(unavailable, "cannot read " + file);
     in = &in_file;
   }
   auto e = open_store(c.storage, access::create);

@@ -319,6 +319,9 @@ std::vector<pending_entry> durable_outbox::pending_entries() const {
 
 void durable_outbox::restore(position pos, std::uint32_t attempts,
                              const std::string* last_error) {
+  if (pos == 0 || pos > last_())
+    throw invalid_argument("no pending, unclaimed outbox entry at position "
+                           + std::to_string(pos));
   std::lock_guard lock(mutex_);
   auto index = shard_of(store_.record_at(pos)->view().tenant);
   auto key = outbox_key(static_cast<std::uint32_t>(index), pos);
