@@ -53,7 +53,9 @@ std::shared_ptr<storage::engine> open_rocksdb(const storage_choice& c, access ho
   }
   storage::rocksdb_options o;
   o.read_only = how == access::read;
-  o.durability = storage::rocksdb_options::durability::normal; // an import syncs at its end
+  // Written to the operating system, not fsync'd per append: an import or a
+  // repair interrupted by a machine's crash is run again.
+  o.durability = storage::rocksdb_options::durability::normal;
   try {
     return storage::open_rocksdb_engine(c.path, o);
   } catch (const storage_unavailable& e) {

@@ -33,20 +33,66 @@ namespace {
 
 constexpr std::string_view header_kind = "sourcery-export";
 
-json::object event_line(const storage::record& r) {
-  json::object o;
-  o["kind"] = "event";
-  o["position"] = r.position;
-  o["tenant"] = r.tenant;
-  o["stream"] = stream_json(*r.stream);
-  o["version"] = r.version;
-  o["type"] = r.type;
-  o["schema"] = r.schema;
-  o["id"] = to_string(r.id);
-  o["created_us"] = r.created_us;
-  o["data"] = r.data;
-  o["context"] = r.context;
-  return o;
+/// `text` as a JSON string, appended to `out` (escapes as Boost.JSON does).
+void put_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      if (c < 0x20) {
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      } else {
+        out += ch;
+      }
+    }
+  }
+  out += '"';
+}
+
+/// An event's line, written directly: the export's hot path (one per record).
+void put_event_line(std::string& out, const storage::record& r) {
+  out += R"({"kind":"event","position":)";
+  out += std::to_string(r.position);
+  out += R"(,"tenant":)";
+  put_string(out, r.tenant);
+  out += R"(,"stream":{"id":")";
+  out += to_string(r.stream->id());
+  out += R"(","category":)";
+  if (r.stream->category())
+    put_string(out, *r.stream->category());
+  else
+    out += "null";
+  out += R"(,"name":)";
+  if (r.stream->name())
+    put_string(out, *r.stream->name());
+  else
+    out += "null";
+  out += R"(},"version":)";
+  out += std::to_string(r.version);
+  out += R"(,"type":)";
+  put_string(out, r.type);
+  out += R"(,"schema":)";
+  out += std::to_string(r.schema);
+  out += R"(,"id":")";
+  out += to_string(r.id);
+  out += R"(","created_us":)";
+  out += std::to_string(r.created_us);
+  out += R"(,"data":)";
+  put_string(out, r.data);
+  out += R"(,"context":)";
+  put_string(out, r.context);
+  out += "}\n";
 }
 
 json::object snapshot_json(const raw_event& s) {
@@ -131,10 +177,17 @@ void write_export(storage::engine& e, const export_args& a, std::ostream& out) {
                         {"tenant", key.tenant_id},
                         {"stream", stream_json(key.stream)},
                         {"version", v}});
+  std::string buffer;
   for_each_record(e.log(), 1, s.last_position, [&](const storage::record& r) {
-    if (wanted(r.tenant))
-      line(event_line(r));
+    if (!wanted(r.tenant))
+      return;
+    put_event_line(buffer, r);
+    if (buffer.size() > (1 << 20)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
   });
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
 }
 
 /// What an import keeps of the lines before the events.

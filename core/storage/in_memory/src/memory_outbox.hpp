@@ -13,6 +13,7 @@
 
 #include "memory_log.hpp"
 
+#include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/outbox_store.hpp>
 
 #include <atomic>

@@ -25,6 +25,7 @@
 #include "commit_queue.hpp"
 #include "store.hpp"
 
+#include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/outbox_store.hpp>
 
 #include <condition_variable>
