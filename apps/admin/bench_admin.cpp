@@ -3,6 +3,7 @@
 // with RocksDB's own iterators. One run, one table.
 //   bench_admin [--events=N] [--streams=S] [--path=FOLDER]
 #include "commands.hpp"
+#include "../cli.hpp"
 
 #include <sourcery/storage/rocksdb.hpp>
 
@@ -78,54 +79,58 @@ std::uint64_t raw_iteration(const std::string& path,
   return bytes;
 }
 
-std::string option(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--" + name + "=", 0) == 0)
-      return a.substr(name.size() + 3);
-  }
-  return fallback;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  auto events = std::stoull(option(argc, argv, "events", "1000000"));
-  auto streams = std::stoull(option(argc, argv, "streams", "1000"));
-  auto path = option(argc, argv, "path",
-                     (fs::temp_directory_path() / ("bench-admin-" + std::to_string(::getpid())))
-                       .string());
-  fs::remove_all(path);
-  std::cout << "bench_admin: " << events << " events in " << streams << " streams, RocksDB at "
-            << path << '\n';
-  auto fill_s = seconds_of([&] { fill(path, events, streams); });
-  std::printf("%-34s %8.2f s  %12.0f events/s\n", "filling (appends of 100)", fill_s,
-              events / fill_s);
+  std::uint64_t events = 1'000'000, streams = 1'000;
+  std::string path =
+    (fs::temp_directory_path() / ("bench-admin-" + std::to_string(::getpid()))).string();
+  cli::options o("bench_admin", "sourcery-admin's verify and export on a RocksDB store, beside a "
+                                "raw iteration of its log and index; one table on stdout.");
+  o.count(events, "events", "events stored (in appends of 100)", 100, 1'000'000'000)
+    .count(streams, "streams", "streams they are spread over", 1, 10'000'000)
+    .text(path, "path", "the store's folder (removed before and after)");
+  return cli::run_main(argc, argv, o, [&] {
+    events -= events % 100;
+    fs::remove_all(path);
+    std::cout << "bench_admin: " << cli::grouped(events) << " events in " << cli::grouped(streams)
+              << " streams, RocksDB at " << path << '\n';
+    auto fill_s = seconds_of([&] { fill(path, events, streams); });
+    auto row = [&](const char* what, double s) {
+      std::printf("%-38s %8.2f s  %12.0f events/s\n", what, s, events / s);
+    };
+    row("filling (appends of 100)", fill_s);
+    row("raw iteration: log",
+        seconds_of([&] { raw_iteration(path, {rocksdb_detail::family::log}); }));
+    row("raw iteration: log + index", seconds_of([&] {
+          raw_iteration(path, {rocksdb_detail::family::log, rocksdb_detail::family::index});
+        }));
 
-  auto row = [&](const char* what, double s) {
-    std::printf("%-34s %8.2f s  %12.0f events/s\n", what, s, events / s);
-  };
-  row("raw iteration: log", seconds_of([&] { raw_iteration(path, {rocksdb_detail::family::log}); }));
-  row("raw iteration: log + index", seconds_of([&] {
-        raw_iteration(path, {rocksdb_detail::family::log, rocksdb_detail::family::index});
-      }));
-
-  admin::common_args c;
-  c.storage.path = path;
-  std::streambuf* shown = std::cout.rdbuf();
-  std::ostringstream verify_out;
-  std::cout.rdbuf(verify_out.rdbuf());
-  int code = 0;
-  auto verify_s = seconds_of([&] { code = admin::run_verify(c, {}); });
-  auto export_s = seconds_of([&] {
-    admin::export_args a;
-    a.file = "/dev/null";
-    admin::run_export(c, a);
+    admin::common_args c;
+    c.storage.path = path;
+    std::streambuf* shown = std::cout.rdbuf();
+    std::ostringstream verify_out;
+    std::cout.rdbuf(verify_out.rdbuf());
+    int code = 0;
+    double verify_s = 0, export_s = 0;
+    try {
+      verify_s = seconds_of([&] { code = admin::run_verify(c, {}); });
+      export_s = seconds_of([&] {
+        admin::export_args a;
+        a.file = "/dev/null";
+        admin::run_export(c, a);
+      });
+    } catch (...) {
+      std::cout.rdbuf(shown);
+      throw;
+    }
+    std::cout.rdbuf(shown);
+    row("sourcery-admin verify", verify_s);
+    row("sourcery-admin export (to /dev/null)", export_s);
+    std::cout << "verify said: " << verify_out.str();
+    fs::remove_all(path);
+    if (code != 0)
+      std::cerr << "!! verify found problems in the store it filled\n";
+    return code;
   });
-  std::cout.rdbuf(shown);
-  row("sourcery-admin verify", verify_s);
-  row("sourcery-admin export (to /dev/null)", export_s);
-  std::cout << "verify said: " << verify_out.str();
-  fs::remove_all(path);
-  return code;
 }

@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_taken_during_appends_holds_every_acknowledged_
   BOOST_REQUIRE_EQUAL(copied.records.size(), last); // gap-free
   for (std::size_t i = 0; i < last; ++i) {
     BOOST_TEST(copied.records[i].position == i + 1);
-    BOOST_TEST(copied.records[i].id == original.records[i].id);
+    BOOST_TEST((copied.records[i].id == original.records[i].id));
   }
 }
 

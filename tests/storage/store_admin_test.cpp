@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(every_cursor_is_listed_with_its_stream_and_version) {
             [](const auto& x, const auto& y) { return x.first.projection < y.first.projection; });
   BOOST_TEST(all[0].first.projection == "search");
   BOOST_TEST(all[0].first.tenant_id == "");
-  BOOST_TEST(all[0].first.stream.id() == b.stream.id());
+  BOOST_TEST((all[0].first.stream.id() == b.stream.id()));
   BOOST_TEST(!all[0].first.stream.category());
   BOOST_TEST(all[0].second == 9u);
   BOOST_TEST(all[1].first.tenant_id == "acme");

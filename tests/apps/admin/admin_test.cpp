@@ -392,10 +392,11 @@ BOOST_AUTO_TEST_CASE(read_commands_and_dry_runs_modify_no_file) {
   temp_folder dir;
   auto store = given_rocksdb_store(dir);
   auto before = contents(store);
-  for (std::string command :
-       {"info", "tenants", "streams", "read order-1 --tenant=acme --category=order", "log",
-        "outbox status", "outbox dead-letters", "verify", "export " + (dir / "x.ndjson"),
-        "outbox requeue --all", "outbox purge 1", "shred ann --tenant=acme"}) {
+  std::vector<std::string> commands{
+    "info", "tenants", "streams", "read order-1 --tenant=acme --category=order", "log",
+    "outbox status", "outbox dead-letters", "verify", "export " + (dir / "x.ndjson"),
+    "outbox requeue --all", "outbox purge 1", "shred ann --tenant=acme"};
+  for (const auto& command : commands) {
     auto r = admin(command + " " + on(store));
     BOOST_TEST(r.code == 0, command << ": " << r.err);
   }
@@ -553,10 +554,10 @@ BOOST_AUTO_TEST_CASE(an_export_imported_into_an_empty_store_exports_the_same_byt
   // What the export keeps, as the copy serves it.
   auto copy = open_rocksdb_engine(dir / "copy");
   BOOST_TEST(copy->outbox().dead_letters().at(0).attempts == 3u);
-  BOOST_TEST(copy->cursors().load(cursor_key{"totals", "acme", order}) == 4u);
+  BOOST_TEST((copy->cursors().load(cursor_key{"totals", "acme", order}) == 4u));
   BOOST_TEST(!copy->streams("globex")->info(stream_id::named("gone")));
-  BOOST_TEST(copy->streams("acme")->read(order, std::nullopt, std::nullopt).snapshot->version
-             == 3u);
+  BOOST_TEST((copy->streams("acme")->read(order, std::nullopt, std::nullopt).snapshot->version
+              == 3u));
 }
 
 BOOST_AUTO_TEST_CASE(an_import_into_a_store_that_is_not_empty_is_refused_and_changes_nothing) {
