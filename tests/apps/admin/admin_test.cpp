@@ -26,6 +26,7 @@
 #include <csignal>
 #include <poll.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace sourcery;
@@ -589,6 +590,45 @@ BOOST_AUTO_TEST_CASE(a_backup_restored_verifies_and_holds_every_event) {
   BOOST_REQUIRE_EQUAL(admin("export " + (dir / "b.ndjson") + " " + on(dir / "restored")).code, 0);
   BOOST_TEST((slurp(dir / "a.ndjson") == slurp(dir / "b.ndjson")));
   BOOST_TEST(admin("restore " + (dir / "backup") + " " + on(dir / "restored")).code == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_backup_of_a_store_a_service_is_writing_holds_every_acknowledged_event) {
+  temp_folder dir;
+  auto store = given_rocksdb_store(dir);
+  auto service = open_rocksdb_engine(store);
+  std::atomic<bool> stop{false};
+  std::atomic<position> acknowledged{service->log().last_position()};
+  std::thread writer([&] {
+    auto stream = stream_id::named("busy", "load");
+    for (std::uint64_t v = 0; !stop; ++v) {
+      auto r = service->streams("acme")->append(stream, v, std::vector{event("tick", "{}")}, {},
+                                                nullptr);
+      acknowledged = r.last_position;
+    }
+  });
+  while (acknowledged.load() < 500) // the service is under way
+    std::this_thread::yield();
+  auto before = acknowledged.load();
+  auto b = admin("backup " + (dir / "backup") + " " + on(store));
+  stop = true;
+  writer.join();
+  BOOST_REQUIRE_EQUAL(b.code, 0);
+  BOOST_TEST(has(b.out, "in use by another process: copying it through a read-only view"));
+  BOOST_TEST_MESSAGE("acknowledged before the backup: " << before << ", at its end: "
+                     << acknowledged.load());
+  BOOST_TEST(admin("verify " + on(dir / "backup")).code == 0);
+  rocksdb_options ro;
+  ro.read_only = true;
+  auto copy = open_rocksdb_engine(dir / "backup", ro);
+  BOOST_REQUIRE(copy->log().last_position() >= before);
+  record_batch original, copied;
+  service->log().read(0, before, original);
+  copy->log().read(0, before, copied);
+  BOOST_REQUIRE_EQUAL(copied.records.size(), before);
+  for (std::size_t i = 0; i < before; ++i)
+    BOOST_TEST((copied.records[i].id == original.records[i].id));
+  BOOST_TEST(copy->keys()->get("acme", "ann").has_value());
+  BOOST_TEST(copy->outbox().dead_letters().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(tail_prints_what_another_process_commits_until_interrupted) {
