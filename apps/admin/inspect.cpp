@@ -167,7 +167,7 @@ int run_streams(const common_args& c, const streams_args& a) {
       out.push_back(std::move(o));
     } else {
       rows.push_back({tenant_cell(st.tenant), stream_text(st.stream), version,
-                      now.snapshot ? "v" + std::to_string(*now.snapshot) : "-",
+                      now.snapshot ? std::string("v") + std::to_string(*now.snapshot) : "-",
                       number(st.events), number(st.first), number(st.last)});
     }
   }
@@ -225,8 +225,8 @@ int run_read(const common_args& c, const read_args& a) {
     return ok;
   }
   std::cout << "stream " << stream_text(id) << " of " << tenant_text(a.tenant) << ": "
-            << (info->versionless ? "versionless, " + number(info->current) + " events"
-                                  : "version " + number(info->current))
+            << (info->versionless ? std::string("versionless, ") + number(info->current) + " events"
+                                  : std::string("version ") + number(info->current))
             << '\n';
   if (r.snapshot)
     std::cout << "snapshot at version " << r.snapshot->version.value_or(0) << ": "

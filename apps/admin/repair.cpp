@@ -45,7 +45,7 @@ int change_dead_letters(const common_args& c, const dead_letter_change& a, const
   auto targets = chosen(*e, a);
   if (!a.yes) {
     std::cout << "would " << verb << ' ' << targets.size() << " dead letters"
-              << (targets.empty() ? "" : " (positions " + positions_text(targets) + ")")
+              << (targets.empty() ? "" : std::string(" (positions ") + positions_text(targets) + ")")
               << "; pass --yes to do it\n";
     return ok;
   }
@@ -82,7 +82,7 @@ int run_outbox_status(const common_args& c) {
             << "dead      " << counts.dead << '\n'
             << "shards    " << e->outbox().shards() << '\n'
             << "oldest    " << (pending.empty() ? std::string("-")
-                                                : "position " + std::to_string(pending[0].position))
+                                                : std::string("position ") + std::to_string(pending[0].position))
             << '\n';
   return ok;
 }
@@ -129,7 +129,7 @@ int run_shred(const common_args& c, const shred_args& a) {
   if (!keys->get(a.tenant, a.subject))
     throw failure(problem_found, "there is no key of subject '" + a.subject + "' in "
                                    + (a.tenant.empty() ? "the default tenant"
-                                                       : "tenant '" + a.tenant + "'")
+                                                       : std::string("tenant '") + a.tenant + "'")
                                    + " (never stored, or shredded already)");
   if (!a.yes) {
     std::cout << "would shred subject '" << a.subject << "' of tenant '" << a.tenant

@@ -34,7 +34,7 @@ std::string stream_key(std::string_view tenant, const stream_id& s) {
 }
 
 std::string tenant_text(const std::string& tenant) {
-  return tenant.empty() ? "the default tenant" : "tenant '" + tenant + "'";
+  return tenant.empty() ? "the default tenant" : std::string("tenant '") + tenant + "'";
 }
 
 survey survey_store(storage::engine& e, const std::optional<std::string>& tenant) {

@@ -354,8 +354,7 @@ public:
                         "reading the cursors");
     std::vector<std::pair<cursor_key, version>> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
-      cursor_key key;
-      key.projection = std::string(get_bytes(r.get(), i, 0));
+      auto projection = std::string(get_bytes(r.get(), i, 0));
       auto k = get_bytes(r.get(), i, 1); // stream_key(): u32 length, tenant, uuid, flag, category
       if (k.size() < 4)
         throw storage_corrupt("a cursor's stream key is malformed");
@@ -364,13 +363,13 @@ public:
                       | (std::size_t{b[2]} << 8) | b[3];
       if (k.size() < 4 + n + 17)
         throw storage_corrupt("a cursor's stream key is malformed");
-      key.tenant_id = std::string(k.substr(4, n));
+      auto tenant = std::string(k.substr(4, n));
       uuid id;
       std::memcpy(id.data, k.data() + 4 + n, 16);
       std::optional<std::string> category;
       if (k[4 + n + 16] != 0)
         category = std::string(k.substr(4 + n + 17));
-      key.stream = stream_id(id, std::move(category));
+      cursor_key key{std::move(projection), std::move(tenant), stream_id(id, std::move(category))};
       out.emplace_back(std::move(key), static_cast<version>(get_i64(r.get(), i, 2)));
     }
     return out;

@@ -702,14 +702,13 @@ public:
       store_.db->NewIterator(rocksdb::ReadOptions(), store_.cf(family::cursors)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       byte_reader r(it->key().ToStringView());
-      cursor_key key;
-      key.projection = std::string(r.string());
-      key.tenant_id = std::string(r.string());
+      auto projection = std::string(r.string());
+      auto tenant = std::string(r.string());
       auto id = r.id();
       std::optional<std::string> category;
       if (r.u8() != 0)
         category = std::string(r.string());
-      key.stream = stream_id(id, std::move(category));
+      cursor_key key{std::move(projection), std::move(tenant), stream_id(id, std::move(category))};
       if (it->value().size() != 8)
         throw storage_corrupt("a cursor's value is malformed");
       out.emplace_back(std::move(key), get_u64(it->value().data()));
