@@ -166,15 +166,16 @@ private:
         info = streams->info(life.stream);
         if (!info)
           continue; // deleted: its events stay in the log, it has no index
+        if (info->current != life.positions.size())
+          problems.push_back({std::nullopt, where,
+                              "its state says " + std::to_string(info->current)
+                                + " events, the log holds "
+                                + std::to_string(life.positions.size())});
         read = streams->read(life.stream, std::nullopt, std::nullopt);
       } catch (const std::exception& e) {
         problems.push_back({std::nullopt, where, std::string("cannot be read: ") + e.what()});
         continue;
       }
-      if (info->current != life.positions.size())
-        problems.push_back({std::nullopt, where,
-                            "its state says " + std::to_string(info->current)
-                              + " events, the log holds " + std::to_string(life.positions.size())});
       std::size_t skip = 0; // events before the snapshot: not in the index any more
       if (read.snapshot) {
         ++snapshots;
@@ -272,7 +273,9 @@ int run_verify(const common_args& c, const verify_args& a) {
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.2f s, %.0f events/s", seconds,
                   seconds > 0 ? v.events / seconds : 0.0);
-    std::cout << (v.problems.empty() ? "ok" : std::to_string(v.problems.size()) + " problems")
+    auto n = v.problems.size();
+    std::cout << (n == 0 ? std::string("ok")
+                         : std::to_string(n) + (n == 1 ? " problem" : " problems"))
               << ": " << v.events << " events, " << v.streams() << " streams, " << v.snapshots
               << " snapshots, " << v.outbox_entries << " outbox entries, format version "
               << format << " (" << rate << ")\n";
