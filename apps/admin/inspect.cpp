@@ -36,12 +36,9 @@ stream_state state_of(storage::engine& e, const stream_entry& s) {
   stream_state out;
   auto streams = e.streams(s.tenant);
   out.info = streams->info(s.stream);
-  if (out.info) {
-    // The snapshot comes with the events after it: a read of the stream.
-    auto r = streams->read(s.stream, std::nullopt, std::nullopt);
-    if (r.snapshot)
-      out.snapshot = r.snapshot->version.value_or(0);
-  }
+  if (out.info)
+    if (auto snap = admin_of(e).snapshot(*streams, s.stream))
+      out.snapshot = snap->version.value_or(0);
   return out;
 }
 

@@ -22,14 +22,19 @@ void for_each_record(const storage::log& log, position from, position to,
   }
 }
 
-std::string stream_key(std::string_view tenant, const stream_id& s) {
-  std::string key(tenant);
+void stream_key(std::string& key, std::string_view tenant, const stream_id& s) {
+  key.assign(tenant);
   key += '\0';
   key.append(reinterpret_cast<const char*>(s.id().data), 16);
   if (s.category()) {
     key += '\1';
     key += *s.category();
   }
+}
+
+std::string stream_key(std::string_view tenant, const stream_id& s) {
+  std::string key;
+  stream_key(key, tenant, s);
   return key;
 }
 
@@ -42,6 +47,7 @@ survey survey_store(storage::engine& e, const std::optional<std::string>& tenant
   survey out;
   out.last_position = log.last_position();
   std::unordered_map<std::string, std::size_t> index;
+  std::string key;
   for_each_record(log, 1, out.last_position, [&](const storage::record& r) {
     ++out.events;
     if (tenant && r.tenant != *tenant)
@@ -50,8 +56,10 @@ survey survey_store(storage::engine& e, const std::optional<std::string>& tenant
     if (t.events++ == 0)
       t.first = r.position;
     t.last = r.position;
-    auto [it, fresh] = index.try_emplace(stream_key(r.tenant, *r.stream), out.streams.size());
-    if (fresh) {
+    stream_key(key, r.tenant, *r.stream);
+    auto it = index.find(key);
+    if (it == index.end()) {
+      it = index.emplace(key, out.streams.size()).first;
       ++t.streams;
       out.streams.push_back({std::string(r.tenant), *r.stream, 0, r.position, 0});
     }

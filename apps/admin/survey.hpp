@@ -46,6 +46,8 @@ survey survey_store(sourcery::storage::engine& e,
 
 /// The key the survey and verify tell streams apart by (tenant, UUID, category).
 std::string stream_key(std::string_view tenant, const sourcery::stream_id& s);
+/// The same into `out`, its buffer reused (once per record on the hot path).
+void stream_key(std::string& out, std::string_view tenant, const sourcery::stream_id& s);
 
 /// "'acme'", or "the default tenant" for "".
 std::string tenant_text(const std::string& tenant);

@@ -139,11 +139,9 @@ void write_export(storage::engine& e, const export_args& a, std::ostream& out) {
     o["versionless"] = info && info->versionless;
     o["current"] = info ? info->current : 0;
     o["snapshot"] = nullptr;
-    if (info) {
-      auto r = streams->read(st.stream, std::nullopt, std::nullopt);
-      if (r.snapshot)
-        o["snapshot"] = snapshot_json(*r.snapshot);
-    }
+    if (info)
+      if (auto snap = adm.snapshot(*streams, st.stream))
+        o["snapshot"] = snapshot_json(*snap);
     line(o);
   }
   auto wanted = [&](std::string_view tenant) { return !a.tenant || tenant == *a.tenant; };

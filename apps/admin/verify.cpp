@@ -75,7 +75,7 @@ private:
 
 class verifier {
 public:
-  explicit verifier(storage::engine& e) : e_(e) {}
+  explicit verifier(storage::engine& e) : e_(e), admin_(admin_of(e)) {}
 
   void run(progress_bar& bar) {
     auto last = e_.log().last_position();
@@ -124,19 +124,21 @@ private:
   }
 
   void record(const storage::record& r) {
-    auto key = stream_key(r.tenant, *r.stream);
-    auto [it, fresh] = lives_.try_emplace(key);
-    auto& life = it->second;
-    if (fresh) {
-      order_.push_back(key);
-      life.tenant = std::string(r.tenant);
-      life.stream = *r.stream;
-      life.versionless = r.version == 0;
+    stream_key(key_, r.tenant, *r.stream);
+    auto it = lives_.find(key_);
+    if (it == lives_.end()) {
+      it = lives_.emplace(key_, stream_life{}).first;
+      order_.push_back(key_);
+      it->second.tenant = std::string(r.tenant);
+      it->second.stream = *r.stream;
+      it->second.versionless = r.version == 0;
     }
-    auto where = stream_text(*r.stream) + " of " + tenant_text(life.tenant);
+    auto& life = it->second;
+    // Named only when there is a problem: building the text is most of a record's cost.
+    auto where = [&] { return stream_text(*r.stream) + " of " + tenant_text(life.tenant); };
     if (r.version == 0) {
       if (!life.versionless)
-        problems.push_back({r.position, where, "a versionless event in a versioned stream"});
+        problems.push_back({r.position, where(), "a versionless event in a versioned stream"});
       life.positions.push_back(r.position);
       return;
     }
@@ -146,9 +148,9 @@ private:
       life.versionless = false;
     }
     if (life.versionless && !life.positions.empty())
-      problems.push_back({r.position, where, "a versioned event in a versionless stream"});
+      problems.push_back({r.position, where(), "a versioned event in a versionless stream"});
     if (r.version != life.last_version + 1)
-      problems.push_back({r.position, where,
+      problems.push_back({r.position, where(),
                           "version " + std::to_string(r.version) + ", expected "
                             + std::to_string(life.last_version + 1)});
     life.last_version = r.version;
@@ -161,7 +163,8 @@ private:
       auto where = stream_text(life.stream) + " of " + tenant_text(life.tenant);
       auto streams = e_.streams(life.tenant);
       std::optional<storage::stream_info> info;
-      storage::stream_read read;
+      std::optional<raw_event> snapshot;
+      std::vector<position> got;
       try {
         info = streams->info(life.stream);
         if (!info)
@@ -171,28 +174,27 @@ private:
                               "its state says " + std::to_string(info->current)
                                 + " events, the log holds "
                                 + std::to_string(life.positions.size())});
-        read = streams->read(life.stream, std::nullopt, std::nullopt);
+        snapshot = admin_.snapshot(*streams, life.stream);
+        got = admin_.indexed(*streams, life.stream);
       } catch (const std::exception& e) {
         problems.push_back({std::nullopt, where, std::string("cannot be read: ") + e.what()});
         continue;
       }
       std::size_t skip = 0; // events before the snapshot: not in the index any more
-      if (read.snapshot) {
+      if (snapshot) {
         ++snapshots;
-        auto v = read.snapshot->version;
+        auto v = snapshot->version;
         if (v && (*v == 0 || *v > life.positions.size()))
           problems.push_back({std::nullopt, where,
                               "a snapshot at version " + std::to_string(*v)
                                 + ", which the stream never had"});
         skip = v ? std::min<std::size_t>(*v, life.positions.size())
-                 : life.positions.size() - std::min(life.positions.size(),
-                                                    read.events.records.size());
+                 : life.positions.size() - std::min(life.positions.size(), got.size());
       }
-      const auto& got = read.events.records;
       std::size_t want = life.positions.size() - skip;
       for (std::size_t i = 0; i < std::max(want, got.size()); ++i) {
         auto expected = i < want ? std::optional<position>(life.positions[skip + i]) : std::nullopt;
-        auto found = i < got.size() ? std::optional<position>(got[i].position) : std::nullopt;
+        auto found = i < got.size() ? std::optional<position>(got[i]) : std::nullopt;
         if (expected == found)
           continue;
         auto n = std::to_string(skip + i + 1);
@@ -231,9 +233,11 @@ private:
   }
 
   storage::engine& e_;
+  storage::store_admin& admin_;
   std::unordered_map<std::string, stream_life> lives_;
   std::vector<std::string> order_;
   std::unordered_set<position> holes_;
+  std::string key_; // reused for each record
 };
 
 } // namespace

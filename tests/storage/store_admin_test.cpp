@@ -118,4 +118,24 @@ BOOST_AUTO_TEST_CASE(every_cursor_is_listed_with_its_stream_and_version) {
   BOOST_TEST(all[1].second == 5u);
 }
 
+BOOST_AUTO_TEST_CASE(a_streams_snapshot_and_index_are_read_without_its_events) {
+  auto store = test_engine::make();
+  auto streams = store->streams("acme");
+  auto s = stream_id::named("order-9", "order");
+  streams->append(s, 0, std::vector{event("a"), event("b")}, {}, nullptr);
+  streams->save_snapshot(s, event("snap"));
+  streams->append(s, 2, std::vector{event("c"), event("d")}, {}, nullptr);
+  auto& a = *store->admin();
+  auto snap = a.snapshot(*streams, s);
+  BOOST_REQUIRE(snap);
+  BOOST_TEST(snap->name == "snap");
+  BOOST_TEST((snap->version == 2u));
+  auto indexed = a.indexed(*streams, s);
+  BOOST_TEST((indexed == std::vector<position>{3, 4}));
+  auto absent = stream_id::named("nothing");
+  BOOST_TEST(!a.snapshot(*streams, absent));
+  BOOST_TEST(a.indexed(*streams, absent).empty());
+  BOOST_TEST(!a.snapshot(*store->streams("globex"), s)); // another tenant's stream
+}
+
 BOOST_AUTO_TEST_SUITE_END()

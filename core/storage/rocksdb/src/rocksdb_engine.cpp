@@ -722,6 +722,38 @@ public:
     outbox_.restore(pos, attempts, last_error);
   }
 
+  /// One point lookup, no events read.
+  std::optional<raw_event> snapshot(const stream_store& streams,
+                                    const stream_id& stream) const override {
+    std::string value;
+    auto s = store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::snapshots),
+                            stream_key(streams.tenant(), stream), &value);
+    if (s.IsNotFound())
+      return std::nullopt;
+    check(s, "reading a snapshot");
+    return decode_snapshot(value);
+  }
+
+  /// The index entries alone, no record read.
+  std::vector<position> indexed(const stream_store& streams,
+                                const stream_id& stream) const override {
+    auto key = stream_key(streams.tenant(), stream);
+    auto lower = index_key(key, 0);
+    auto upper = index_key(key, UINT64_MAX);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db->NewIterator(ro, store_.cf(family::index)));
+    std::vector<position> out;
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      if (it->value().size() != 8)
+        throw storage_corrupt("an index entry is malformed");
+      out.push_back(get_u64(it->value().data()));
+    }
+    check(it->status(), "reading a stream's index");
+    return out;
+  }
+
 private:
   const store& store_;
   durable_outbox& outbox_;

@@ -14,6 +14,7 @@
 
 #include <sourcery/events.hpp>
 #include <sourcery/storage/cursor_store.hpp>
+#include <sourcery/storage/stream_store.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -53,6 +54,25 @@ public:
   /// pending, unclaimed entry at `pos`.
   virtual void restore_outbox_entry(position pos, std::uint32_t attempts,
                                     const std::string* last_error) = 0;
+
+  /// The latest snapshot of `stream` in `streams` (a stream_store of this
+  /// engine); none when it has none or is absent. The default reads the
+  /// stream; an engine may look the snapshot up alone.
+  virtual std::optional<raw_event> snapshot(const stream_store& streams,
+                                            const stream_id& stream) const {
+    return streams.read(stream, std::nullopt, std::nullopt).snapshot;
+  }
+
+  /// The positions the stream's index holds — of the events a read of the
+  /// whole stream returns after its snapshot — in version order. The default
+  /// reads the stream; an engine may read its index alone.
+  virtual std::vector<position> indexed(const stream_store& streams,
+                                        const stream_id& stream) const {
+    std::vector<position> out;
+    for (const auto& r : streams.read(stream, std::nullopt, std::nullopt).events.records)
+      out.push_back(r.position);
+    return out;
+  }
 };
 
 } // namespace sourcery::storage
