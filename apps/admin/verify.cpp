@@ -198,7 +198,10 @@ private:
         if (expected == found)
           continue;
         auto n = std::to_string(skip + i + 1);
-        if (!found)
+        if (found && holes_.contains(*found))
+          problems.push_back({found, where, "the index points event " + n
+                                              + " at a position the log does not hold"});
+        else if (!found)
           problems.push_back({expected, where, "the index has no entry for event " + n});
         else if (!expected)
           problems.push_back({found, where, "the index has an entry past the stream's end"});

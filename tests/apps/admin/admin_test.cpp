@@ -450,6 +450,8 @@ BOOST_AUTO_TEST_CASE(verify_reports_a_hole_in_the_log_at_its_position) {
                       && has(std::string(p.at("problem").as_string()),
                              "its state says 4 events, the log holds 3"));
   BOOST_TEST(state_named);
+  BOOST_TEST(has(std::string(problems.back().at("problem").as_string()),
+                 "the index points event 4 at a position the log does not hold"));
 }
 
 BOOST_AUTO_TEST_CASE(verify_reports_a_wrong_version_with_position_and_stream) {
