@@ -146,6 +146,11 @@ public:
     cursors_[key] = v;
   }
 
+  std::vector<std::pair<cursor_key, version>> all() const {
+    std::lock_guard lock(mutex_);
+    return {cursors_.begin(), cursors_.end()};
+  }
+
 private:
   struct key_hash {
     std::size_t operator()(const cursor_key& k) const noexcept { return hash_value(k); }
@@ -153,6 +158,26 @@ private:
 
   mutable std::mutex mutex_;
   std::unordered_map<cursor_key, version, key_hash> cursors_; // GUARDED_BY(mutex_)
+};
+
+/// The operator's part: nothing on disk; the outbox's entries and the cursors.
+class memory_admin final : public store_admin {
+public:
+  memory_admin(memory_outbox& outbox, const memory_cursors& cursors)
+    : outbox_(outbox), cursors_(cursors) {}
+
+  std::uint32_t format_version() const override { return 1; }
+  std::optional<std::uint64_t> bytes_on_disk() const override { return std::nullopt; }
+  std::vector<pending_entry> pending_outbox() const override { return outbox_.pending_entries(); }
+  std::vector<std::pair<cursor_key, version>> cursors() const override { return cursors_.all(); }
+  void restore_outbox_entry(position pos, std::uint32_t attempts,
+                            const std::string* last_error) override {
+    outbox_.restore(pos, attempts, last_error);
+  }
+
+private:
+  memory_outbox& outbox_;
+  const memory_cursors& cursors_;
 };
 
 /// The root: the log is a memory_log, the outbox a memory_outbox.
@@ -187,10 +212,13 @@ public:
                                            static_cast<double>(log_.memory_bytes())));
   }
 
+  store_admin* admin() noexcept override { return &admin_; }
+
 private:
   memory_log log_;
   memory_outbox outbox_;
   memory_cursors cursors_;
+  memory_admin admin_{outbox_, cursors_};
   std::shared_ptr<key_storage> keys_ = std::make_shared<in_memory_key_storage>();
 
   std::mutex tenants_mutex_;

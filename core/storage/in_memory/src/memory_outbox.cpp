@@ -149,6 +149,67 @@ outbox_outcome memory_outbox::report_locked(shard& s, outbox_entry* e,
   return outbox_outcome::retry;
 }
 
+std::vector<pending_entry> memory_outbox::pending_entries() const {
+  std::vector<pending_entry> out;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->mutex);
+    for (const auto& e : s->entries)
+      if (e.state != entry_state::done)
+        out.push_back({e.rec->pos, e.attempts});
+    for (const auto& [pos, e] : s->requeued)
+      if (e.state != entry_state::done)
+        out.push_back({pos, e.attempts});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.position < b.position; });
+  return out;
+}
+
+void memory_outbox::restore(position pos, std::uint32_t attempts,
+                            const std::string* last_error) {
+  for (auto& sp : shards_) {
+    auto& s = *sp;
+    std::unique_lock lock(s.mutex);
+    outbox_entry* e = nullptr;
+    for (std::size_t i = 0; i < s.entries.size() && !e; ++i) {
+      if (s.entries[i].rec->pos != pos)
+        continue;
+      if (i >= s.fresh) { // never claimed: the entries up to it become ready ones
+        for (auto j = s.fresh; j <= i; ++j)
+          s.ready.emplace(s.entries[j].rec->pos, &s.entries[j]);
+        s.fresh = i + 1;
+      }
+      e = &s.entries[i];
+    }
+    auto requeued = s.requeued.find(pos);
+    if (!e && requeued != s.requeued.end())
+      e = &requeued->second;
+    if (!e)
+      continue;
+    auto ready = s.ready.find(pos);
+    if (ready == s.ready.end() || e->state != entry_state::pending)
+      break;
+    e->attempts = attempts;
+    if (!last_error)
+      return;
+    s.ready.erase(ready);
+    e->last_error = *last_error;
+    s.dead.emplace(pos, dead_letter{e->rec, attempts, *last_error});
+    e->state = entry_state::done;
+    --s.pending;
+    if (requeued != s.requeued.end() && &requeued->second == e)
+      s.requeued.erase(requeued);
+    else
+      s.compact();
+    bool empty = s.pending == 0;
+    lock.unlock();
+    if (empty)
+      settled();
+    return;
+  }
+  throw invalid_argument("no pending, unclaimed outbox entry at position " + std::to_string(pos));
+}
+
 std::optional<outbox_claim> memory_outbox::claim_held(std::size_t index, position pos) {
   auto& s = *shards_[index];
   std::lock_guard lock(s.mutex);

@@ -13,6 +13,7 @@
 
 #include "memory_log.hpp"
 
+#include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/outbox_store.hpp>
 
 #include <atomic>
@@ -61,6 +62,10 @@ public:
   std::size_t requeue(std::optional<position> at) override;
   std::size_t purge(std::optional<position> at) override;
   outbox_counts counts() const override;
+  /// store_admin: entries not done, with their attempts, in position order.
+  std::vector<pending_entry> pending_entries() const;
+  /// store_admin::restore_outbox_entry.
+  void restore(position pos, std::uint32_t attempts, const std::string* last_error);
   bool wait_until_empty(std::chrono::milliseconds timeout) const override;
 
 private:

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -312,6 +313,97 @@ private:
   const std::string& schema_;
 };
 
+/// The operator's part, read from the schema's tables.
+class pg_admin final : public store_admin {
+public:
+  pg_admin(pool& connections, const std::string& schema) : pool_(connections), schema_(schema) {}
+
+  std::uint32_t format_version() const override {
+    auto conn = pool_.take();
+    auto r = conn->exec(in_schema("SELECT value FROM @.meta WHERE key = 'version'", schema_),
+                        "reading the format");
+    if (PQntuples(r.get()) != 1)
+      throw storage_corrupt("the store in schema " + schema_ + " has no format version");
+    return static_cast<std::uint32_t>(std::stoul(std::string(get_bytes(r.get(), 0, 0))));
+  }
+
+  std::optional<std::uint64_t> bytes_on_disk() const override {
+    auto conn = pool_.take();
+    auto r = conn->exec("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8"
+                        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = $1 AND c.relkind = 'r'",
+                        params{}.text(schema_), "measuring the store");
+    return static_cast<std::uint64_t>(get_i64(r.get(), 0, 0));
+  }
+
+  std::vector<pending_entry> pending_outbox() const override {
+    auto conn = pool_.take();
+    auto r = conn->exec(
+      in_schema("SELECT position, attempts::int8 FROM @.outbox ORDER BY position", schema_),
+      "reading the outbox");
+    std::vector<pending_entry> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      out.push_back({static_cast<position>(get_i64(r.get(), i, 0)),
+                     static_cast<std::uint32_t>(get_i64(r.get(), i, 1))});
+    return out;
+  }
+
+  std::vector<std::pair<cursor_key, version>> cursors() const override {
+    auto conn = pool_.take();
+    auto r = conn->exec(in_schema("SELECT projection, stream_key, version FROM @.cursors", schema_),
+                        "reading the cursors");
+    std::vector<std::pair<cursor_key, version>> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      auto projection = std::string(get_bytes(r.get(), i, 0));
+      auto k = get_bytes(r.get(), i, 1); // stream_key(): u32 length, tenant, uuid, flag, category
+      if (k.size() < 4)
+        throw storage_corrupt("a cursor's stream key is malformed");
+      auto b = reinterpret_cast<const unsigned char*>(k.data());
+      std::size_t n = (std::size_t{b[0]} << 24) | (std::size_t{b[1]} << 16)
+                      | (std::size_t{b[2]} << 8) | b[3];
+      if (k.size() < 4 + n + 17)
+        throw storage_corrupt("a cursor's stream key is malformed");
+      auto tenant = std::string(k.substr(4, n));
+      uuid id;
+      std::memcpy(id.data, k.data() + 4 + n, 16);
+      std::optional<std::string> category;
+      if (k[4 + n + 16] != 0)
+        category = std::string(k.substr(4 + n + 17));
+      cursor_key key{std::move(projection), std::move(tenant), stream_id(id, std::move(category))};
+      out.emplace_back(std::move(key), static_cast<version>(get_i64(r.get(), i, 2)));
+    }
+    return out;
+  }
+
+  void restore_outbox_entry(position pos, std::uint32_t attempts,
+                            const std::string* last_error) override {
+    auto conn = pool_.take();
+    params p;
+    p.i64(static_cast<std::int64_t>(pos)).i64(attempts);
+    result_ptr r;
+    if (last_error) {
+      p.bytes(*last_error);
+      r = conn->exec(in_schema("WITH d AS (DELETE FROM @.outbox WHERE position = $1 AND state = 0"
+                               " RETURNING position, shard) INSERT INTO @.dead_letters"
+                               " SELECT position, shard, $2::int8, $3 FROM d",
+                               schema_),
+                     p, "restoring an outbox entry");
+    } else {
+      r = conn->exec(in_schema("UPDATE @.outbox SET attempts = $2::int8"
+                               " WHERE position = $1 AND state = 0",
+                               schema_),
+                     p, "restoring an outbox entry");
+    }
+    if (std::string_view(PQcmdTuples(r.get())) != "1")
+      throw invalid_argument("no pending, unclaimed outbox entry at position "
+                             + std::to_string(pos));
+  }
+
+private:
+  pool& pool_;
+  const std::string& schema_;
+};
+
 class postgres_engine final : public engine {
 public:
   postgres_engine(const std::string& conninfo, const postgres_options& o)
@@ -320,7 +412,7 @@ public:
     std::size_t shards;
     {
       auto conn = pool_->take();
-      shards = open_schema(*conn, schema_, o.outbox_shards);
+      shards = open_schema(*conn, schema_, o.outbox_shards, o.create);
       auto r = conn->exec(in_schema("SELECT last FROM @.head WHERE id = 1", schema_),
                           "reading the log's counter");
       log_ = std::make_unique<pg_log>(*pool_, schema_,
@@ -380,11 +472,14 @@ public:
                          metric_type::counter, static_cast<double>(notifications_.value())));
   }
 
+  store_admin* admin() noexcept override { return &admin_; }
+
 private:
   const std::string schema_;
   const connection_settings settings_;
   std::shared_ptr<pool> pool_;
   pg_cursors cursors_;
+  pg_admin admin_{*pool_, schema_};
   std::unique_ptr<pg_log> log_;
   std::unique_ptr<pg_outbox> outbox_;
   std::shared_ptr<pg_keys> keys_;

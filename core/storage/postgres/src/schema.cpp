@@ -162,7 +162,8 @@ std::size_t shard_of(std::string_view tenant, std::size_t shards) noexcept {
   return h % shards;
 }
 
-std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_t wanted) {
+std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_t wanted,
+                        bool create) {
   // PostgreSQL folds unquoted identifiers to lower case.
   std::string schema = raw_schema;
   std::transform(schema.begin(), schema.end(), schema.begin(),
@@ -173,6 +174,8 @@ std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_
            params{}.text(schema), "locking the store for opening");
     auto names = relations(c, schema);
     std::size_t shards = 0;
+    if ((!names || names->empty()) && !create)
+      throw storage_unavailable("there is no store in schema " + schema);
     if (!names || names->empty()) {
       shards = wanted ? wanted : 4;
       for (std::size_t at = 0; at < create_sql.size();) { // one statement at a time

@@ -43,7 +43,8 @@ void check_schema_name(const std::string& schema);
 /// (re-sharding stored entries when `wanted` differs from the stored count).
 /// Throws `storage_corrupt` / `storage_version_mismatch` with nothing
 /// modified.
-std::size_t open_schema(connection& c, const std::string& schema, std::size_t wanted_shards);
+std::size_t open_schema(connection& c, const std::string& schema, std::size_t wanted_shards,
+                        bool create = true);
 
 /// Drops a Sourcery store's schema (see drop_postgres_store).
 void drop_schema(connection& c, const std::string& schema);

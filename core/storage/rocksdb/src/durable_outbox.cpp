@@ -306,6 +306,51 @@ std::size_t durable_outbox::purge(std::optional<position> at) {
   return removed;
 }
 
+std::vector<pending_entry> durable_outbox::pending_entries() const {
+  std::vector<pending_entry> out;
+  auto it = scan(store_, family::outbox, {});
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out.push_back({get_u64(it->key().data() + 4), decode_attempts(it->value().ToStringView())});
+  check(it->status(), "reading the outbox");
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.position < b.position; });
+  return out;
+}
+
+void durable_outbox::restore(position pos, std::uint32_t attempts,
+                             const std::string* last_error) {
+  if (pos == 0 || pos > last_())
+    throw invalid_argument("no pending, unclaimed outbox entry at position "
+                           + std::to_string(pos));
+  std::lock_guard lock(mutex_);
+  auto index = shard_of(store_.record_at(pos)->view().tenant);
+  auto key = outbox_key(static_cast<std::uint32_t>(index), pos);
+  std::string value;
+  auto s = store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::outbox), key, &value);
+  auto& sh = shards_[index];
+  if (s.IsNotFound() || sh.in_flight.contains(pos) || sh.held.contains(pos))
+    throw invalid_argument("no pending, unclaimed outbox entry at position "
+                           + std::to_string(pos));
+  check(s, "reading an outbox entry");
+  rocksdb::WriteBatch batch;
+  if (last_error) {
+    batch.Delete(store_.cf(family::outbox), key);
+    batch.Put(store_.cf(family::dead), position_key(pos), encode_dead(attempts, *last_error));
+  } else {
+    batch.Put(store_.cf(family::outbox), key, encode_attempts(attempts));
+  }
+  check(store_.db->Write(store_.commit_write, &batch), "restoring an outbox entry");
+  auto ready = sh.ready.find(pos);
+  if (last_error) {
+    if (ready != sh.ready.end())
+      sh.ready.erase(ready);
+    --sh.pending;
+    ++dead_;
+  } else if (ready != sh.ready.end()) {
+    ready->second = attempts;
+  }
+}
+
 std::size_t durable_outbox::total_pending() const {
   std::size_t n = 0;
   for (const auto& s : shards_)

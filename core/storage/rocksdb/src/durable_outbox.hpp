@@ -25,6 +25,7 @@
 #include "commit_queue.hpp"
 #include "store.hpp"
 
+#include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/outbox_store.hpp>
 
 #include <condition_variable>
@@ -64,6 +65,10 @@ public:
   std::size_t requeue(std::optional<position> at) override;
   std::size_t purge(std::optional<position> at) override;
   outbox_counts counts() const override;
+  /// store_admin: the stored entries with their attempts, in position order.
+  std::vector<pending_entry> pending_entries() const;
+  /// store_admin::restore_outbox_entry.
+  void restore(position pos, std::uint32_t attempts, const std::string* last_error);
   bool wait_until_empty(std::chrono::milliseconds timeout) const override;
 
 private:

@@ -67,6 +67,17 @@ key_file::~key_file() {
     std::fill(key.begin(), key.end(), std::uint8_t{0});
 }
 
+void key_file::copy_to(const std::filesystem::path& folder) const {
+  std::shared_lock lock(mutex_);
+  std::error_code ec;
+  if (!std::filesystem::exists(folder_ / "keys", ec))
+    return;
+  std::filesystem::copy_file(folder_ / "keys", folder / "keys",
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec)
+    throw storage_unavailable("cannot copy the keys to " + folder.string() + ": " + ec.message());
+}
+
 void key_file::save(const key_map& keys) const {
   std::string bytes(magic);
   put_u32(bytes, static_cast<std::uint32_t>(keys.size()));

@@ -39,6 +39,10 @@ public:
   /// `storage_unavailable` (the key stays).
   void remove(std::string_view tenant, std::string_view subject) override;
 
+  /// Writes the keys to `folder`/keys (a backup's copy), durable when it
+  /// returns; no file when there are none. Throws `storage_unavailable`.
+  void copy_to(const std::filesystem::path& folder) const;
+
 private:
   using key_map = std::map<std::pair<std::string, std::string>, encryption_key, std::less<>>;
   static key_map load(const std::filesystem::path& file);

@@ -56,6 +56,7 @@
 #include <rocksdb/metadata.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -314,6 +315,22 @@ void open_database(store& st, const fs::path& folder, const tuned& t, bool creat
     synced.sync = true;
     check(st.db->Put(synced, st.cf(family::meta), "format", format), "writing the format");
   }
+}
+
+/// Opens the database without writing to it (rocksdb_options::read_only);
+/// `check_existing` has checked it is a store of a known format.
+void open_database_read_only(store& st, const fs::path& folder, const tuned& t) {
+  rocksdb::DBOptions dbo = t.db;
+  dbo.max_open_files = -1; // every table file open now: a writer's compactions cannot take them
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::OpenForReadOnly(dbo, folder.string(), descriptors(t), &st.families, &raw);
+  if (!s.ok()) {
+    if (s.IsCorruption())
+      throw storage_corrupt("the store in " + folder.string() + " is damaged: " + s.ToString());
+    throw storage_unavailable("cannot open the store in " + folder.string() + ": "
+                              + s.ToString());
+  }
+  st.db.reset(raw);
 }
 
 position last_stored_position(const store& st) {
@@ -652,10 +669,107 @@ private:
   const rocksdb_detail::store& store_;
 };
 
+/// The operator's part: the format, the folder's size, the outbox's entries
+/// and the cursors, read from the database.
+class rocksdb_admin final : public store_admin {
+public:
+  rocksdb_admin(const store& st, durable_outbox& outbox, fs::path folder)
+    : store_(st), outbox_(outbox), folder_(std::move(folder)) {}
+
+  std::uint32_t format_version() const override {
+    std::string format;
+    check(store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::meta), "format", &format),
+          "reading the format");
+    if (format.size() != format_magic.size() + 4)
+      throw storage_corrupt("the store's format key is malformed");
+    return get_u32(format.data() + format_magic.size());
+  }
+
+  std::optional<std::uint64_t> bytes_on_disk() const override {
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::recursive_directory_iterator(folder_, ec))
+      if (entry.is_regular_file(ec))
+        total += entry.file_size(ec);
+    return total;
+  }
+
+  std::vector<pending_entry> pending_outbox() const override {
+    return outbox_.pending_entries();
+  }
+
+  std::vector<std::pair<cursor_key, version>> cursors() const override {
+    std::vector<std::pair<cursor_key, version>> out;
+    std::unique_ptr<rocksdb::Iterator> it(
+      store_.db->NewIterator(rocksdb::ReadOptions(), store_.cf(family::cursors)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      byte_reader r(it->key().ToStringView());
+      auto projection = std::string(r.string());
+      auto tenant = std::string(r.string());
+      auto id = r.id();
+      std::optional<std::string> category;
+      if (r.u8() != 0)
+        category = std::string(r.string());
+      cursor_key key{std::move(projection), std::move(tenant), stream_id(id, std::move(category))};
+      if (it->value().size() != 8)
+        throw storage_corrupt("a cursor's value is malformed");
+      out.emplace_back(std::move(key), get_u64(it->value().data()));
+    }
+    check(it->status(), "reading the cursors");
+    return out;
+  }
+
+  void restore_outbox_entry(position pos, std::uint32_t attempts,
+                            const std::string* last_error) override {
+    outbox_.restore(pos, attempts, last_error);
+  }
+
+  /// One point lookup, no events read.
+  std::optional<raw_event> snapshot(const stream_store& streams,
+                                    const stream_id& stream) const override {
+    std::string value;
+    auto s = store_.db->Get(rocksdb::ReadOptions(), store_.cf(family::snapshots),
+                            stream_key(streams.tenant(), stream), &value);
+    if (s.IsNotFound())
+      return std::nullopt;
+    check(s, "reading a snapshot");
+    return decode_snapshot(value);
+  }
+
+  /// The index entries alone, no record read.
+  std::vector<position> indexed(const stream_store& streams,
+                                const stream_id& stream) const override {
+    auto key = stream_key(streams.tenant(), stream);
+    auto lower = index_key(key, 0);
+    auto upper = index_key(key, UINT64_MAX);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db->NewIterator(ro, store_.cf(family::index)));
+    std::vector<position> out;
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      if (it->value().size() != 8)
+        throw storage_corrupt("an index entry is malformed");
+      out.push_back(get_u64(it->value().data()));
+    }
+    check(it->status(), "reading a stream's index");
+    return out;
+  }
+
+private:
+  const store& store_;
+  durable_outbox& outbox_;
+  const fs::path folder_;
+};
+
 class rocksdb_engine final : public engine {
 public:
   rocksdb_engine(const fs::path& folder, const rocksdb_options& o) {
     auto t = make_options(o);
+    if (o.read_only) {
+      open_read_only(folder, o, t);
+      return;
+    }
     bool create = empty_folder(folder);
     if (!create && unfinished_creation(folder)) {
       clear_folder(folder);
@@ -690,6 +804,7 @@ public:
     log_ = std::make_unique<rocksdb_log>(store_, *commits_);
     outbox_ = std::make_unique<durable_outbox>(store_, shards,
                                                [this] { return commits_->last(); });
+    admin_ = std::make_unique<rocksdb_admin>(store_, *outbox_, folder);
     if (create) { // complete: from now on the folder is a store
       std::error_code ec;
       fs::remove(folder / creating_marker, ec);
@@ -704,10 +819,26 @@ public:
     commits_->wake_ups().cancel_all();
     commits_.reset(); // writes what is queued; its callbacks use the tenants and the outbox
     tenants_.clear();
+    admin_.reset();
     outbox_.reset();
   }
 
   std::string_view name() const noexcept override { return "rocksdb"; }
+
+  void checkpoint(const std::string& dest) {
+    if (read_only_)
+      throw invalid_argument("a store opened read-only cannot take a checkpoint");
+    rocksdb::Checkpoint* raw = nullptr;
+    check(rocksdb::Checkpoint::Create(store_.db.get(), &raw), "starting a checkpoint");
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    // The write-ahead log is flushed into the copy (log_size_for_flush 0):
+    // every acknowledged append is in it.
+    check(cp->CreateCheckpoint(dest, 0), "writing a checkpoint to " + dest);
+    // Keys after the records: a key stored for an event in the copy is in
+    // the copy's keys file; one shredded meanwhile is not (R-EN).
+    keys_->copy_to(fs::path(dest));
+    sync_folder(dest);
+  }
 
   storage::log& log() noexcept override { return *log_; }
 
@@ -751,13 +882,36 @@ public:
                          metric_type::gauge, property("rocksdb.live-sst-files-size")));
   }
 
+  store_admin* admin() noexcept override { return admin_.get(); }
+
 private:
+  void open_read_only(const fs::path& folder, const rocksdb_options& o, const tuned& t) {
+    read_only_ = true;
+    if (empty_folder(folder))
+      throw storage_unavailable("there is no store in " + folder.string()
+                                + " (the folder is absent or empty)");
+    check_existing(folder, t);
+    cache_ = t.cache;
+    store_.cache = std::make_unique<record_cache>(std::max<std::size_t>(o.cache_mb, 4) << 18);
+    open_database_read_only(store_, folder, t);
+    keys_ = std::make_shared<key_file>(folder);
+    auto shards = std::max<std::size_t>(1, stored_shards(store_));
+    commits_ = std::make_unique<commit_queue>(
+      store_, last_stored_position(store_),
+      [this](std::span<const std::unique_ptr<pending_commit>> group) { published(group); });
+    log_ = std::make_unique<rocksdb_log>(store_, *commits_);
+    outbox_ = std::make_unique<durable_outbox>(store_, shards,
+                                               [this] { return commits_->last(); });
+    admin_ = std::make_unique<rocksdb_admin>(store_, *outbox_, folder);
+  }
+
   void published(std::span<const std::unique_ptr<pending_commit>> group) noexcept {
     for (const auto& c : group)
       store_.cache->add(c->records);
     outbox_->added(group);
   }
 
+  bool read_only_ = false;
   std::shared_ptr<rocksdb::Cache> cache_;
   store store_;
   std::shared_ptr<key_file> keys_;
@@ -765,6 +919,7 @@ private:
   std::unique_ptr<commit_queue> commits_;
   std::unique_ptr<rocksdb_log> log_;
   std::unique_ptr<durable_outbox> outbox_;
+  std::unique_ptr<rocksdb_admin> admin_;
 
   std::mutex tenants_mutex_;
   std::unordered_map<std::string, std::shared_ptr<rocksdb_streams>> tenants_; // GUARDED_BY
@@ -776,6 +931,13 @@ private:
 
 std::shared_ptr<engine> open_rocksdb_engine(const std::string& path, rocksdb_options options) {
   return std::make_shared<rocksdb_detail::rocksdb_engine>(path, options);
+}
+
+void checkpoint_rocksdb(engine& e, const std::string& dest) {
+  auto* r = dynamic_cast<rocksdb_detail::rocksdb_engine*>(&e);
+  if (!r)
+    throw invalid_argument("checkpoint_rocksdb needs a RocksDB engine, not " + std::string(e.name()));
+  r->checkpoint(dest);
 }
 
 } // namespace sourcery::storage

@@ -11,6 +11,7 @@
 //   outbox_store  outbox entries in shards, attempts, dead letters (outbox_store.hpp)
 //   cursor_store  projector cursors (cursor_store.hpp)
 //   key_storage   data-subject keys of every tenant (<sourcery/encryption.hpp>)
+//   store_admin   what an operator's tool needs besides (admin.hpp)
 //
 // Thread-safety: every member function of the engine and of its parts may be
 // called from any thread, any number of threads at once, unless its comment
@@ -21,6 +22,7 @@
 
 #include <sourcery/encryption.hpp>
 #include <sourcery/metrics.hpp>
+#include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/cursor_store.hpp>
 #include <sourcery/storage/log.hpp>
 #include <sourcery/storage/outbox_store.hpp>
@@ -66,6 +68,8 @@ public:
   /// start with `sourcery_`; see docs/metrics.md. Called by a scrape, from
   /// any thread; nothing it reads may block a commit for long.
   virtual void collect_metrics(std::vector<metric_family>& out) const = 0;
+  /// The operator's part (R-ADM1); null for an engine that offers none.
+  virtual store_admin* admin() noexcept { return nullptr; }
 };
 
 } // namespace sourcery::storage

@@ -55,6 +55,10 @@ struct postgres_options {
   int connect_timeout_s = 5;
   /// Any statement running longer fails with `storage_unavailable`.
   std::chrono::milliseconds statement_timeout{30'000};
+  /// Whether an absent or empty schema is made a new store; when false it
+  /// is refused with `storage_unavailable` and nothing is created (tools
+  /// that only read, such as sourcery-admin).
+  bool create = true;
 };
 
 /// Opens the store in `options.schema` of the database `conninfo` names (a

@@ -43,6 +43,15 @@ struct rocksdb_options {
   /// 10-minute soak ends with ~2,600 files. At least 64 is used (RocksDB's
   /// table cache has 64 shards, each holding at least one).
   std::size_t max_open_tables = 512;
+  /// Opens an existing store without writing to it (for tools such as
+  /// sourcery-admin): no file in the folder is created or changed, and a
+  /// store another process has open can be read too — as it was when this
+  /// open began (later commits of that process are not seen). Every table
+  /// file is opened at once, so the other process's compactions do not take
+  /// files from under the reader. Appends, snapshots, deletions, outbox
+  /// reports and key changes fail with `storage_unavailable`. An absent or
+  /// empty folder is refused (`storage_unavailable`), never created.
+  bool read_only = false;
 };
 
 /// Opens the store in folder `path`, creating it (and the folder) when the
@@ -53,5 +62,15 @@ struct rocksdb_options {
 /// nothing in the folder is modified.
 std::shared_ptr<engine> open_rocksdb_engine(const std::string& path,
                                             rocksdb_options options = {});
+
+/// Writes a consistent copy of the store `e` to the folder `dest` while
+/// appends go on (a RocksDB checkpoint: table files hard-linked where the
+/// file system allows, copied otherwise, plus the keys file): the copy holds
+/// every append acknowledged before the call, and is itself a store that
+/// open_rocksdb_engine opens. `dest` must not exist. Throws
+/// `invalid_argument` when `e` is not a RocksDB engine or was opened
+/// read-only, `storage_unavailable` when the copy cannot be written (then a
+/// partial `dest` may remain).
+void checkpoint_rocksdb(engine& e, const std::string& dest);
 
 } // namespace sourcery::storage

@@ -1,0 +1,55 @@
+// One pass over the global log that finds what the store holds: its tenants
+// and streams with their events' counts and positions (streams and tenants
+// exist only through their events, so the log names every one).
+#pragma once
+
+#include <sourcery/storage/engine.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace admin {
+
+struct stream_entry {
+  std::string tenant;
+  sourcery::stream_id stream{sourcery::uuid{}};
+  std::uint64_t events = 0; // in the log, deleted generations included
+  sourcery::position first = 0, last = 0;
+};
+
+struct tenant_entry {
+  std::uint64_t streams = 0, events = 0;
+  sourcery::position first = 0, last = 0;
+};
+
+struct survey {
+  sourcery::position last_position = 0;
+  std::uint64_t events = 0;
+  std::map<std::string, tenant_entry> tenants;
+  std::vector<stream_entry> streams; // in the order of their first event
+};
+
+/// The records of the log with positions in [from, to], in order, in
+/// batches; `visit` sees each batch's records. Reads as the engine gives
+/// them (a hole throws what the engine throws).
+void for_each_record(const sourcery::storage::log& log, sourcery::position from,
+                     sourcery::position to,
+                     const std::function<void(const sourcery::storage::record&)>& visit);
+
+/// The whole log surveyed; `tenant` keeps only that tenant's streams.
+survey survey_store(sourcery::storage::engine& e,
+                    const std::optional<std::string>& tenant = std::nullopt);
+
+/// The key the survey and verify tell streams apart by (tenant, UUID, category).
+std::string stream_key(std::string_view tenant, const sourcery::stream_id& s);
+/// The same into `out`, its buffer reused (once per record on the hot path).
+void stream_key(std::string& out, std::string_view tenant, const sourcery::stream_id& s);
+
+/// "'acme'", or "the default tenant" for "".
+std::string tenant_text(const std::string& tenant);
+
+} // namespace admin
