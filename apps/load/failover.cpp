@@ -67,7 +67,7 @@ struct shared_tally {
 /// One writer: its streams in turn, `batch` events per append, each with its
 /// expected version; a refused append is tried again as it was.
 void write_retrying(const scenario& sc, sourcery::backend& node, std::size_t writer, std::int64_t quota,
-           shared_tally& tally, const std::atomic<bool>& stop) {
+           shared_tally& tally, const std::atomic<bool>& stop, const std::atomic<bool>& killing) {
   struct slot {
     std::size_t tenant;
     std::string name;
@@ -86,11 +86,13 @@ void write_retrying(const scenario& sc, sourcery::backend& node, std::size_t wri
     stores.push_back(node.in_tenant_mode("tenant-" + std::to_string(t)).event_store());
   std::string payload(static_cast<std::size_t>(sc.payload_bytes), 'x');
   std::int64_t written = 0;
-  for (std::size_t n = 0; written < quota && !stop.load(); ++n) {
+  // Past its quota a writer goes on while kills are still to come: every
+  // kill lands while the nodes write.
+  for (std::size_t n = 0; (written < quota || killing.load()) && !stop.load(); ++n) {
     auto& sl = slots[n % slots.size()];
     auto id = sourcery::stream_id::named(sl.name, "load");
     std::vector<sourcery::wrapped_event<>> events;
-    auto count = std::min<std::int64_t>(sc.batch, quota - written);
+    auto count = written < quota ? std::min<std::int64_t>(sc.batch, quota - written) : sc.batch;
     for (std::int64_t i = 0; i < count; ++i)
       events.push_back(sourcery::wrap(order_placed{written + i, payload}));
     for (bool answered = false; !answered && !stop.load();) {
@@ -152,7 +154,7 @@ int run_failover(const scenario& sc) {
   on.storage.conninfo = formation.conninfo();
 
   shared_tally tally;
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false}, killing{sc.failover.kills > 0};
   std::vector<std::unique_ptr<node_run>> nodes;
   auto subscriptions = static_cast<std::size_t>(sc.nodes * sc.subscriptions);
   tally.subscribed.resize(subscriptions);
@@ -181,7 +183,7 @@ int run_failover(const scenario& sc) {
     auto quota = sc.events / sc.writers + (w < sc.events % sc.writers ? 1 : 0);
     auto& n = *nodes[static_cast<std::size_t>(w % sc.nodes)];
     n.writers.emplace_back(write_retrying, std::cref(on), std::ref(n.backend), static_cast<std::size_t>(w),
-                           quota, std::ref(tally), std::cref(stop));
+                           quota, std::ref(tally), std::cref(stop), std::cref(killing));
   }
 
   // The kills: after each share of the events, the primary dies.
@@ -221,6 +223,7 @@ int run_failover(const scenario& sc) {
     kills.push_back(kr);
     std::swap(primary, standby);
   }
+  killing = false;
   if (!formation_ok)
     stop = true;
   for (auto& n : nodes)

@@ -9,7 +9,8 @@
 // promote the standby and starts the dead server again, which rejoins as
 // the standby; so the second kill hits the new primary (failing back).
 //
-// Writers append with expected versions, one append at a time; an append
+// Writers append with expected versions, one append at a time (going on
+// past `harness.events` until the last kill is done); an append
 // refused with `storage_unavailable` (its outcome unknown) is tried again
 // with the same events and expected version until it is answered.
 //
