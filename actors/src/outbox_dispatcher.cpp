@@ -9,6 +9,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <span>
 #include <unordered_map>
 
@@ -29,6 +31,9 @@ struct dispatcher_state {
   // A shared outbox's wake-ups while idle (watch_other_nodes); 0 = none.
   std::uint64_t log_wake = 0;
   timer_queue::timer_id lease_timer = 0;
+  // While the storage cannot be reached: the next try (retry_later).
+  std::chrono::milliseconds unavailable_backoff{0}; // 0 = the last call worked
+  timer_queue::timer_id unavailable_timer = 0;
 
   dispatcher_state() = default;
   dispatcher_state(const dispatcher_state&) = delete;
@@ -39,6 +44,8 @@ struct dispatcher_state {
       timers->cancel(id);
     if (lease_timer)
       timers->cancel(lease_timer);
+    if (unavailable_timer)
+      timers->cancel(unavailable_timer);
     if (log_wake)
       log->cancel(log_wake);
   }
@@ -172,6 +179,50 @@ void drain(self_ptr self) {
   self->send(self, kick_atom::value);
 }
 
+/// The delay before the next try while the storage cannot be reached
+/// (R-ST6: a lost server, a failover in progress): 50 ms, doubling to 1 s.
+std::chrono::milliseconds next_backoff(dispatcher_state& st) {
+  using std::chrono::milliseconds;
+  st.unavailable_backoff = st.unavailable_backoff.count() == 0
+                             ? milliseconds(50)
+                             : std::min(st.unavailable_backoff * 2, milliseconds(1000));
+  return st.unavailable_backoff;
+}
+
+/// Drains; when the storage cannot be reached, kicks itself again after a
+/// backoff, so publishing resumes by itself once the store is back (R-N5). Claims
+/// it held meanwhile stay its own until their lease ends (R-N3).
+void drain_or_retry_later(self_ptr self) {
+  auto& st = self->state;
+  try {
+    drain(self);
+    st.unavailable_backoff = std::chrono::milliseconds(0);
+  } catch (const storage_unavailable&) {
+    auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
+    if (st.unavailable_timer)
+      st.timers->cancel(st.unavailable_timer);
+    st.unavailable_timer =
+      st.timers->schedule(std::chrono::steady_clock::now() + next_backoff(st), [me] {
+        if (auto strong = me.lock())
+          caf::anon_send(caf::actor_cast<outbox_dispatcher_actor>(std::move(strong)),
+                         kick_atom::value);
+      });
+  }
+}
+
+/// A held entry's retry; when the storage cannot be reached, it is tried
+/// again after a backoff.
+void retry_held(self_ptr self, position pos) {
+  auto& st = self->state;
+  try {
+    if (auto c = st.outbox->claim_held(st.shard, pos))
+      publish(self, *c);
+    st.unavailable_backoff = std::chrono::milliseconds(0);
+  } catch (const storage_unavailable&) {
+    schedule_retry(self, pos, std::chrono::steady_clock::now() + next_backoff(st));
+  }
+}
+
 } // namespace
 
 bool in_outbox_publisher() noexcept {
@@ -232,7 +283,7 @@ outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
     for (const auto& [pos, due] : held)
       schedule_retry(self, pos, due);
     return {
-      [self](kick_atom) { drain(self); },
+      [self](kick_atom) { drain_or_retry_later(self); },
       [self](retry_atom, position pos) {
         auto& st = self->state;
         st.retries.erase(pos);
@@ -240,8 +291,7 @@ outbox_dispatcher_actor spawn_outbox_dispatcher(caf::actor_system& system,
           std::lock_guard lock(st.slot->mutex);
           st.slot->backoff.erase(pos);
         }
-        if (auto c = st.outbox->claim_held(st.shard, pos))
-          publish(self, *c);
+        retry_held(self, pos);
       },
     };
   };

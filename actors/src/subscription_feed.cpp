@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <algorithm>
+#include <chrono>
 
 namespace sourcery::detail {
 
@@ -30,6 +31,7 @@ struct feed_state {
   push_target target;
   std::shared_ptr<push_progress> progress;
   std::size_t in_flight = 0;
+  std::chrono::milliseconds unavailable_backoff{0}; // 0 = the last read worked
 
   feed_state() = default;
   feed_state(const feed_state&) = delete;
@@ -189,11 +191,24 @@ void fail_unlocked(self_ptr self, std::exception_ptr e) {
   fail(self, std::move(e));
 }
 
+/// Scans for a push delivery. A read that fails after others in the same
+/// scan succeeded leaves records the cursor has passed: they are delivered,
+/// and the next scan meets the failure again. Throws only when nothing was
+/// read.
+void scan_to_push(feed_state& st, storage::record_batch& recs, std::size_t max) {
+  try {
+    st.scan(recs, max);
+  } catch (...) {
+    if (recs.records.empty())
+      throw;
+  }
+}
+
 /// Callback consumer: one batch per message, so exit messages get through.
 void deliver_to_callback(self_ptr self) {
   auto& st = self->state;
   storage::record_batch recs;
-  st.scan(recs, st.target.max_batch);
+  scan_to_push(st, recs, st.target.max_batch);
   if (recs.records.empty()) {
     if (st.source.meter) // caught up: what the filter skipped counts as seen
       st.source.meter->reached(st.cursor);
@@ -224,12 +239,14 @@ void deliver_to_callback(self_ptr self) {
   self->send(self, pump_atom::value);
 }
 
+void pump(self_ptr self);
+
 /// Actor consumer: keeps up to `buffer` records in flight.
 void deliver_to_actor(self_ptr self) {
   auto& st = self->state;
   while (st.in_flight < st.target.buffer) {
     storage::record_batch recs;
-    st.scan(recs, std::min(st.target.max_batch, st.target.buffer - st.in_flight));
+    scan_to_push(st, recs, std::min(st.target.max_batch, st.target.buffer - st.in_flight));
     if (recs.records.empty()) {
       if (st.source.meter && st.in_flight == 0) // caught up and every batch answered
         st.source.meter->reached(st.cursor);
@@ -260,7 +277,7 @@ void deliver_to_actor(self_ptr self) {
             m->delivered.add(n);
             m->reached(last);
           }
-          deliver_to_actor(self);
+          pump(self);
         },
         [self](caf::error& err) {
           fail_unlocked(self, std::make_exception_ptr(listener_failed(
@@ -269,11 +286,28 @@ void deliver_to_actor(self_ptr self) {
   }
 }
 
+/// Delivers what there is. A read that fails because the storage cannot be
+/// reached (`storage_unavailable`: a lost server, a failover in progress,
+/// R-ST6) is tried again from the cursor after a backoff — 50 ms, doubling
+/// to 1 s — so the feed resumes by itself where it stopped (R-N5), nothing skipped
+/// or repeated. Any other failure stops the feed with its error.
 void pump(self_ptr self) {
-  if (self->state.target.handler)
-    deliver_to_callback(self);
-  else
-    deliver_to_actor(self);
+  auto& st = self->state;
+  try {
+    if (st.target.handler)
+      deliver_to_callback(self);
+    else
+      deliver_to_actor(self);
+    st.unavailable_backoff = std::chrono::milliseconds(0);
+  } catch (const storage_unavailable&) {
+    using std::chrono::milliseconds;
+    st.unavailable_backoff = st.unavailable_backoff.count() == 0
+                               ? milliseconds(50)
+                               : std::min(st.unavailable_backoff * 2, milliseconds(1000));
+    self->delayed_send(self, st.unavailable_backoff, pump_atom::value);
+  } catch (...) {
+    fail_unlocked(self, std::current_exception());
+  }
 }
 
 } // namespace

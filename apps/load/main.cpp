@@ -6,6 +6,9 @@
 #include "crash.hpp"
 #include "domain.hpp"
 #include "memory_sampler.hpp"
+#ifdef SOURCERY_LOAD_FAILOVER
+#include "failover.hpp"
+#endif
 #include "nodes.hpp"
 #include "publish_tally.hpp"
 #include "reopen_check.hpp"
@@ -461,6 +464,13 @@ int main(int argc, char** argv) {
       harness::check_report_path("harness.report-svg", sc.report_svg);
     if (sc.crash.kills > 0)
       return harness::run_crash(sc, args);
+    if (sc.failover.kills > 0) {
+#ifdef SOURCERY_LOAD_FAILOVER
+      return harness::run_failover(sc);
+#else
+      throw harness::setting_error("setting 'failover.kills': this build has no PostgreSQL engine");
+#endif
+    }
     if (sc.nodes > 0)
       return harness::run_nodes(sc, args);
     return harness::run(sc);

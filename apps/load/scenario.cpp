@@ -205,6 +205,12 @@ const std::map<std::string, option>& options() {
     {"crash.create-store-first", {[](scenario& s, const std::string& k, const caf::config_value& v) {
        s.crash.create_store_first = as_bool(k, v);
      }, "crash scenario: create the store before the first child (false: kills may land while it is created)"}},
+    {"failover.kills", {ranged(0, 100, [](scenario& s, std::int64_t n) {
+       s.failover.kills = n;
+     }), "failover scenario: primaries SIGKILLed in turn, each after the next share of the events (0 = not a failover scenario)"}},
+    {"failover.port", {ranged(1024, 65'533, [](scenario& s, std::int64_t n) {
+       s.failover.port = n;
+     }), "failover scenario: the monitor's port on 127.0.0.1; the two servers take the next two"}},
     {"scheduler.policy", {[](scenario& s, const std::string& k, const caf::config_value& v) {
        auto p = as_string(k, v);
        if (p != "sharing" && p != "stealing")
@@ -302,6 +308,8 @@ std::map<std::string, std::string> values_of(const scenario& s) {
   out["crash.window-ms"] = num(s.crash.window_ms);
   out["crash.seed"] = num(s.crash.seed);
   out["crash.create-store-first"] = s.crash.create_store_first ? "true" : "false";
+  out["failover.kills"] = num(s.failover.kills);
+  out["failover.port"] = num(s.failover.port);
   out["scheduler.max-throughput"] = num(s.runtime.max_throughput);
   return out;
 }
@@ -476,6 +484,12 @@ scenario load_scenario(int argc, char** argv) {
                         + std::to_string(s.nodes) + "), got " + std::to_string(s.writers));
   if (s.events == 0 && s.seconds == 0)
     throw setting_error("setting 'harness.events': 0 needs harness.seconds > 0");
+  if (s.failover.kills > 0 && s.storage.engine != "postgres")
+    throw setting_error("setting 'failover.kills': the failover scenario needs storage.engine = "
+                        "'postgres', got '" + s.storage.engine + "'");
+  if (s.failover.kills > 0 && (s.nodes < 1 || s.crash.kills > 0 || s.events == 0))
+    throw setting_error("setting 'failover.kills': needs harness.nodes >= 1, harness.events > 0 "
+                        "and no crash.kills");
   check_combinations(s);
   return s;
 }

@@ -65,6 +65,14 @@ struct crash_settings {
   bool create_store_first = false;
 };
 
+/// The failover scenario (R-N5): a pg_auto_failover formation made for the
+/// run, its primary SIGKILLed `kills` times in turn while the nodes work;
+/// 0 = not a failover scenario.
+struct failover_settings {
+  std::int64_t kills = 0;
+  std::int64_t port = 26432; // the monitor's; the two servers take the next two
+};
+
 struct scenario {
   std::string name = "quick";
   std::string config_dir = "config";
@@ -102,6 +110,7 @@ struct scenario {
 
   storage_settings storage;
   crash_settings crash;
+  failover_settings failover;
 
   // The runtime.
   sourcery::runtime_options runtime;

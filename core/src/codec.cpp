@@ -64,7 +64,9 @@ raw_event codec::encode(const wrapped_event<>& e, const stream_id& stream,
     throw invalid_argument("event '" + type.name
                            + "' has encrypted fields, so its JSON must be an object");
   encryption->encrypt(*fields, *type.encryption, stream, tenant);
-  return event_registry::to_raw(e, type, to_text(data));
+  auto raw = event_registry::to_raw(e, type, to_text(data));
+  raw.encrypted = true;
+  return raw;
 }
 
 any_event codec::decode_data(const event_type& type, std::string_view data,

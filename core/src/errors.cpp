@@ -5,7 +5,7 @@
 namespace sourcery {
 
 std::string_view to_string(errc code) noexcept {
-  static constexpr std::array<std::string_view, 25> names{
+  static constexpr std::array<std::string_view, 26> names{
     "none",
     "illegal_tenant_id",
     "incompatible_uuid_and_name",
@@ -31,6 +31,7 @@ std::string_view to_string(errc code) noexcept {
     "storage_corrupt",
     "storage_version_mismatch",
     "storage_unavailable",
+    "event_id_conflict",
   };
   auto i = static_cast<std::size_t>(code);
   return i < names.size() ? names[i] : "unknown_error_code";
@@ -61,6 +62,16 @@ concurrent_stream_write_error::concurrent_stream_write_error(std::string stream,
     stream_(std::move(stream)),
     expected_(expected),
     actual_(actual) {}
+
+event_id_conflict::event_id_conflict(std::string stream, std::string event_id,
+                                     std::uint64_t version, const std::string& detail)
+  : error(errc::event_id_conflict,
+          "event " + event_id + " is stored in stream " + stream + " at version "
+            + std::to_string(version) + ", but this append is not the one that stored it: "
+            + detail),
+    stream_(std::move(stream)),
+    event_id_(std::move(event_id)),
+    version_(version) {}
 
 no_subject_id_found::no_subject_id_found(std::string stream)
   : error(errc::no_subject_id_found,

@@ -302,6 +302,20 @@ BOOST_AUTO_TEST_CASE(one_value_encrypted_twice_gives_two_ciphertexts) { // fresh
   BOOST_TEST(serde::parse(stored[0]).at("email") != serde::parse(stored[1]).at("email"));
 }
 
+BOOST_AUTO_TEST_CASE(an_encrypted_append_repeated_is_stored_once) { // R-ES6, R-EN
+  // Encrypted again, the repeat's ciphertext differs from the stored one;
+  // it is still the same append.
+  given_subjects({"ann"});
+  auto id = stream_id::random("profile");
+  std::vector<wrapped_event<>> evs{wrap(profile_of("ann"))};
+  auto first = store().append(id, evs, 0);
+  auto again = store().append(id, evs, 0);
+  BOOST_TEST(again.first_position == first.first_position);
+  BOOST_TEST(again.version == std::optional<version>(1));
+  BOOST_REQUIRE_EQUAL(stored_data(b, id).size(), 1u);
+  check_same(only<profile_updated>(store().load_stream(id)), profile_of("ann"));
+}
+
 // -- shredding ------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(shredding_a_subject_masks_exactly_its_fields_typed) { // R-EN

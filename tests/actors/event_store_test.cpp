@@ -1,4 +1,4 @@
-// The event store (SPEC §3): R-ES0 … R-ES5.
+// The event store (SPEC §3): R-ES0 … R-ES6.
 #include "fixtures.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -153,6 +153,49 @@ BOOST_AUTO_TEST_CASE(of_two_racing_appends_with_one_expected_version_exactly_one
     }
   }
   BOOST_TEST(s.position() == std::optional<position>(1000 * 2 + 500));
+}
+
+BOOST_AUTO_TEST_CASE(an_append_repeated_after_an_unknown_outcome_is_stored_once) { // R-ES6
+  // Given an append whose caller did not learn its outcome (a lost
+  // connection, a timeout), when the caller appends the same events again
+  // with the same expected version, then it gets the first receipt, even
+  // after others appended to the stream, and the events are there once.
+  auto s = store();
+  auto id = given_stream_with(1, s);
+  std::vector<wrapped_event<>> evs{added("apple", 2), added("pear", 3)};
+  auto first = s.append(id, evs, 1);
+  s.append(id, {added("plum")}, 3);
+  auto again = s.append(id, evs, 1);
+  BOOST_TEST(again.first_position == first.first_position);
+  BOOST_TEST(again.last_position == first.last_position);
+  BOOST_TEST(again.version == std::optional<version>(3));
+  BOOST_TEST(contents(s, id).size() == 4u);
+  BOOST_TEST(s.position() == std::optional<position>(4));
+  async_call<append_receipt> call;
+  s.append_async(id, evs, 1, call.done());
+  BOOST_TEST(call.get().value().first_position == first.first_position);
+}
+
+BOOST_AUTO_TEST_CASE(an_event_id_reused_for_other_content_is_refused) { // R-ES6, §11
+  auto s = store();
+  auto id = stream_id::random("cart");
+  auto apple = added("apple", 2);
+  s.append(id, {apple}, 0);
+  s.append(id, {added("pear")}, 1);
+  auto before = contents(s, id);
+  auto changed = apple;
+  changed.event = any_event(item_added{"apple", 5});
+  BOOST_CHECK_EXCEPTION(s.append(id, {changed}, 0), event_id_conflict,
+                        [&](const event_id_conflict& e) {
+                          return e.code() == errc::event_id_conflict && e.version() == 1
+                                 && e.event_id() == to_string(apple.id)
+                                 && mentions(e, to_string(id.id()));
+                        });
+  async_call<append_receipt> call;
+  s.append_async(id, {apple, added("fig")}, 0, call.done());
+  BOOST_TEST(code_of(call.get().exception()) == errc::event_id_conflict);
+  BOOST_TEST(contents(s, id) == before, boost::test_tools::per_element());
+  BOOST_TEST(s.position() == std::optional<position>(2));
 }
 
 BOOST_AUTO_TEST_CASE(a_negative_expected_version_is_an_invalid_argument) { // R-ES1

@@ -14,6 +14,7 @@
 #include <barrier>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -504,6 +505,159 @@ BOOST_AUTO_TEST_CASE(records_stay_readable_while_their_batch_lives) {
   BOOST_REQUIRE(b.records.size() == 1u);
   BOOST_TEST(b.records[0].data == R"({"first":true})");
   BOOST_TEST(*b.records[0].stream == s);
+}
+
+// -- repeated appends (R-ES6) -------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_repeated_append_stores_nothing_and_gets_the_original_receipt) { // R-ES6
+  // Given a stream with an append at version 0 (two events, one for the
+  // outbox) and one after it, when the first is appended again as it was,
+  // then it succeeds with its original receipt and nothing is added: no
+  // position, no version, no outbox entry, no hook call.
+  auto s = stream_id::random();
+  auto first = events(2);
+  auto original = append("t", s, 0, first, {1, 0});
+  append("t", stream_id::random(), 0, events(1)); // another stream in between
+  auto later = append("t", s, 2, events(3));
+  int hook_calls = 0;
+  auto again = append("t", s, 0, first, {1, 0}, [&](std::span<const record>) { ++hook_calls; });
+  BOOST_TEST(again.first_position == original.first_position);
+  BOOST_TEST(again.last_position == original.last_position);
+  BOOST_TEST(again.version == std::optional<version>(2));
+  BOOST_TEST(hook_calls == 0);
+  // The latest append, repeated, too.
+  auto later_events = engine->streams("t")->read(s, 3, 6).events.records;
+  BOOST_REQUIRE(later_events.size() == 3u);
+  std::vector<raw_event> later_again;
+  for (const auto& r : later_events)
+    later_again.push_back(raw_event{r.id, timestamp::from_micros(r.created_us),
+                                    std::string(r.type), std::string(r.data),
+                                    std::string(r.context), std::nullopt, r.schema});
+  auto later_receipt = append("t", s, 2, later_again);
+  BOOST_TEST(later_receipt.first_position == later.first_position);
+  BOOST_TEST(later_receipt.last_position == later.last_position);
+  BOOST_TEST(later_receipt.version == std::optional<version>(5));
+  BOOST_TEST(engine->log().last_position() == 6u);
+  BOOST_TEST(engine->streams("t")->info(s)->current == 5u);
+  BOOST_TEST(engine->streams("t")->read(s, std::nullopt, std::nullopt).events.records.size()
+             == 5u);
+  BOOST_TEST(engine->outbox().counts().pending == 1u);
+  // Explicit versions that fit are accepted as well.
+  auto with_versions = first;
+  with_versions[0].version = 1;
+  with_versions[1].version = 2;
+  BOOST_TEST(append("t", s, 0, with_versions).last_position == original.last_position);
+  BOOST_TEST(engine->log().last_position() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(the_same_ids_with_other_content_or_at_another_place_are_refused) { // R-ES6
+  auto s = stream_id::random();
+  auto stored = events(2);
+  append("", s, 0, stored);
+  append("", s, 2, events(1));
+  auto refused = [&](std::vector<raw_event> evs, expected_version e) {
+    try {
+      append("", s, e, std::move(evs));
+      BOOST_ERROR("expected event_id_conflict");
+    } catch (const event_id_conflict& x) {
+      BOOST_TEST(x.stream().find(s.to_string()) != std::string::npos);
+      BOOST_TEST(!x.event_id().empty());
+      BOOST_TEST(x.code() == errc::event_id_conflict);
+    }
+  };
+  auto other_data = stored;
+  other_data[1].data = R"({"n":99})";
+  refused(other_data, 0);
+  auto other_type = stored;
+  other_type[0].name = "item_removed";
+  refused(other_type, 0);
+  auto other_context = stored;
+  other_context[0].context = R"({"by":"someone else"})";
+  refused(other_context, 0);
+  auto other_time = stored;
+  other_time[1].created_at = timestamp::from_micros(stored[1].created_at.micros() + 1);
+  refused(other_time, 0);
+  refused({stored[1], stored[0]}, 0);             // another order
+  refused({stored[0], stored[1], event("{}")}, 0); // more than that append stored
+  refused({stored[1], event("{}")}, 1);           // at another place: stored at 2, not at 2..3
+  auto fresh = stored;
+  fresh[0].id = random_uuid();
+  refused(fresh, 0); // one id new, one stored: only some of them
+  refused({stored[0], event("{}")}, 0);
+  // Other ids at those versions: an ordinary conflict.
+  BOOST_CHECK_THROW(append("", s, 0, events(2)), concurrent_stream_write_error);
+  // An explicit version that does not fit the stored one.
+  auto wrong_version = stored;
+  wrong_version[0].version = 5;
+  BOOST_CHECK_THROW(append("", s, 0, wrong_version), versioning_mismatch);
+  BOOST_TEST(engine->log().last_position() == 3u);
+  BOOST_TEST(engine->streams("")->info(s)->current == 3u);
+  auto read = engine->streams("")->read(s, std::nullopt, std::nullopt).events.records;
+  BOOST_REQUIRE(read.size() == 3u);
+  BOOST_TEST(read[1].data == stored[1].data);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_encrypted_event_is_compared_by_all_but_its_data) { // R-ES6, R-EN
+  // Encrypting an event again gives new ciphertext: an encrypted event
+  // repeated is the same event when all but its data match.
+  auto s = stream_id::random();
+  auto stored = events(1);
+  stored[0].encrypted = true;
+  auto original = append("", s, 0, stored);
+  append("", s, 1, events(1));
+  auto again = stored;
+  again[0].data = R"({"n":"other ciphertext"})";
+  BOOST_TEST(append("", s, 0, again).first_position == original.first_position);
+  again[0].context = R"({"by":"someone else"})";
+  BOOST_CHECK_THROW(append("", s, 0, again), event_id_conflict);
+  BOOST_TEST(engine->log().last_position() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeat_right_behind_its_original_gets_its_receipt) { // R-ES6, R-ST3
+  // Handed over before the original is written (a pipelining caller): the
+  // repeat is answered with the original's receipt once that is known.
+  auto store = engine->streams("t");
+  auto s = stream_id::random();
+  auto evs = events(3);
+  std::mutex m;
+  std::vector<std::optional<append_receipt>> receipts(2);
+  std::vector<std::exception_ptr> errors(2);
+  std::atomic<int> finished{0};
+  auto done_for = [&](int i) {
+    return [&, i](std::optional<append_receipt> r, std::exception_ptr e) {
+      {
+        std::lock_guard lock(m);
+        receipts[static_cast<std::size_t>(i)] = r;
+        errors[static_cast<std::size_t>(i)] = e;
+      }
+      finished.fetch_add(1);
+      finished.notify_all();
+    };
+  };
+  store->append_async(s, 0, evs, {}, {}, done_for(0));
+  store->append_async(s, 0, evs, {}, {}, done_for(1));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int f = finished.load(); f < 2 && std::chrono::steady_clock::now() < deadline;
+       f = finished.load())
+    finished.wait(f);
+  BOOST_REQUIRE(finished.load() == 2);
+  std::lock_guard lock(m);
+  BOOST_TEST_REQUIRE(!errors[0]);
+  BOOST_TEST_REQUIRE(!errors[1]);
+  BOOST_TEST(receipts[0]->first_position == 1u);
+  BOOST_TEST(receipts[1]->first_position == 1u);
+  BOOST_TEST(receipts[1]->last_position == 3u);
+  BOOST_TEST(receipts[1]->version == std::optional<version>(3));
+  BOOST_TEST(engine->log().last_position() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeat_of_events_a_snapshot_replaced_is_a_conflict) { // R-ES6, R-ES3
+  auto s = stream_id::random();
+  auto stored = events(2);
+  append("", s, 0, stored);
+  engine->streams("")->save_snapshot(s, event(R"({"snap":2})"));
+  BOOST_CHECK_THROW(append("", s, 0, stored), concurrent_stream_write_error);
+  BOOST_TEST(engine->log().last_position() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

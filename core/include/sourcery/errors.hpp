@@ -42,6 +42,7 @@ enum class errc : std::uint8_t {
   storage_corrupt,
   storage_version_mismatch,
   storage_unavailable,
+  event_id_conflict,
 };
 
 /// The name of a code, e.g. "concurrent_stream_write_error".
@@ -128,6 +129,25 @@ private:
   std::string stream_;
   std::uint64_t expected_;
   std::uint64_t actual_;
+};
+
+/// An append carries the id of an event stored at the versions it names but
+/// is not that stored append repeated: other content, another order, or only
+/// some of its events (R-ES6). Nothing is stored.
+class event_id_conflict : public error {
+public:
+  event_id_conflict(std::string stream, std::string event_id, std::uint64_t version,
+                    const std::string& detail);
+  const std::string& stream() const noexcept { return stream_; }
+  /// The id (hex, with dashes) of the first event found in conflict.
+  const std::string& event_id() const noexcept { return event_id_; }
+  /// The version at which the stored event with that id sits.
+  std::uint64_t version() const noexcept { return version_; }
+
+private:
+  std::string stream_;
+  std::string event_id_;
+  std::uint64_t version_;
 };
 
 /// Encryption: no data subject could be determined for a field (R-EN).

@@ -287,6 +287,10 @@ struct raw_event {
   /// The schema version of the event type the data was written with (R-UP1);
   /// records stored before schema versions existed read as 1.
   std::uint32_t schema = 1;
+  /// Not stored: whether `data` holds encrypted fields, whose ciphertext is
+  /// new each time an event is encoded; a repeated append (R-ES6) compares
+  /// such an event by everything but its data.
+  bool encrypted = false;
 };
 
 } // namespace sourcery

@@ -6,6 +6,7 @@
 #include "memory_log.hpp"
 #include "memory_outbox.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -37,7 +38,13 @@ public:
                         const commit_hook& hook) override {
     std::lock_guard lock(mutex_);
     auto it = streams_.find(id);
-    auto versions = check_append(info_locked(it), expected, events, id, tenant_);
+    auto check = check_append(info_locked(it), expected, events, id, tenant_,
+                              [&](version first, version stop) {
+                                return read_locked(it, first, stop).events;
+                              });
+    if (check.repeated)
+      return *check.repeated;
+    const auto& versions = check.versions;
     bool created = it == streams_.end();
     if (created)
       it = streams_.emplace(id, mem_stream{!expected.is_versioned(), 0, {}, {}}).first;
@@ -76,24 +83,8 @@ public:
 
   stream_read read(const stream_id& id, std::optional<version> start,
                    std::optional<version> stop) const override {
-    stream_read out;
     std::lock_guard lock(mutex_);
-    auto it = streams_.find(id);
-    if (it == streams_.end())
-      return out;
-    const auto& s = it->second;
-    auto in_range = [&](std::optional<version> v) {
-      if (!v) // versionless: slicing by version does not apply
-        return true;
-      return (!start || *v >= *start) && (!stop || *v < *stop);
-    };
-    if (s.snapshot && in_range(s.snapshot->version))
-      out.snapshot = s.snapshot;
-    out.events.records.reserve(s.events.size());
-    for (const auto* r : s.events)
-      if (in_range(r->version == 0 ? std::nullopt : std::optional<version>(r->version)))
-        r->view_into(out.events.records);
-    return out;
+    return read_locked(streams_.find(id), start, stop);
   }
 
   void save_snapshot(const stream_id& id, raw_event snapshot) override {
@@ -123,6 +114,39 @@ private:
     if (it == streams_.end())
       return std::nullopt;
     return stream_info{it->second.versionless, it->second.current};
+  }
+
+  stream_read read_locked(map::const_iterator it, std::optional<version> start,
+                          std::optional<version> stop) const {
+    stream_read out;
+    if (it == streams_.end())
+      return out;
+    const auto& s = it->second;
+    auto in_range = [&](std::optional<version> v) {
+      if (!v) // versionless: slicing by version does not apply
+        return true;
+      return (!start || *v >= *start) && (!stop || *v < *stop);
+    };
+    if (s.snapshot && in_range(s.snapshot->version))
+      out.snapshot = s.snapshot;
+    if (!s.versionless && (start || stop)) {
+      // Versioned: the events are in version order, so the range is a slice.
+      auto begin = std::lower_bound(s.events.begin(), s.events.end(), start.value_or(0),
+                                    [](const mem_record* r, version v) { return r->version < v; });
+      auto end = stop ? std::lower_bound(begin, s.events.end(), *stop,
+                                         [](const mem_record* r, version v) {
+                                           return r->version < v;
+                                         })
+                      : s.events.end();
+      out.events.records.reserve(static_cast<std::size_t>(end - begin));
+      for (auto i = begin; i != end; ++i)
+        (*i)->view_into(out.events.records);
+      return out;
+    }
+    out.events.records.reserve(s.events.size());
+    for (const auto* r : s.events)
+      r->view_into(out.events.records);
+    return out;
   }
 
   const std::string tenant_;

@@ -135,7 +135,7 @@ void committer::lead(std::unique_lock<std::mutex>& lock) {
 void committer::run(std::span<pending_append* const> group) {
   auto& c = leader_connection();
   auto t = lock_streams_and_counter(c, group);
-  check_number_and_run_hooks(group, t);
+  check_number_and_run_hooks(c, group, t);
   if (t.accepted.empty()) { // each append has its error
     c.rollback();
     return;
@@ -201,11 +201,61 @@ group_transaction committer::lock_streams_and_counter(connection& c,
   return t;
 }
 
+namespace {
+
+/// Owns what the records of a stored_events_of read view.
+struct read_rows {
+  result_ptr result;
+};
+
+// For the check of a repeated append (R-ES6), on a conflict only: the
+// stream's events of its current life with versions in [first, stop), read
+// in the group's transaction (the stream's row is locked, so they are the
+// committed ones). Events this group has not written yet are not among them.
+record_batch stored_events_of(connection& c, const std::string& schema, const pending_append& a,
+                              const stream_state& st, version first, version stop) {
+  auto r = c.exec(in_schema("SELECT position, id, created_us, version, type, data, context,"
+                            " schema FROM @.events WHERE stream_key = $1 AND position >= $2"
+                            " AND number > $3 AND number >= $4 AND number < $5 ORDER BY number",
+                            schema),
+                  params{}
+                    .bytes(a.key)
+                    .i64(static_cast<std::int64_t>(st.since))
+                    .i64(static_cast<std::int64_t>(st.snap_number))
+                    .i64(static_cast<std::int64_t>(std::min<version>(first, INT64_MAX)))
+                    .i64(static_cast<std::int64_t>(std::min<version>(stop, INT64_MAX))),
+                  "reading a stream's events for a repeated append");
+  record_batch out;
+  auto owner = std::make_shared<read_rows>(read_rows{std::move(r)});
+  auto* res = owner->result.get();
+  int rows = PQntuples(res);
+  out.records.reserve(static_cast<std::size_t>(rows));
+  for (int row = 0; row < rows; ++row) {
+    record rec;
+    rec.position = static_cast<position>(get_i64(res, row, 0));
+    rec.tenant = a.tenant;
+    rec.stream = a.stream;
+    rec.id = get_id(res, row, 1);
+    rec.created_us = get_i64(res, row, 2);
+    rec.version = static_cast<std::uint64_t>(get_i64(res, row, 3));
+    rec.type = get_bytes(res, row, 4);
+    rec.data = get_bytes(res, row, 5);
+    rec.context = get_bytes(res, row, 6);
+    rec.schema = static_cast<std::uint32_t>(get_i32(res, row, 7));
+    out.records.push_back(rec);
+  }
+  out.owner = std::move(owner);
+  return out;
+}
+
+} // namespace
+
 // 2. Check, number and run hooks, one append after the other. An append
 // that fails its check or its hook gets the error and is left out; the next
 // one takes the same positions.
-void committer::check_number_and_run_hooks(std::span<pending_append* const> group,
-                                           group_transaction& t) {
+void committer::check_number_and_run_hooks(connection& c,
+                                           std::span<pending_append* const> group,
+                                           group_transaction& t) const {
   auto& next = t.next;
   for (auto* a : group) {
     try {
@@ -213,7 +263,15 @@ void committer::check_number_and_run_hooks(std::span<pending_append* const> grou
       std::optional<stream_info> current;
       if (st.current > 0)
         current = stream_info{st.versionless, st.current};
-      auto versions = check_append(current, a->expected, a->events, *a->stream, a->tenant);
+      auto check = check_append(current, a->expected, a->events, *a->stream, a->tenant,
+                                [&](version first, version stop) {
+                                  return stored_events_of(c, schema_, *a, st, first, stop);
+                                });
+      if (check.repeated) { // stored by an earlier transaction: nothing to write
+        a->receipt = *check.repeated;
+        continue;
+      }
+      const auto& versions = check.versions;
       auto n = a->events.size();
       if (next + n < next || next + n > (position{1} << 62))
         throw storage_full("the log cannot take more positions");

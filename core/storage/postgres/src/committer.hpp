@@ -11,7 +11,10 @@
 //  2. Here, with both locks held: each append in turn is checked against its
 //     stream (check_append), takes the next positions and runs its hook; an
 //     append that fails its check or hook is left out (it gets the error) and
-//     the next one takes the same positions.
+//     the next one takes the same positions. An append that repeats one an
+//     earlier transaction stored (R-ES6) gets that one's receipt and is left
+//     out too; only on a conflict are the stream's stored events read, in
+//     this transaction.
 //  3. Insert the events and outbox entries, write the streams' states and the
 //     counter, NOTIFY the new last position, COMMIT.
 //
@@ -103,8 +106,8 @@ private:
   connection& leader_connection();
   group_transaction lock_streams_and_counter(connection& c,
                                              std::span<pending_append* const> group);
-  static void check_number_and_run_hooks(std::span<pending_append* const> group,
-                                         group_transaction& t);
+  void check_number_and_run_hooks(connection& c, std::span<pending_append* const> group,
+                                  group_transaction& t) const;
   bool write_and_commit(connection& c, group_transaction& t);
   std::vector<statement> event_inserts(const group_transaction& t) const;
   std::vector<statement> outbox_inserts(const group_transaction& t) const;

@@ -193,12 +193,14 @@ connection::connection(const connection_settings& s) : settings_(s) { connect();
 void connection::connect() {
   auto timeout = std::to_string(settings_.connect_timeout_s);
   // Defaults first: what the conninfo (expanded from dbname) says wins.
+  // A node writes: of several hosts (host=a,b) it connects to the one that
+  // is the primary now (after a failover, the promoted standby; R-N5).
   const char* keys[] = {"connect_timeout", "keepalives",          "keepalives_idle",
                         "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                        "application_name", "dbname",            nullptr};
+                        "target_session_attrs", "application_name", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), "1",        "5",
                           "2",             "3",        "10000",
-                          "sourcery",      settings_.conninfo.c_str(), nullptr};
+                          "read-write",    "sourcery", settings_.conninfo.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, 1));
   broken_ = false;
   prepared_.clear();
@@ -222,7 +224,10 @@ void connection::fail(const PGresult* r, std::string_view what) {
     message = PQerrorMessage(conn_.get());
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string_view code = state ? state : "";
-  if (PQstatus(conn_.get()) != CONNECTION_OK || code.starts_with("08") || code.starts_with("57P"))
+  // Lost, shut down, or no longer the primary (25006: a demoted server takes
+  // no writes): the next use connects again, to whichever host is primary.
+  if (PQstatus(conn_.get()) != CONNECTION_OK || code.starts_with("08") || code.starts_with("57P")
+      || code == "25006")
     broken_ = true;
   if (code == "XX001" || code == "XX002")
     throw storage_corrupt("PostgreSQL: " + std::string(what) + " failed: " + message);

@@ -62,7 +62,8 @@ public:
                         std::span<const raw_event> events, std::span<const char> to_outbox,
                         const commit_hook& hook) override {
     if (events.empty())
-      check_append(std::nullopt, expected, events, id, tenant_); // throws invalid_argument
+      check_append(std::nullopt, expected, events, id, tenant_, // throws invalid_argument
+                   [](version, version) { return record_batch{}; });
     pending_append a;
     a.tenant = tenant_;
     a.stream = &id;

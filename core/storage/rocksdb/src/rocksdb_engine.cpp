@@ -352,6 +352,10 @@ std::size_t stored_shards(const store& st) {
 
 class rocksdb_engine;
 
+/// Thrown by a repeated append's read of stored events (R-ES6) after it
+/// waited for the stream's appends in flight: the check starts again.
+struct written_meanwhile {};
+
 /// One tenant's streams. Appends to one stream are checked and sequenced one
 /// at a time, each against the stream as the appends before it leave it —
 /// written or still queued (`in_flight_`) — so a caller can pipeline appends
@@ -389,14 +393,41 @@ public:
     try {
       auto key = stream_key(tenant_, id);
       std::unique_lock lock(mutex_);
-      released_.wait(lock, [&] { return !exclusive(key); });
       c = std::make_unique<pending_commit>();
-      c->epoch = commits_.epoch();
-      auto pending = in_flight_.find(key);
-      auto current = pending != in_flight_.end() && pending->second.epoch == c->epoch
-                       ? std::optional<stream_info>(pending->second.state)
-                       : state(key);
-      auto versions = check_append(current, expected, events, id, tenant_);
+      std::optional<stream_info> current;
+      append_check check;
+      for (;;) {
+        released_.wait(lock, [&] { return !exclusive(key); });
+        c->epoch = commits_.epoch();
+        auto pending = in_flight_.find(key);
+        current = pending != in_flight_.end() && pending->second.epoch == c->epoch
+                    ? std::optional<stream_info>(pending->second.state)
+                    : state(key);
+        try {
+          // On a conflict the stored events are read (R-ES6). Those of
+          // appends still in flight are not readable yet: then wait until
+          // the stream's appends are written, and check again.
+          check = check_append(current, expected, events, id, tenant_,
+                               [&](version first, version stop) {
+                                 if (in_flight_.contains(key)) {
+                                   released_.wait(lock,
+                                                  [&] { return !in_flight_.contains(key); });
+                                   throw written_meanwhile{};
+                                 }
+                                 return read(id, first, stop).events;
+                               });
+          break;
+        } catch (const written_meanwhile&) {
+        }
+      }
+      if (check.repeated) { // nothing to write: answered here, once
+        lock.unlock();
+        c.reset();
+        auto answer = std::move(done);
+        answer(*check.repeated, nullptr);
+        return;
+      }
+      const auto& versions = check.versions;
       c->records.reserve(events.size());
       for (std::size_t i = 0; i < events.size(); ++i) {
         auto r = std::make_shared<stored_record>();

@@ -1,4 +1,4 @@
-// The streams of one tenant (R-ES1..R-ES4, R-ST1): appends, reads,
+// The streams of one tenant (R-ES1..R-ES4, R-ES6, R-ST1): appends, reads,
 // snapshots and deletions, and the rules every engine checks them by
 // (`check_append`, `check_snapshot`).
 //
@@ -13,10 +13,12 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace sourcery::storage {
@@ -62,7 +64,9 @@ public:
   /// versions, runs `hook`, adds an outbox entry for each event whose
   /// `to_outbox` flag is set (empty span = none), then makes everything
   /// visible at once. On any throw nothing is stored and no position is
-  /// consumed. Throws the errors of `check_append`, `storage_full` when the
+  /// consumed. An append that repeats one already stored (R-ES6,
+  /// `check_append`) stores nothing, runs no hook and returns that append's
+  /// receipt. Throws the errors of `check_append`, `storage_full` when the
   /// log cannot take more positions, and whatever `hook` throws.
   virtual append_receipt append(const stream_id& stream, expected_version expected,
                                 std::span<const raw_event> events,
@@ -115,17 +119,55 @@ public:
   virtual void remove(const stream_id& stream) = 0;
 };
 
-/// The versions an append assigns, checked against the stream (R-ES1): one
-/// rule for every engine. `current` is the stream's state (none = absent).
-/// Returns the versions (0 for versionless). Throws `invalid_argument` for no
-/// events, `concurrent_stream_write_error`,
-/// `expected_version_used_on_versionless_stream`,
+/// Reads the events an engine has stored in one stream with versions in
+/// [first, stop), in version order, as `stream_store::read` would (none that
+/// a snapshot replaced). `check_append` calls it only on a conflict — when the
+/// stream is past the expected version — to recognise a repeated append.
+///
+/// A non-owning view of a callable, cheap to make on every append: valid
+/// while the callable it was made from lives (pass a lambda straight to
+/// `check_append`).
+class stored_events {
+public:
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, stored_events>)
+  stored_events(F&& read) noexcept // NOLINT: made from lambdas at the call
+    : object_(const_cast<void*>(static_cast<const void*>(std::addressof(read)))),
+      call_([](void* o, version first, version stop) {
+        return (*static_cast<std::remove_reference_t<F>*>(o))(first, stop);
+      }) {}
+
+  record_batch operator()(version first, version stop) const {
+    return call_(object_, first, stop);
+  }
+
+private:
+  void* object_;
+  record_batch (*call_)(void*, version, version);
+};
+
+/// What `check_append` decided.
+struct append_check {
+  /// The versions to assign (0 for versionless), when the append is to be
+  /// committed.
+  std::vector<std::uint64_t> versions;
+  /// Set when the append repeats one already stored (R-ES6): the receipt
+  /// that append got. Commit nothing and return it.
+  std::optional<append_receipt> repeated;
+};
+
+/// The versions an append assigns, checked against the stream (R-ES1), or
+/// the receipt of the stored append it repeats (R-ES6): one rule for every
+/// engine. `current` is the stream's state (none = absent); `stored` reads
+/// the stream's events, called only when the stream is past `expected`.
+/// Throws `invalid_argument` for no events, `concurrent_stream_write_error`,
+/// `event_id_conflict` (ids stored at those versions with other content, or
+/// only some of them), `expected_version_used_on_versionless_stream`,
 /// `no_expected_version_given_on_versioned_stream`, `versioning_mismatch`,
 /// whose messages name `stream` of `tenant`.
-std::vector<std::uint64_t> check_append(const std::optional<stream_info>& current,
-                                        expected_version expected,
-                                        std::span<const raw_event> events,
-                                        const stream_id& stream, std::string_view tenant);
+append_check check_append(const std::optional<stream_info>& current, expected_version expected,
+                          std::span<const raw_event> events, const stream_id& stream,
+                          std::string_view tenant, stored_events stored);
 
 /// Checks a snapshot against the stream (R-ES3) and fills in its version;
 /// throws `versioning_mismatch`.
