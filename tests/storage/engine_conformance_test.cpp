@@ -526,7 +526,8 @@ BOOST_AUTO_TEST_CASE(a_repeated_append_stores_nothing_and_gets_the_original_rece
   BOOST_TEST(again.version == std::optional<version>(2));
   BOOST_TEST(hook_calls == 0);
   // The latest append, repeated, too.
-  auto later_events = engine->streams("t")->read(s, 3, 6).events.records;
+  auto later_read = engine->streams("t")->read(s, 3, 6); // its records live as long as it does
+  const auto& later_events = later_read.events.records;
   BOOST_REQUIRE(later_events.size() == 3u);
   std::vector<raw_event> later_again;
   for (const auto& r : later_events)
@@ -592,7 +593,8 @@ BOOST_AUTO_TEST_CASE(the_same_ids_with_other_content_or_at_another_place_are_ref
   BOOST_CHECK_THROW(append("", s, 0, wrong_version), versioning_mismatch);
   BOOST_TEST(engine->log().last_position() == 3u);
   BOOST_TEST(engine->streams("")->info(s)->current == 3u);
-  auto read = engine->streams("")->read(s, std::nullopt, std::nullopt).events.records;
+  auto stored_now = engine->streams("")->read(s, std::nullopt, std::nullopt); // owns the records
+  const auto& read = stored_now.events.records;
   BOOST_REQUIRE(read.size() == 3u);
   BOOST_TEST(read[1].data == stored[1].data);
 }
