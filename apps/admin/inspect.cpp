@@ -2,6 +2,8 @@
 #include "commands.hpp"
 #include "survey.hpp"
 
+#include "../cli.hpp"
+
 #include <sourcery/errors.hpp>
 
 #include <iostream>
@@ -14,14 +16,7 @@ namespace json = boost::json;
 namespace {
 
 std::string number(std::uint64_t n) {
-  auto digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
+  return cli::grouped(n);
 }
 
 std::string tenant_cell(const std::string& t) { return t.empty() ? "(default)" : t; }
