@@ -1,7 +1,7 @@
 // bench_admin: how fast sourcery-admin's verify and export read a RocksDB
 // store, beside a raw iteration of the same column families (log and index)
 // with RocksDB's own iterators. One run, one table.
-//   bench_admin [--events=N] [--streams=S] [--path=FOLDER]
+//   bench_admin [--events=N] [--streams=S] [--path=FOLDER] [--keep=yes]
 #include "commands.hpp"
 #include "../cli.hpp"
 
@@ -83,13 +83,16 @@ std::uint64_t raw_iteration(const std::string& path,
 
 int main(int argc, char** argv) {
   std::uint64_t events = 1'000'000, streams = 1'000;
+  std::string keep = "no";
   std::string path =
     (fs::temp_directory_path() / ("bench-admin-" + std::to_string(::getpid()))).string();
   cli::options o("bench_admin", "sourcery-admin's verify and export on a RocksDB store, beside a "
                                 "raw iteration of its log and index; one table on stdout.");
   o.count(events, "events", "events stored (in appends of 100)", 100, 1'000'000'000)
     .count(streams, "streams", "streams they are spread over", 1, 10'000'000)
-    .text(path, "path", "the store's folder (removed before and after)");
+    .text(path, "path", "the store's folder (removed before, and after unless --keep)")
+    .choice(keep, "keep", "leave the store in place afterwards (to run sourcery-admin on it)",
+            {"no", "yes"});
   return cli::run_main(argc, argv, o, [&] {
     events -= events % 100;
     fs::remove_all(path);
@@ -128,7 +131,8 @@ int main(int argc, char** argv) {
     row("sourcery-admin verify", verify_s);
     row("sourcery-admin export (to /dev/null)", export_s);
     std::cout << "verify said: " << verify_out.str();
-    fs::remove_all(path);
+    if (keep == "no")
+      fs::remove_all(path);
     if (code != 0)
       std::cerr << "!! verify found problems in the store it filled\n";
     return code;

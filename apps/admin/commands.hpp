@@ -30,6 +30,7 @@ struct read_args {
   std::string tenant;
   std::optional<std::string> category;
   std::optional<sourcery::version> from, to; // both inclusive
+  bool raw = false; // encrypted fields as stored, not decrypted
 };
 int run_read(const common_args& c, const read_args& a);
 
@@ -72,6 +73,7 @@ int run_verify(const common_args& c, const verify_args& a);
 struct export_args {
   std::string file; // empty or "-": standard output
   std::optional<std::string> tenant;
+  bool with_keys = false; // the tenants' encryption keys too (secrets: asked for by name)
 };
 int run_export(const common_args& c, const export_args& a);
 int run_import(const common_args& c, const std::string& file);

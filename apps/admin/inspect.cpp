@@ -1,10 +1,13 @@
 // The read commands: info, tenants, streams, read, log (R-ADM2).
 #include "commands.hpp"
+#include "reveal.hpp"
 #include "survey.hpp"
 
 #include "../cli.hpp"
 
 #include <sourcery/errors.hpp>
+
+#include <boost/json/serialize.hpp>
 
 #include <iostream>
 
@@ -192,6 +195,18 @@ int run_read(const common_args& c, const read_args& a) {
   if (a.to)
     stop = *a.to + 1;
   auto r = streams->read(id, a.from, stop);
+  // Decrypted with the store's keys, masked where shredded; --raw: as stored.
+  std::optional<field_revealer> revealer;
+  if (!a.raw) {
+    try {
+      revealer.emplace(*e->keys(), a.tenant);
+    } catch (const invalid_argument&) { // keys the storage does not list: as stored
+    }
+  }
+  auto data_of = [&](std::string_view text) {
+    auto v = payload_json(text);
+    return revealer ? revealer->reveal(v) : v;
+  };
   if (c.json) {
     json::object o;
     o["tenant"] = a.tenant;
@@ -204,14 +219,17 @@ int run_read(const common_args& c, const read_args& a) {
         r.snapshot->version ? json::value(*r.snapshot->version) : json::value(nullptr);
       snap["type"] = r.snapshot->name;
       snap["schema"] = r.snapshot->schema;
-      snap["data"] = payload_json(r.snapshot->data);
+      snap["data"] = data_of(r.snapshot->data);
       o["snapshot"] = std::move(snap);
     } else {
       o["snapshot"] = nullptr;
     }
     json::array events;
-    for (const auto& rec : r.events.records)
-      events.push_back(record_json(rec));
+    for (const auto& rec : r.events.records) {
+      auto ev = record_json(rec);
+      ev["data"] = data_of(rec.data);
+      events.push_back(std::move(ev));
+    }
     o["events"] = std::move(events);
     print_json(std::cout, o);
     return ok;
@@ -222,11 +240,12 @@ int run_read(const common_args& c, const read_args& a) {
             << '\n';
   if (r.snapshot)
     std::cout << "snapshot at version " << r.snapshot->version.value_or(0) << ": "
-              << r.snapshot->name << ' ' << r.snapshot->data << '\n';
+              << r.snapshot->name << ' ' << json::serialize(data_of(r.snapshot->data)) << '\n';
   std::vector<std::vector<std::string>> rows;
   for (const auto& rec : r.events.records)
     rows.push_back({rec.version ? std::to_string(rec.version) : "-", number(rec.position),
-                    std::string(rec.type), std::string(rec.data)});
+                    std::string(rec.type),
+                    revealer ? json::serialize(data_of(rec.data)) : std::string(rec.data)});
   print_table(std::cout, {"version", "position", "type", "data"}, rows);
   return ok;
 }

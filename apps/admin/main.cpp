@@ -55,6 +55,8 @@ int run(int argc, char** argv) {
   read->add_option("--category", ra.category, "its category");
   read->add_option("--from", ra.from, "first version");
   read->add_option("--to", ra.to, "last version");
+  read->add_flag("--raw", ra.raw, "encrypted fields as stored (default: decrypted with the "
+                                  "store's keys, \"<shredded>\" where the key is gone)");
   read->callback([&] { chosen = [&] { return run_read(c, ra); }; });
 
   log_args la;
@@ -114,6 +116,8 @@ int run(int argc, char** argv) {
   add_common(*exp, c, false);
   exp->add_option("file", ea.file, "where to write (default: standard output)");
   exp->add_option("--tenant", ea.tenant, "only this tenant's records");
+  exp->add_flag("--with-keys", ea.with_keys,
+                "the encryption keys too (secrets: whoever reads the file can decrypt)");
   exp->callback([&] { chosen = [&] { return run_export(c, ea); }; });
 
   std::string import_file;

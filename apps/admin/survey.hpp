@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace admin {
@@ -34,11 +35,32 @@ struct survey {
 };
 
 /// The records of the log with positions in [from, to], in order, in
-/// batches; `visit` sees each batch's records. Reads as the engine gives
-/// them (a hole throws what the engine throws).
+/// batches, each read while `visit` sees the one before it (on a second
+/// thread). Reads as the engine gives them (a hole throws what the engine
+/// throws, after `visit` saw every record before the failed batch).
 void for_each_record(const sourcery::storage::log& log, sourcery::position from,
                      sourcery::position to,
                      const std::function<void(const sourcery::storage::record&)>& visit);
+
+/// A survey built one record at a time, in log order (`survey_store` runs
+/// it over the whole log; `export` beside its own use of each record).
+class surveyor {
+public:
+  /// `tenant`: only that tenant's streams and events are kept.
+  explicit surveyor(std::optional<std::string> tenant = std::nullopt)
+    : tenant_(std::move(tenant)) {}
+
+  void add(const sourcery::storage::record& r);
+
+  survey result; // last_position is the caller's to set
+
+private:
+  std::optional<std::string> tenant_;
+  std::unordered_map<std::string, std::size_t> index_; // stream key → result.streams
+  std::string key_;                                    // reused for each record
+  std::string tenant_name_;                            // of the last record's tenant
+  tenant_entry* tenant_entry_ = nullptr;               // in result.tenants (a map: stable)
+};
 
 /// The whole log surveyed; `tenant` keeps only that tenant's streams.
 survey survey_store(sourcery::storage::engine& e,

@@ -9,16 +9,27 @@
 //   {"kind":"outbox",…}        each pending outbox entry with its attempts
 //   {"kind":"dead_letter",…}   each dead letter with attempts and last error
 //   {"kind":"cursor",…}        each projector cursor, sorted
+//   {"kind":"key",…}           with --with-keys only: each data subject's key
+//   {"kind":"retired_key",…}   and each shredded key's id (key_storage::retire)
 //   {"kind":"event",…}         each record of the log, in position order
 // Data and context are the stored JSON text as strings: encrypted fields
-// stay ciphertext, and the bytes come back unchanged.
+// stay ciphertext, and the bytes come back unchanged. The log is read once:
+// the event lines are spooled to an unnamed file while the streams are
+// surveyed, and copied out after the lines before them.
 #include "commands.hpp"
 #include "survey.hpp"
 
 #include <sourcery/errors.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <unordered_map>
@@ -28,6 +39,7 @@ namespace admin {
 
 using namespace sourcery;
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -58,6 +70,34 @@ void put_string(std::string& out, std::string_view text) {
     }
   }
   out += '"';
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char ch : bytes) {
+    auto c = static_cast<unsigned char>(ch);
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string from_hex(std::string_view text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    throw invalid_argument("not a hexadecimal digit: '" + std::string(1, c) + "'");
+  };
+  if (text.size() % 2 != 0)
+    throw invalid_argument("hexadecimal text of odd length");
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 2)
+    out += static_cast<char>(digit(text[i]) * 16 + digit(text[i + 1]));
+  return out;
 }
 
 /// An event's line, written directly: the export's hot path (one per record).
@@ -120,9 +160,85 @@ raw_event snapshot_from(const json::object& o) {
   return s;
 }
 
-void write_export(storage::engine& e, const export_args& a, std::ostream& out) {
+/// A file without a name, for the export's event lines while the log is
+/// read: in `folder`, unlinked as soon as it is made, so that nothing is left
+/// behind whatever happens to the process.
+class spool {
+public:
+  explicit spool(const fs::path& folder) {
+    auto pattern = (folder / ".sourcery-export-XXXXXX").string();
+    fd_ = ::mkstemp(pattern.data());
+    if (fd_ < 0)
+      throw failure(unavailable, "cannot make a temporary file in " + folder.string() + ": "
+                                   + std::strerror(errno));
+    ::unlink(pattern.c_str());
+  }
+  spool(const spool&) = delete;
+  ~spool() { ::close(fd_); }
+
+  /// Writes `bytes` and clears it.
+  void write(std::string& bytes) {
+    for (std::size_t done = 0; done < bytes.size();) {
+      auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        throw failure(unavailable, std::string("cannot write the export's temporary file: ")
+                                     + std::strerror(errno));
+      done += static_cast<std::size_t>(n);
+    }
+    bytes.clear();
+  }
+
+  /// Everything written, from the start, to `out`.
+  void copy_to(std::ostream& out) {
+    if (::lseek(fd_, 0, SEEK_SET) < 0)
+      throw failure(unavailable, std::string("cannot read the export's temporary file: ")
+                                   + std::strerror(errno));
+    std::vector<char> buffer(1 << 20);
+    for (;;) {
+      auto n = ::read(fd_, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        throw failure(unavailable, std::string("cannot read the export's temporary file: ")
+                                     + std::strerror(errno));
+      if (n == 0)
+        return;
+      out.write(buffer.data(), n);
+    }
+  }
+
+private:
+  int fd_ = -1;
+};
+
+/// One pass over the log: each wanted record's line goes to a spool file in
+/// `spool_folder` while the survey of the streams is made beside it; then the
+/// lines before the events are written to `open()`'s stream — opened only
+/// now, so that a refused export leaves an existing file as it was — and the
+/// spooled events after them.
+void write_export(storage::engine& e, const export_args& a,
+                  const std::function<std::ostream&()>& open, const fs::path& spool_folder) {
   auto& adm = admin_of(e);
-  auto s = survey_store(e, a.tenant);
+  auto wanted = [&](std::string_view tenant) { return !a.tenant || tenant == *a.tenant; };
+  spool events(spool_folder);
+  surveyor survey(a.tenant);
+  survey.result.last_position = e.log().last_position();
+  std::string buffer;
+  for_each_record(e.log(), 1, survey.result.last_position, [&](const storage::record& r) {
+    survey.add(r);
+    if (!wanted(r.tenant))
+      return;
+    put_event_line(buffer, r);
+    if (buffer.size() > (1 << 20))
+      events.write(buffer);
+  });
+  events.write(buffer);
+  const auto& s = survey.result;
+  if (a.tenant && s.tenants.empty())
+    throw failure(problem_found, "there is no " + tenant_text(*a.tenant) + " in the store");
+  auto& out = open();
   auto line = [&](const json::value& v) { out << json::serialize(v) << '\n'; };
   line(json::object{{"kind", header_kind},
                     {"version", 1},
@@ -144,7 +260,6 @@ void write_export(storage::engine& e, const export_args& a, std::ostream& out) {
         o["snapshot"] = snapshot_json(*snap);
     line(o);
   }
-  auto wanted = [&](std::string_view tenant) { return !a.tenant || tenant == *a.tenant; };
   // Pending entries name positions only: their tenants are looked up in the log.
   auto pending = adm.pending_outbox();
   for (const auto& p : pending) {
@@ -175,17 +290,23 @@ void write_export(storage::engine& e, const export_args& a, std::ostream& out) {
                         {"tenant", key.tenant_id},
                         {"stream", stream_json(key.stream)},
                         {"version", v}});
-  std::string buffer;
-  for_each_record(e.log(), 1, s.last_position, [&](const storage::record& r) {
-    if (!wanted(r.tenant))
-      return;
-    put_event_line(buffer, r);
-    if (buffer.size() > (1 << 20)) {
-      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      buffer.clear();
-    }
-  });
-  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  if (a.with_keys) {
+    auto& keys = *e.keys();
+    for (const auto& k : keys.list())
+      if (wanted(k.tenant))
+        line(json::object{
+          {"kind", "key"},
+          {"tenant", k.tenant},
+          {"subject", k.subject},
+          {"key", to_hex({reinterpret_cast<const char*>(k.key.data()), k.key.size()})}});
+    for (const auto& r : keys.list_retired())
+      if (wanted(r.tenant))
+        line(json::object{{"kind", "retired_key"},
+                          {"tenant", r.tenant},
+                          {"subject", r.subject},
+                          {"key_id", to_hex(r.key_id)}});
+  }
+  events.copy_to(out);
 }
 
 /// What an import keeps of the lines before the events.
@@ -233,7 +354,7 @@ public:
     finish();
   }
 
-  std::uint64_t events = 0;
+  std::uint64_t events = 0, keys = 0;
   std::size_t streams() const { return plans_.size(); }
 
 private:
@@ -271,6 +392,14 @@ private:
                               std::string(o.at("tenant").as_string()),
                               stream_from_json(o.at("stream"))};
       cursors_.emplace_back(std::move(key), o.at("version").to_number<version>());
+    } else if (kind == "key") {
+      auto bytes = from_hex(o.at("key").as_string());
+      e_.keys()->store(o.at("tenant").as_string(), o.at("subject").as_string(),
+                       encryption_key(bytes.begin(), bytes.end()));
+      ++keys;
+    } else if (kind == "retired_key") {
+      e_.keys()->retire(o.at("tenant").as_string(), o.at("subject").as_string(),
+                        from_hex(o.at("key_id").as_string()));
     } else {
       throw failure(bad_usage, "line " + std::to_string(n) + ": unknown kind '"
                                  + std::string(kind) + "'");
@@ -377,20 +506,25 @@ private:
 
 int run_export(const common_args& c, const export_args& a) {
   auto e = open_store(c.storage, access::read);
-  if (a.tenant) {
-    auto s = survey_store(*e, a.tenant);
-    if (s.tenants.empty())
-      throw failure(problem_found, "there is no " + tenant_text(*a.tenant) + " in the store");
-  }
   if (a.file.empty() || a.file == "-") {
-    write_export(*e, a, std::cout);
+    write_export(*e, a, [&]() -> std::ostream& { return std::cout; }, fs::temp_directory_path());
     std::cout.flush();
     return ok;
   }
-  std::ofstream out(a.file, std::ios::binary | std::ios::trunc);
-  if (!out)
-    throw failure(unavailable, "cannot write " + a.file);
-  write_export(*e, a, out);
+  // The spool beside the export, whose space it needs; the temporary folder
+  // for a device (/dev/null) or a pipe.
+  auto folder = fs::exists(a.file) && !fs::is_regular_file(a.file)
+                  ? fs::temp_directory_path()
+                  : fs::absolute(a.file).parent_path();
+  if (!fs::is_directory(folder))
+    throw failure(unavailable, "cannot write " + a.file + ": there is no folder " + folder.string());
+  std::ofstream out;
+  write_export(*e, a, [&]() -> std::ostream& {
+    out.open(a.file, std::ios::binary | std::ios::trunc);
+    if (!out)
+      throw failure(unavailable, "cannot write " + a.file);
+    return out;
+  }, folder);
   out.flush();
   if (!out)
     throw failure(unavailable, "cannot write " + a.file);
@@ -409,8 +543,11 @@ int run_import(const common_args& c, const std::string& file) {
   auto e = open_store(c.storage, access::create);
   importer imp(*e, *in);
   imp.run();
-  std::cout << "imported " << imp.events << " events of " << imp.streams() << " streams into "
-            << e->name() << '\n';
+  std::cout << "imported " << imp.events << " events of " << imp.streams() << " streams"
+            << (imp.keys == 0   ? std::string()
+                : imp.keys == 1 ? std::string(" and 1 key")
+                                : " and " + std::to_string(imp.keys) + " keys")
+            << " into " << e->name() << '\n';
   return ok;
 }
 

@@ -3,10 +3,12 @@
 // One pass over the log checks positions (gap-free, increasing) and each
 // stream's versions (1..n in log order, a deleted stream starting again at
 // 1; a versionless stream's all 0), keeping each stream's positions of its
-// current life. Then each stream that exists is read through its index, and
-// what the index gives must be the log's records of that stream after its
-// snapshot, which must be at a version the stream had. Last, every outbox
-// entry and dead letter must point at a stored record.
+// current life. Each stream that exists is read through its index — on a
+// second thread, from the moment the pass meets the stream's first event, so
+// that the two reads overlap — and what the index gives must be the log's
+// records of that stream after its snapshot, which must be at a version the
+// stream had. Last, every outbox entry and dead letter must point at a
+// stored record.
 #include "commands.hpp"
 #include "survey.hpp"
 
@@ -15,8 +17,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <iostream>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -33,12 +39,86 @@ struct problem {
   std::string what;
 };
 
+/// What a stream's own records say: its state, snapshot and index.
+struct stream_read {
+  std::optional<storage::stream_info> info; // none: deleted
+  std::optional<raw_event> snapshot;
+  std::vector<position> indexed;
+  std::string error; // "" unless it could not be read
+};
+
 struct stream_life {
   std::string tenant;
   stream_id stream{uuid{}};
   bool versionless = false;
   std::uint64_t last_version = 0;
   std::vector<position> positions; // of its current life, index = version - 1
+  stream_read read;                // filled by the index reader
+};
+
+/// Reads each stream handed to it, on a thread of its own, into the
+/// stream's `read`; `finish` waits for the last. The lives it is handed stay
+/// where they are (an unordered_map's nodes do not move).
+class index_reader {
+public:
+  index_reader(storage::engine& e, storage::store_admin& admin) : e_(e), admin_(admin) {}
+  ~index_reader() { finish(); }
+
+  void add(stream_life& life) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(&life);
+    }
+    ready_.notify_one();
+  }
+
+  void finish() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    ready_.notify_one();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  void run() {
+    for (;;) {
+      std::deque<stream_life*> work;
+      {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [&] { return done_ || !queue_.empty(); });
+        if (queue_.empty())
+          return;
+        work.swap(queue_);
+      }
+      for (auto* life : work)
+        read(*life);
+    }
+  }
+
+  void read(stream_life& life) {
+    auto& out = life.read;
+    try {
+      auto streams = e_.streams(life.tenant);
+      out.info = streams->info(life.stream);
+      if (!out.info)
+        return; // deleted: its events stay in the log, it has no index
+      out.snapshot = admin_.snapshot(*streams, life.stream);
+      out.indexed = admin_.indexed(*streams, life.stream);
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    }
+  }
+
+  storage::engine& e_;
+  storage::store_admin& admin_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<stream_life*> queue_;
+  bool done_ = false;
+  std::thread thread_{[this] { run(); }}; // last: starts once the rest is built
 };
 
 /// Progress on stderr: events read, rate, time left; at most 4 times a second.
@@ -80,6 +160,7 @@ public:
   void run(progress_bar& bar) {
     auto last = e_.log().last_position();
     scan_log(last, bar);
+    indexes_.finish();
     check_streams();
     check_outbox(last);
   }
@@ -132,6 +213,7 @@ private:
       it->second.tenant = std::string(r.tenant);
       it->second.stream = *r.stream;
       it->second.versionless = r.version == 0;
+      indexes_.add(it->second);
     }
     auto& life = it->second;
     // Named only when there is a problem: building the text is most of a record's cost.
@@ -161,25 +243,18 @@ private:
     for (const auto& key : order_) {
       auto& life = lives_[key];
       auto where = stream_text(life.stream) + " of " + tenant_text(life.tenant);
-      auto streams = e_.streams(life.tenant);
-      std::optional<storage::stream_info> info;
-      std::optional<raw_event> snapshot;
-      std::vector<position> got;
-      try {
-        info = streams->info(life.stream);
-        if (!info)
-          continue; // deleted: its events stay in the log, it has no index
-        if (info->current != life.positions.size())
-          problems.push_back({std::nullopt, where,
-                              "its state says " + std::to_string(info->current)
-                                + " events, the log holds "
-                                + std::to_string(life.positions.size())});
-        snapshot = admin_.snapshot(*streams, life.stream);
-        got = admin_.indexed(*streams, life.stream);
-      } catch (const std::exception& e) {
-        problems.push_back({std::nullopt, where, std::string("cannot be read: ") + e.what()});
+      const auto& [info, snapshot, got, error] = life.read;
+      if (!error.empty()) {
+        problems.push_back({std::nullopt, where, "cannot be read: " + error});
         continue;
       }
+      if (!info)
+        continue; // deleted: its events stay in the log, it has no index
+      if (info->current != life.positions.size())
+        problems.push_back({std::nullopt, where,
+                            "its state says " + std::to_string(info->current)
+                              + " events, the log holds "
+                              + std::to_string(life.positions.size())});
       std::size_t skip = 0; // events before the snapshot: not in the index any more
       if (snapshot) {
         ++snapshots;
@@ -241,6 +316,7 @@ private:
   std::vector<std::string> order_;
   std::unordered_set<position> holes_;
   std::string key_; // reused for each record
+  index_reader indexes_{e_, admin_}; // last: reads lives_ until finished
 };
 
 } // namespace

@@ -4,10 +4,12 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
+#include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace sourcery {
 
@@ -21,6 +23,14 @@ void key_storage::retire(std::string_view, std::string_view, std::string_view) {
 
 bool key_storage::retired(std::string_view, std::string_view, std::string_view) const {
   return false;
+}
+
+std::vector<subject_key> key_storage::list() const {
+  throw invalid_argument("this key storage does not list its keys");
+}
+
+std::vector<retired_key_id> key_storage::list_retired() const {
+  return {};
 }
 
 // -- in_memory_key_storage ------------------------------------------------------
@@ -37,24 +47,13 @@ struct string_hash {
 template <class V>
 using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
 
-/// One string naming (tenant, subject, key id) unambiguously: each part but
-/// the last is prefixed by its length.
-std::string retired_key(std::string_view tenant, std::string_view subject,
-                        std::string_view key_id) {
-  std::string out;
-  out.reserve(tenant.size() + subject.size() + key_id.size() + 16);
-  out.append(std::to_string(tenant.size())).append(1, ':').append(tenant);
-  out.append(std::to_string(subject.size())).append(1, ':').append(subject);
-  out.append(key_id);
-  return out;
-}
-
 } // namespace
 
 struct in_memory_key_storage::impl {
   mutable std::shared_mutex mutex;
   string_map<string_map<encryption_key>> tenants; // tenant → subject → key; guarded by mutex
-  std::unordered_set<std::string, string_hash, std::equal_to<>> retired; // guarded by mutex
+  std::set<std::tuple<std::string, std::string, std::string>, std::less<>>
+    retired; // (tenant, subject, key id); guarded by mutex
 };
 
 in_memory_key_storage::in_memory_key_storage() : impl_(std::make_unique<impl>()) {}
@@ -94,16 +93,36 @@ void in_memory_key_storage::remove(std::string_view tenant, std::string_view sub
 
 void in_memory_key_storage::retire(std::string_view tenant, std::string_view subject,
                                    std::string_view key_id) {
-  auto entry = retired_key(tenant, subject, key_id);
   std::unique_lock lock(impl_->mutex);
-  impl_->retired.insert(std::move(entry));
+  impl_->retired.emplace(std::string(tenant), std::string(subject), std::string(key_id));
 }
 
 bool in_memory_key_storage::retired(std::string_view tenant, std::string_view subject,
                                     std::string_view key_id) const {
-  auto entry = retired_key(tenant, subject, key_id);
   std::shared_lock lock(impl_->mutex);
-  return impl_->retired.contains(entry);
+  return impl_->retired.find(std::tuple(tenant, subject, key_id)) != impl_->retired.end();
+}
+
+std::vector<subject_key> in_memory_key_storage::list() const {
+  std::vector<subject_key> out;
+  {
+    std::shared_lock lock(impl_->mutex);
+    for (const auto& [tenant, subjects] : impl_->tenants)
+      for (const auto& [subject, key] : subjects)
+        out.push_back({tenant, subject, key});
+  }
+  std::sort(out.begin(), out.end(), [](const subject_key& a, const subject_key& b) {
+    return std::tie(a.tenant, a.subject) < std::tie(b.tenant, b.subject);
+  });
+  return out;
+}
+
+std::vector<retired_key_id> in_memory_key_storage::list_retired() const {
+  std::vector<retired_key_id> out;
+  std::shared_lock lock(impl_->mutex);
+  for (const auto& [tenant, subject, id] : impl_->retired)
+    out.push_back({tenant, subject, id});
+  return out;
 }
 
 // -- encryption_keys --------------------------------------------------------------

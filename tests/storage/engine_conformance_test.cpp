@@ -364,6 +364,31 @@ BOOST_AUTO_TEST_CASE(keys_and_cursors_are_kept_per_tenant) { // R-EN, R-ST1
   BOOST_TEST(!engine->cursors().load(k).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(keys_are_listed_bytewise_without_the_removed_ones) { // R-ADM5
+  auto keys = engine->keys();
+  keys->store("b", "x", encryption_key{2});
+  keys->store("a", "b", encryption_key{1});
+  keys->store("Z", "a", encryption_key{3}); // 'Z' < 'a' bytewise, not in most collations
+  keys->store("a", "gone", encryption_key{4});
+  keys->remove("a", "gone");
+  auto listed = keys->list();
+  BOOST_REQUIRE_EQUAL(listed.size(), 3u);
+  BOOST_TEST(listed[0].tenant == "Z");
+  BOOST_TEST((listed[1].tenant == "a" && listed[1].subject == "b"
+              && listed[1].key == encryption_key{1}));
+  BOOST_TEST(listed[2].tenant == "b");
+  // What retire records is listed where the storage records it (the default
+  // records nothing and lists nothing).
+  keys->retire("a", "b", "id-1");
+  auto retired = keys->list_retired();
+  if (keys->retired("a", "b", "id-1")) {
+    BOOST_REQUIRE_EQUAL(retired.size(), 1u);
+    BOOST_TEST(retired[0].key_id == "id-1");
+  } else {
+    BOOST_TEST(retired.empty());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(of_racing_appends_with_one_expected_version_exactly_one_wins) { // R-ES1
   constexpr int threads = 8, rounds = 100;
   auto s = stream_id::random();

@@ -130,6 +130,17 @@ public:
 /// Keeps one key per (tenant, data subject). Implementations must be safe for
 /// concurrent use from many threads. Tenants never share keys: the same
 /// subject id in two tenants is two subjects.
+/// A subject's key as a key storage lists it.
+struct subject_key {
+  std::string tenant, subject;
+  encryption_key key;
+};
+
+/// A key id that `key_storage::retire` recorded for a subject.
+struct retired_key_id {
+  std::string tenant, subject, key_id;
+};
+
 class key_storage {
 public:
   virtual ~key_storage() = default;
@@ -159,6 +170,16 @@ public:
   /// Whether `retire` recorded `key_id` for the subject. The default: false.
   virtual bool retired(std::string_view tenant, std::string_view subject,
                        std::string_view key_id) const;
+
+  /// Every key, sorted by tenant and subject (bytewise): what an operator's
+  /// export takes with `--with-keys` and an import stores back (R-ADM5). The
+  /// default throws `invalid_argument`: a storage that does not hand out its
+  /// keys (a KMS) is exported without them.
+  virtual std::vector<subject_key> list() const;
+
+  /// Every key id `retire` recorded, sorted by tenant, subject and id. The
+  /// default: none (as the default `retire` records none).
+  virtual std::vector<retired_key_id> list_retired() const;
 };
 
 /// Keys in memory, guarded by a reader-writer lock. Lost when the process
@@ -177,6 +198,8 @@ public:
   void retire(std::string_view tenant, std::string_view subject, std::string_view key_id) override;
   bool retired(std::string_view tenant, std::string_view subject,
                std::string_view key_id) const override;
+  std::vector<subject_key> list() const override;
+  std::vector<retired_key_id> list_retired() const override;
 
 private:
   struct impl;

@@ -2,6 +2,9 @@
 
 #include "schema.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 namespace sourcery::storage::postgres_detail {
 
 pg_keys::pg_keys(std::shared_ptr<pool> connections, std::string schema)
@@ -55,6 +58,39 @@ bool pg_keys::retired(std::string_view tenant, std::string_view subject,
                       params{}.text(tenant).bytes(subject).bytes(key_id),
                       "looking up a retired key");
   return PQntuples(r.get()) > 0;
+}
+
+std::vector<subject_key> pg_keys::list() const {
+  auto conn = pool_->take();
+  auto r = conn->exec(in_schema("SELECT tenant, subject, key FROM @.keys", schema_), params{},
+                      "listing the keys");
+  std::vector<subject_key> out;
+  for (int row = 0; row < PQntuples(r.get()); ++row) {
+    auto key = get_bytes(r.get(), row, 2);
+    out.push_back({std::string(get_bytes(r.get(), row, 0)),
+                   std::string(get_bytes(r.get(), row, 1)),
+                   encryption_key(key.begin(), key.end())});
+  }
+  // Bytewise, as every engine lists them (ORDER BY would follow the collation).
+  std::sort(out.begin(), out.end(), [](const subject_key& a, const subject_key& b) {
+    return std::tie(a.tenant, a.subject) < std::tie(b.tenant, b.subject);
+  });
+  return out;
+}
+
+std::vector<retired_key_id> pg_keys::list_retired() const {
+  auto conn = pool_->take();
+  auto r = conn->exec(in_schema("SELECT tenant, subject, key_id FROM @.retired_keys", schema_),
+                      params{}, "listing the retired keys");
+  std::vector<retired_key_id> out;
+  for (int row = 0; row < PQntuples(r.get()); ++row)
+    out.push_back({std::string(get_bytes(r.get(), row, 0)),
+                   std::string(get_bytes(r.get(), row, 1)),
+                   std::string(get_bytes(r.get(), row, 2))});
+  std::sort(out.begin(), out.end(), [](const retired_key_id& a, const retired_key_id& b) {
+    return std::tie(a.tenant, a.subject, a.key_id) < std::tie(b.tenant, b.subject, b.key_id);
+  });
+  return out;
 }
 
 } // namespace sourcery::storage::postgres_detail

@@ -30,6 +30,8 @@ public:
               std::string_view key_id) override;
   bool retired(std::string_view tenant, std::string_view subject,
                std::string_view key_id) const override;
+  std::vector<subject_key> list() const override;
+  std::vector<retired_key_id> list_retired() const override;
 
 private:
   std::shared_ptr<pool> pool_;

@@ -131,4 +131,12 @@ void key_file::remove(std::string_view tenant, std::string_view subject) {
   keys_.swap(next);
 }
 
+std::vector<subject_key> key_file::list() const {
+  std::vector<subject_key> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& [who, key] : keys_) // a map: sorted by tenant, then subject
+    out.push_back({who.first, who.second, key});
+  return out;
+}
+
 } // namespace sourcery::storage::rocksdb_detail

@@ -38,6 +38,7 @@ public:
   /// The key's bytes are gone from the folder when it returns; throws
   /// `storage_unavailable` (the key stays).
   void remove(std::string_view tenant, std::string_view subject) override;
+  std::vector<subject_key> list() const override;
 
   /// Writes the keys to `folder`/keys (a backup's copy), durable when it
   /// returns; no file when there are none. Throws `storage_unavailable`.
