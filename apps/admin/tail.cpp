@@ -3,17 +3,26 @@
 //
 // PostgreSQL: the engine's wake-ups, fed by LISTEN/NOTIFY, say when the log
 // grew. RocksDB: a read-only open sees the store as it was when it began, so
-// the store is opened again, read-only, four times a second while nothing
-// new was found (RocksDB's LOCK keeps a second writer out, never a reader).
+// the store is opened again, read-only, whenever the writer changed one of
+// its files — its write-ahead log, a table file, the manifest — as inotify
+// tells (RocksDB's LOCK keeps a second writer out, never a reader). No
+// polling: a store nobody writes to costs nothing to follow.
 #include "commands.hpp"
 #include "survey.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
-#include <chrono>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -66,6 +75,78 @@ private:
   std::thread watcher_;
 };
 
+/// A RocksDB store's folder watched with inotify, on a thread of its own:
+/// a write by another process to one of the files that carry commits sets
+/// `grew` and wakes the follower. The files RocksDB's own readers touch
+/// (its info log, LOG) are not among them, so a reopen wakes nobody.
+class folder_watch {
+public:
+  folder_watch(const std::string& folder, interrupt_watch& watch) : watch_(watch) {
+    inotify_ = ::inotify_init1(IN_CLOEXEC);
+    if (inotify_ < 0 || ::inotify_add_watch(inotify_, folder.c_str(),
+                                            IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
+      auto why = std::string(std::strerror(errno));
+      if (inotify_ >= 0)
+        ::close(inotify_);
+      throw failure(unavailable, "cannot watch " + folder + " for commits: " + why);
+    }
+    stop_ = ::eventfd(0, EFD_CLOEXEC);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~folder_watch() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_, &one, sizeof one);
+    thread_.join();
+    ::close(stop_);
+    ::close(inotify_);
+  }
+  folder_watch(const folder_watch&) = delete;
+  folder_watch& operator=(const folder_watch&) = delete;
+
+private:
+  /// A file whose change may carry a commit: a write-ahead log (*.log), a
+  /// table (*.sst), the manifest or CURRENT.
+  static bool carries_commits(std::string_view name) {
+    return name.ends_with(".log") || name.ends_with(".sst") || name.starts_with("MANIFEST")
+           || name == "CURRENT";
+  }
+
+  void run() {
+    alignas(inotify_event) char buffer[4096];
+    pollfd fds[2] = {{inotify_, POLLIN, 0}, {stop_, POLLIN, 0}};
+    for (;;) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR)
+          continue;
+        return;
+      }
+      if (fds[1].revents != 0)
+        return;
+      auto n = ::read(inotify_, buffer, sizeof buffer);
+      if (n <= 0)
+        continue;
+      bool commits = false;
+      for (char* at = buffer; at < buffer + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(at);
+        commits = commits || (ev->len > 0 && carries_commits(ev->name))
+                  || (ev->mask & IN_Q_OVERFLOW) != 0;
+        at += sizeof(inotify_event) + ev->len;
+      }
+      if (!commits)
+        continue;
+      {
+        std::lock_guard lock(watch_.mutex);
+        watch_.grew = true;
+      }
+      watch_.changed.notify_all();
+    }
+  }
+
+  interrupt_watch& watch_;
+  int inotify_ = -1, stop_ = -1;
+  std::thread thread_;
+};
+
 bool wanted(const tail_args& a, const storage::record& r) {
   return (!a.tenant || r.tenant == *a.tenant)
          && (!a.category || r.stream->category() == a.category) && (!a.type || r.type == *a.type);
@@ -93,9 +174,13 @@ void print(const common_args& c, const storage::record& r) {
 
 int run_tail(const common_args& c, const tail_args& a) {
   interrupt_watch watch;
+  bool live = c.storage.engine == "postgres"; // wake-ups from other processes
+  // Watching before the first open: a commit made while it opens wakes the loop.
+  std::optional<folder_watch> files;
+  if (!live && std::filesystem::is_directory(c.storage.path))
+    files.emplace(c.storage.path, watch);
   auto e = open_store(c.storage, access::read);
   position after = a.from ? (*a.from == 0 ? 0 : *a.from - 1) : e->log().last_position();
-  bool live = c.storage.engine == "postgres"; // wake-ups from other processes
   while (true) {
     auto last = e->log().last_position();
     if (last > after) {
@@ -117,18 +202,14 @@ int run_tail(const common_args& c, const tail_args& a) {
       });
     {
       std::unique_lock lock(watch.mutex);
-      auto done = [&] { return watch.stopped || watch.grew; };
-      if (live)
-        watch.changed.wait(lock, done);
-      else
-        watch.changed.wait_for(lock, std::chrono::milliseconds(250), done);
+      watch.changed.wait(lock, [&] { return watch.stopped || watch.grew; });
       watch.grew = false;
       if (watch.stopped)
         break;
     }
     if (live) {
       e->log().cancel(wake);
-    } else if (e->log().last_position() == after) {
+    } else {
       e.reset(); // the store as it is now
       e = open_store(c.storage, access::read);
     }
