@@ -310,6 +310,8 @@ struct config {
   /// --metrics: "on" (the runtime's default), "off", or "both": the
   /// measurements that compare them run once each way, side by side.
   std::string metrics = "on";
+  /// --callback-threads: runtime_options::subscription_callback_threads.
+  std::size_t callback_threads = sourcery::runtime_options{}.subscription_callback_threads;
 
   /// The runtime a benchmark's backends run on (metrics on unless "off").
   sourcery::runtime_options runtime() const { return runtime(metrics != "off"); }
@@ -317,7 +319,8 @@ struct config {
     return sourcery::runtime_options{.scheduler_policy = policy,
                                      .scheduler_threads = threads,
                                      .max_throughput = 0,
-                                     .metrics = with_metrics};
+                                     .metrics = with_metrics,
+                                     .subscription_callback_threads = callback_threads};
   }
 
   /// The metrics settings a comparing measurement runs with: off first.
@@ -343,7 +346,9 @@ protected:
     opts.choice(policy, "policy", "scheduler policy", {"sharing", "stealing"})
       .count(threads, "threads", "scheduler threads; 0 = one per core", 0, limits::threads)
       .choice(metrics, "metrics", "count for backend.metrics(); both = compare, side by side",
-              {"on", "off", "both"});
+              {"on", "off", "both"})
+      .count(callback_threads, "callback-threads",
+             "threads running push subscriptions' callbacks", 1, limits::threads);
   }
 };
 

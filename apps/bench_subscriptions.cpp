@@ -126,6 +126,12 @@ struct bench_config : bench::config {
   std::vector<std::size_t> fanout_batches{1, 100};
   std::size_t dropped_subscriptions = 100'000;
   std::size_t blocking_appends = 5'000;
+  std::size_t isolation_subscriptions = 20;
+  std::size_t isolation_rate = 200;
+  std::size_t isolation_ms = 3'000;
+  std::size_t sleeper_ms = 1'000;
+  std::size_t many_subscriptions = 10'000;
+  std::size_t many_appends = 100;
 
   /// The command line: what it parses, what --help prints.
   cli::options options() {
@@ -158,7 +164,19 @@ struct bench_config : bench::config {
              "(4) push subscriptions started past the end, then stopped; 0 = no such row", 0,
              bench::limits::streams)
       .count(blocking_appends, "blocking-appends",
-             "(4) blocking single-event appends timed before and after", 1, operations);
+             "(4, 6) blocking single-event appends timed before and after", 1, operations)
+      .count(isolation_subscriptions, "isolation-subscriptions",
+             "(5) callback subscriptions whose latency is measured; 0 = no such rows", 0,
+             100'000)
+      .count(isolation_rate, "isolation-rate", "(5) paced appends/s", 1, 1'000'000)
+      .count(isolation_ms, "isolation-ms", "(5) how long each of the two runs appends", 1,
+             milliseconds)
+      .count(sleeper_ms, "sleeper-ms", "(5) the slow callback's sleep per batch", 1, milliseconds)
+      .count(many_subscriptions, "many-subscriptions",
+             "(6) idle push subscriptions, half callback, half actor; 0 = no such rows", 0,
+             1'000'000)
+      .count(many_appends, "many-appends",
+             "(6) blocking appends with them in place, each delivered to all", 1, operations);
     add_scheduler_options(o);
     return o;
   }
@@ -507,6 +525,107 @@ void fan_out(const bench_config& cfg, std::size_t append_batch) {
           "aggregate over all subscriptions"});
 }
 
+// -- latency samples -----------------------------------------------------------------------
+
+struct percentiles {
+  double p50_us = 0, p99_us = 0, max_us = 0;
+  std::size_t samples = 0;
+};
+
+percentiles percentiles_of(std::vector<std::int64_t> ns) {
+  percentiles p;
+  p.samples = ns.size();
+  if (ns.empty())
+    return p;
+  std::sort(ns.begin(), ns.end());
+  auto at = [&](double q) {
+    return ns[std::min(ns.size() - 1, static_cast<std::size_t>(q * ns.size()))] / 1000.0;
+  };
+  p.p50_us = at(0.5);
+  p.p99_us = at(0.99);
+  p.max_us = ns.back() / 1000.0;
+  return p;
+}
+
+// -- (5) a slow callback beside the others (R-SUB-POOL) --------------------------------------------
+// --isolation-subscriptions callback subscriptions receive paced, stamped
+// appends; their append->delivery latency, once alone and once beside one
+// more subscription whose callback sleeps --sleeper-ms per batch (standing
+// for a slow consumer: that sleep is the load, not a wait).
+
+percentiles isolated_latency(const bench_config& cfg, bool with_sleeper) {
+  auto backend = make_backend(cfg);
+  struct subscriber_samples {
+    std::vector<std::int64_t> ns; // only its callbacks touch it, one at a time
+  };
+  auto count = std::max<std::size_t>(1, cfg.isolation_rate * cfg.isolation_ms / 1000);
+  arrival_counter arrived;
+  std::vector<std::unique_ptr<subscriber_samples>> samples;
+  std::vector<sourcery::push_subscription> subs;
+  for (std::size_t i = 0; i < cfg.isolation_subscriptions; ++i) {
+    samples.push_back(std::make_unique<subscriber_samples>());
+    auto* mine = samples.back().get();
+    mine->ns.reserve(count);
+    subs.push_back(backend.subscriber().start_from(0).build_push(
+      [mine, &arrived](std::span<const sourcery::recorded_event> batch) {
+        auto received = now_ns();
+        for (const auto& r : batch)
+          mine->ns.push_back(received - r.event.as<timed_order_placed>().sent_ns);
+        arrived.add(batch.size());
+      },
+      cfg.push_batch));
+  }
+  std::optional<sourcery::push_subscription> sleeper;
+  std::atomic<std::size_t> sleeper_batches{0};
+  if (with_sleeper)
+    sleeper = backend.subscriber().start_from(0).build_push(
+      [&, pause = std::chrono::milliseconds(cfg.sleeper_ms)](auto) {
+        ++sleeper_batches;
+        std::this_thread::sleep_for(pause);
+      },
+      cfg.push_batch);
+  bench::appender app(backend.event_store(), cfg.streams, cfg.window);
+  auto interval = std::chrono::duration<double>(1.0 / static_cast<double>(cfg.isolation_rate));
+  auto start = clock_type::now() + std::chrono::milliseconds(1);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto slot = start + std::chrono::duration_cast<clock_type::duration>(interval * i);
+    if (clock_type::now() < slot)
+      std::this_thread::sleep_until(slot); // pacing the driver
+    app.append(stamped(i));
+  }
+  app.drain("isolation");
+  auto expected = count * cfg.isolation_subscriptions;
+  if (!arrived.wait_for(expected))
+    bench::fail("isolation: %zu of %zu deliveries", arrived.count(), expected);
+  for (auto& sub : subs)
+    sub.stop();
+  if (sleeper) {
+    sleeper->stop(); // returns once its current sleep ended
+    if (sleeper_batches.load() == 0)
+      bench::fail("isolation: the slow subscription received nothing");
+  }
+  std::vector<std::int64_t> all;
+  for (auto& m : samples)
+    all.insert(all.end(), m->ns.begin(), m->ns.end());
+  return percentiles_of(std::move(all));
+}
+
+void slow_callback_isolation(const bench_config& cfg) {
+  auto alone = isolated_latency(cfg, false);
+  auto beside = isolated_latency(cfg, true);
+  auto label = with_commas(cfg.isolation_subscriptions) + " callback subs at "
+               + with_commas(cfg.isolation_rate) + "/s, " + with_commas(cfg.callback_threads)
+               + " callback threads";
+  record({"(5) delivery p99, " + label + ", no slow sub", alone.p99_us, "us", 0, true,
+          "p50 " + number(alone.p50_us) + " us, max " + number(alone.max_us) + " us, "
+            + with_commas(alone.samples) + " samples"});
+  record({"(5) delivery p99, " + label + ", one sub sleeping " + with_commas(cfg.sleeper_ms)
+            + " ms/batch",
+          beside.p99_us, "us", 2 * alone.p99_us, true,
+          "p50 " + number(beside.p50_us) + " us, max " + number(beside.max_us) + " us; "
+            + number(beside.p99_us / std::max(alone.p99_us, 1e-9)) + "x the run without"});
+}
+
 // -- (4) dropped subscriptions ----------------------------------------------------------------
 // Issue 14 defect 3: a stopped subscription's wake-up used to stay registered,
 // so every later commit scanned it. Blocking appends before and after
@@ -547,8 +666,7 @@ void dropped_subscriptions(const bench_config& cfg) {
   auto& system = backend.actor_system();
   auto actors_before = system.registry().running();
   {
-    // One actor consumer for all: a callback subscription runs on a thread
-    // of its own, and 100,000 threads are more than this machine allows.
+    // One actor consumer for all (callback subscriptions: row 6).
     // It counts what it receives: subscriptions past the end deliver nothing.
     // (Spawned with an argument: CAF 0.17 dereferences an empty argument tuple
     // otherwise, which UBSan reports; see NOTES-CAF-BOOST.)
@@ -594,6 +712,91 @@ void dropped_subscriptions(const bench_config& cfg) {
           "was 139 MB in issue 14"});
 }
 
+// -- (6) many idle subscriptions ---------------------------------------------------------------------
+// --many-subscriptions push subscriptions past the end (half callback, half
+// to one actor): the time to start them (until every one is caught up), the
+// resident memory each costs while idle, blocking append latency with them in
+// place beside without (each append is delivered to every one of them), and
+// the time to stop them all (until their actors are gone).
+
+std::vector<std::int64_t> blocking_append_ns(sourcery::event_store& store, std::size_t n,
+                                             std::size_t& next) {
+  std::vector<std::int64_t> ns;
+  ns.reserve(n);
+  for (std::size_t i = 0; i < n; ++i, ++next) {
+    auto t = now_ns();
+    store.append(sourcery::stream_id::random("many"), {wrapped(next)});
+    ns.push_back(now_ns() - t);
+  }
+  return ns;
+}
+
+void many_subscriptions(const bench_config& cfg) {
+  auto backend = make_backend(cfg);
+  auto store = backend.event_store();
+  std::size_t next = 0;
+  auto without = percentiles_of(blocking_append_ns(store, cfg.blocking_appends, next));
+  auto& system = backend.actor_system();
+  auto actors_before = system.registry().running();
+  auto n = cfg.many_subscriptions;
+  arrival_counter arrived;
+  auto consumer = system.spawn(
+    [](caf::event_based_actor*, arrival_counter* count) {
+      return caf::behavior{
+        [count](sourcery::records_atom, const std::vector<sourcery::recorded_event>& rs) {
+          count->add(rs.size());
+        }};
+    },
+    &arrived);
+  auto before_mib = resident_mib();
+  auto start = clock_type::now();
+  std::vector<sourcery::push_subscription> subs;
+  subs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto from = store.position();
+    if (i % 2 == 0)
+      subs.push_back(backend.subscriber().start_from(from).build_push(
+        [&arrived](std::span<const sourcery::recorded_event> b) { arrived.add(b.size()); },
+        cfg.push_batch));
+    else
+      subs.push_back(backend.subscriber().start_from(from).build_push_to(consumer, cfg.push_batch));
+  }
+  for (auto& sub : subs)
+    if (!sub.wait_caught_up(std::chrono::seconds(600)))
+      bench::fail("many subscriptions: one did not start");
+  auto started = seconds_since(start);
+  auto idle_mib = resident_mib();
+  auto with = percentiles_of(blocking_append_ns(store, cfg.many_appends, next));
+  if (!arrived.wait_for(n * cfg.many_appends))
+    bench::fail("many subscriptions: %zu of %zu deliveries", arrived.count(), n * cfg.many_appends);
+  auto delivered_s = seconds_since(start) - started;
+  start = clock_type::now();
+  for (auto& sub : subs)
+    sub.stop();
+  subs.clear();
+  caf::anon_send_exit(consumer, caf::exit_reason::user_shutdown);
+  auto gone = std::async(std::launch::async, [&] {
+    system.registry().await_running_count_equal(actors_before);
+  });
+  if (gone.wait_for(std::chrono::seconds(300)) != std::future_status::ready)
+    bench::fail("many subscriptions: %zu actors still running after 300 s",
+                system.registry().running());
+  auto stopped = seconds_since(start);
+  auto label = with_commas(n) + " push subs (half callback, half actor)";
+  auto per_sub = (idle_mib - before_mib) * 1048576.0 / static_cast<double>(n);
+  record({"(6) resident memory per idle sub, " + label, per_sub, "bytes", 4096, true,
+          "RSS " + number(before_mib) + " -> " + number(idle_mib) + " MiB"});
+  record({"(6) time to start " + label, started * 1000, "ms", 0, true,
+          "until every one is caught up"});
+  record({"(6) time to stop " + label, stopped * 1000, "ms", 0, true,
+          "until every feed actor is gone"});
+  record({"(6) blocking append p50 / p99, none", without.p50_us, "us", 0, true,
+          "p99 " + number(without.p99_us) + " us, " + with_commas(without.samples) + " appends"});
+  record({"(6) blocking append p50 / p99, with " + label, with.p50_us, "us", 0, true,
+          "p99 " + number(with.p99_us) + " us, " + with_commas(with.samples)
+            + " appends, each delivered to all: " + number(delivered_s * 1000) + " ms"});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -616,6 +819,10 @@ int main(int argc, char** argv) {
       fan_out(cfg, b);
     if (cfg.dropped_subscriptions > 0)
       dropped_subscriptions(cfg);
+    if (cfg.isolation_subscriptions > 0)
+      slow_callback_isolation(cfg);
+    if (cfg.many_subscriptions > 0)
+      many_subscriptions(cfg);
     record({"original design: catch-up (10 ms sleep per record)", 97, "events/s", 0, false,
             "quoted from issue 3, not measured", true});
     record({"original design: append->subscriber latency", 10'800, "us", 0, true,

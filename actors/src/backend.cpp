@@ -57,6 +57,7 @@ backend backend::in_memory(runtime_options options) {
 backend backend::on(std::shared_ptr<storage::engine> engine, runtime_options options) {
   if (!engine)
     throw invalid_argument("backend::on needs a storage engine");
+  options.validate(); // here, not at the runtime's lazy start
   auto c = std::make_shared<container>();
   c->provide<tenant_binding>(tenant_binding{default_tenant});
   c->provide<runtime_options>(std::move(options));

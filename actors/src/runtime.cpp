@@ -28,9 +28,7 @@ struct runtime_thread_marker final : caf::thread_hook {
 };
 
 void apply_options(caf::actor_system_config& cfg, const runtime_options& o) {
-  if (o.scheduler_policy != "sharing" && o.scheduler_policy != "stealing")
-    throw invalid_argument("scheduler policy must be 'sharing' or 'stealing', got '"
-                           + o.scheduler_policy + "'");
+  o.validate();
   cfg.set("scheduler.policy", caf::atom_from_string(o.scheduler_policy));
   auto threads = o.scheduler_threads ? o.scheduler_threads
                                      : std::max(1u, std::thread::hardware_concurrency());
@@ -57,12 +55,18 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
     commits_(engine_->outbox(), codec_, listeners_),
     metrics_(options.metrics ? std::make_unique<runtime_metrics>() : nullptr),
     system_(start_system(config_, options)),
-    wiring_(*system_, *engine_, codec_, commits_, timers_, settings_, metrics_.get()),
+    callbacks_(options.subscription_callback_threads, mark_runtime_thread),
+    wiring_(*system_, *engine_, codec_, commits_, timers_, settings_, metrics_.get(),
+            callbacks_),
     tenants_(wiring_),
     outbox_(engine_->outbox(), commits_, wiring_) {
   release_caf_thread_state();
   std::lock_guard lock(alive_mutex);
   ++alive;
+}
+
+void mark_runtime_thread() noexcept {
+  on_runtime_thread = true;
 }
 
 void release_caf_thread_state() noexcept {
@@ -131,6 +135,10 @@ runtime::~runtime() {
     std::lock_guard lock(endpoint_mutex_);
     endpoint_.reset(); // no scrape reads the parts below any more
   }
+  // Every subscription handle is gone, so every feed was stopped; a callback
+  // still running (one that stopped its own subscription) finishes, queued
+  // ones are dropped, and none runs after this.
+  callbacks_.stop();
   // Publishers first, then wake-ups, then the tenants; the engine goes last,
   // once no actor runs any more. Jobs still in mailboxes complete with
   // runtime_stopped as they are dropped.

@@ -10,6 +10,7 @@
 #include <sourcery/settings.hpp>
 #include <sourcery/storage/engine.hpp>
 
+#include "callback_pool.hpp"
 #include "commit_path.hpp"
 #include "listener_registry.hpp"
 #include "metrics_endpoint.hpp"
@@ -36,6 +37,11 @@ namespace sourcery::detail {
 /// gone. Called after spawning from a user's thread, it drops that reference
 /// so the runtime can stop on any thread (on runtime threads it does nothing).
 void release_caf_thread_state() noexcept;
+
+/// Marks the calling thread as one of the runtime's (the callback pool's
+/// threads): release_caf_thread_state() leaves it alone, and a runtime
+/// released there is stopped on a thread of its own.
+void mark_runtime_thread() noexcept;
 
 /// How many runtimes exist in this process; waits until at most `n` do, at
 /// most `timeout` (tests use it to see a runtime's teardown finish).
@@ -85,6 +91,7 @@ private:
   std::unique_ptr<runtime_metrics> metrics_; // null with runtime_options::metrics off
   caf::actor_system_config config_;
   std::unique_ptr<caf::actor_system> system_; // stopped by the destructor, before the parts below
+  callback_pool callbacks_; // push subscriptions' callbacks; the destructor stops it first
   detail::wiring wiring_;
   tenant_directory tenants_;
   timer_queue timers_; // outlives the dispatchers, whose timers it holds

@@ -7,6 +7,15 @@
 
 namespace sourcery {
 
+void runtime_options::validate() const {
+  if (scheduler_policy != "sharing" && scheduler_policy != "stealing")
+    throw invalid_argument("scheduler policy must be 'sharing' or 'stealing', got '"
+                           + scheduler_policy + "'");
+  if (subscription_callback_threads < 1 || subscription_callback_threads > 1024)
+    throw invalid_argument("subscription_callback_threads must be from 1 to 1024, got "
+                           + std::to_string(subscription_callback_threads));
+}
+
 void settings::validate() const {
   // Above INT32_MAX is a negative count wrapped round (and more than the
   // durable engines store).

@@ -1,5 +1,6 @@
 #include "subscription_feed.hpp"
 
+#include "callback_pool.hpp"
 #include "runtime_metrics.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -17,6 +18,8 @@ namespace sourcery::detail {
 
 namespace {
 
+struct callback_line;
+
 struct feed_state {
   feed_source source{};
   subscription_filter filter;
@@ -30,7 +33,9 @@ struct feed_state {
   // Push.
   push_target target;
   std::shared_ptr<push_progress> progress;
-  std::size_t in_flight = 0;
+  std::size_t in_flight = 0; // actor consumer: records sent, not answered
+  std::shared_ptr<const callback_line> line; // callback consumer
+  bool handing_over = false; // callback consumer: a job is on the pool
   std::chrono::milliseconds unavailable_backoff{0}; // 0 = the last read worked
 
   feed_state() = default;
@@ -106,13 +111,13 @@ void complete_fetch(self_ptr self) {
   auto max = st.pending->max;
   auto done = std::move(st.pending->done);
   st.pending.reset();
-  auto records = std::move(st.got);
+  fetch_answer answer{std::move(st.got), st.cursor >= st.source.log->last_position()};
   st.got = {};
   if (const auto& m = st.source.meter) { // everything up to the cursor is handed over
-    m->delivered.add(records.records.size());
+    m->delivered.add(answer.batch.records.size());
     m->reached(st.cursor);
   }
-  done(std::move(records));
+  done(std::move(answer));
   try {
     st.scan(st.got, max);
   } catch (...) { // the next fetch reads there again and reports it (scan_for_fetch)
@@ -159,17 +164,18 @@ void fill(self_ptr self) {
 
 /// Decodes what it can; a record that cannot be decoded is skipped and
 /// reported in `progress.undecodable` (R-E3: it never hides the others).
-std::vector<recorded_event> decode_all(const feed_state& st,
+/// @pre the caller holds progress.delivering.
+std::vector<recorded_event> decode_all(const feed_source& source, push_progress& progress,
                                        const std::vector<storage::record>& recs) {
   std::vector<recorded_event> out;
   out.reserve(recs.size());
   for (const auto& r : recs) {
     try {
-      out.push_back(st.source.decoder->decode(r));
+      out.push_back(source.decoder->decode(r));
     } catch (...) {
-      if (st.source.meter)
-        st.source.meter->undecodable.add();
-      auto& bad = st.progress->undecodable;
+      if (source.meter)
+        source.meter->undecodable.add();
+      auto& bad = progress.undecodable;
       if (bad.size() >= 64)
         bad.erase(bad.begin());
       bad.emplace_back(r.position, std::current_exception());
@@ -204,39 +210,109 @@ void scan_to_push(feed_state& st, storage::record_batch& recs, std::size_t max) 
   }
 }
 
-/// Callback consumer: one batch per message, so exit messages get through.
+/// What a callback consumer's jobs share: the user's callbacks and where
+/// they report. Read only, on the pool's threads, one job at a time.
+struct callback_line {
+  batch_handler handler;
+  std::function<void()> on_caught_up;
+  feed_source source;
+  std::shared_ptr<push_progress> progress;
+};
+
+/// On a pool thread: decodes `recs` and calls the handler, unless the
+/// subscription stopped meanwhile. A handler that throws stops its
+/// subscription with the exception (its feed quits on handled_atom).
+void run_batch(const callback_line& line, const storage::record_batch& recs, position cursor) {
+  auto& p = *line.progress;
+  std::size_t handed = 0;
+  {
+    std::lock_guard lock(p.delivering);
+    if (p.stopped)
+      return;
+    p.delivering_thread = std::this_thread::get_id();
+    try {
+      auto batch = decode_all(line.source, p, recs.records);
+      handed = batch.size();
+      if (!batch.empty())
+        line.handler(batch);
+    } catch (...) {
+      p.error = std::current_exception();
+      p.stopped = true;
+    }
+    p.delivering_thread = std::thread::id{};
+    if (p.error)
+      return;
+    p.delivered.store(recs.records.back().position, std::memory_order_release);
+  }
+  if (const auto& m = line.source.meter) {
+    m->delivered.add(handed);
+    m->reached(cursor);
+  }
+}
+
+/// On a pool thread: the optional on_caught_up callback, as run_batch.
+void run_caught_up(const callback_line& line) {
+  auto& p = *line.progress;
+  std::lock_guard lock(p.delivering);
+  if (p.stopped)
+    return;
+  p.delivering_thread = std::this_thread::get_id();
+  try {
+    line.on_caught_up();
+  } catch (...) {
+    p.error = std::current_exception();
+    p.stopped = true;
+  }
+  p.delivering_thread = std::thread::id{};
+}
+
+/// Hands `work` to the pool; the job answers handled_atom when it is done,
+/// and until then the feed reads nothing (one job per feed at a time).
+template <class Work>
+void hand_over(self_ptr self, Work work) {
+  auto& st = self->state;
+  st.handing_over = true;
+  auto job = [me = caf::actor_cast<feed_actor>(self), work = std::move(work)] {
+    work();
+    caf::anon_send(me, handled_atom::value);
+  };
+  if (!st.target.pool->submit(std::move(job))) // the runtime is stopping
+    self->quit(caf::exit_reason::user_shutdown);
+}
+
+/// Marks the push feed caught up; true the first time.
+bool mark_caught_up(push_progress& p) {
+  if (p.caught_up.load(std::memory_order_acquire))
+    return false;
+  {
+    std::lock_guard lock(p.delivering); // free: nothing of this feed is in flight
+    p.caught_up.store(true, std::memory_order_release);
+  }
+  p.caught_up_changed.notify_all();
+  return true;
+}
+
+/// Callback consumer: the next batch goes to the pool once the previous
+/// one's handler returned.
 void deliver_to_callback(self_ptr self) {
   auto& st = self->state;
+  if (st.handing_over)
+    return;
   storage::record_batch recs;
   scan_to_push(st, recs, st.target.max_batch);
-  if (recs.records.empty()) {
-    if (st.source.meter) // caught up: what the filter skipped counts as seen
-      st.source.meter->reached(st.cursor);
-    arm(self);
+  if (!recs.records.empty()) {
+    hand_over(self, [line = st.line, recs = std::move(recs), cursor = st.cursor] {
+      run_batch(*line, recs, cursor);
+    });
     return;
   }
-  std::lock_guard lock(st.progress->delivering);
-  if (st.progress->stopped)
-    return;
-  st.progress->delivering_thread = std::this_thread::get_id();
-  std::size_t handed = 0;
-  try {
-    auto batch = decode_all(st, recs.records);
-    handed = batch.size();
-    if (!batch.empty())
-      st.target.handler(batch);
-  } catch (...) {
-    st.progress->delivering_thread = std::thread::id{};
-    fail(self, std::current_exception());
+  if (st.source.meter) // caught up: what the filter skipped counts as seen
+    st.source.meter->reached(st.cursor);
+  if (mark_caught_up(*st.progress) && st.line->on_caught_up) {
+    hand_over(self, [line = st.line] { run_caught_up(*line); });
     return;
   }
-  st.progress->delivering_thread = std::thread::id{};
-  st.progress->delivered.store(recs.records.back().position, std::memory_order_release);
-  if (const auto& m = st.source.meter) {
-    m->delivered.add(handed);
-    m->reached(st.cursor);
-  }
-  self->send(self, pump_atom::value);
+  arm(self);
 }
 
 void pump(self_ptr self);
@@ -248,15 +324,18 @@ void deliver_to_actor(self_ptr self) {
     storage::record_batch recs;
     scan_to_push(st, recs, std::min(st.target.max_batch, st.target.buffer - st.in_flight));
     if (recs.records.empty()) {
-      if (st.source.meter && st.in_flight == 0) // caught up and every batch answered
-        st.source.meter->reached(st.cursor);
+      if (st.in_flight == 0) { // caught up and every batch answered
+        if (st.source.meter)
+          st.source.meter->reached(st.cursor);
+        mark_caught_up(*st.progress);
+      }
       arm(self);
       return;
     }
     std::vector<recorded_event> batch;
     {
       std::lock_guard lock(st.progress->delivering);
-      batch = decode_all(st, recs.records);
+      batch = decode_all(st.source, *st.progress, recs.records);
     }
     auto last = recs.records.back().position;
     if (batch.empty()) {
@@ -294,7 +373,7 @@ void deliver_to_actor(self_ptr self) {
 void pump(self_ptr self) {
   auto& st = self->state;
   try {
-    if (st.target.handler)
+    if (st.line)
       deliver_to_callback(self);
     else
       deliver_to_actor(self);
@@ -323,6 +402,7 @@ void feed::stop() {
     // Wait for a batch in progress, unless this is its handler stopping it.
     if (progress->delivering_thread.load() != std::this_thread::get_id())
       std::lock_guard wait_for_batch(progress->delivering);
+    progress->caught_up_changed.notify_all(); // wait_caught_up() returns
   } else {
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   }
@@ -351,6 +431,7 @@ feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
           complete_fetch(self);                                           // before the deadline
       },
       [](pump_atom) {},
+      [](handled_atom) {},
     };
   };
   return system.spawn(behavior, source, std::move(filter), start);
@@ -368,6 +449,13 @@ feed_actor spawn_push_feed(caf::actor_system& system, feed_source source,
     st.cursor = start;
     st.target = std::move(target);
     st.progress = std::move(progress);
+    if (st.target.handler) {
+      st.line = std::make_shared<const callback_line>(
+        callback_line{std::move(st.target.handler), std::move(st.target.on_caught_up), source,
+                      st.progress});
+      st.target.handler = nullptr;
+      st.target.on_caught_up = nullptr;
+    }
     self->send(self, pump_atom::value);
     return {
       [](fetch_atom, fetch_job& job) {
@@ -379,13 +467,18 @@ feed_actor spawn_push_feed(caf::actor_system& system, feed_source source,
       },
       [](timeout_atom, std::uint64_t) {},
       [self](pump_atom) { pump(self); },
+      [self](handled_atom) {
+        auto& st = self->state;
+        st.handing_over = false;
+        if (st.progress->stopped) // stopped, or the handler threw
+          self->quit(caf::exit_reason::user_shutdown);
+        else
+          pump(self);
+      },
     };
   };
-  // A callback consumer is user code: it runs on the feed's own thread, so a
-  // slow one blocks only its own feed, never the runtime's workers.
-  if (target.handler)
-    return system.spawn<caf::detached>(behavior, source, std::move(filter), start,
-                                       std::move(target), std::move(progress));
+  // Every feed is an event-based actor on CAF's workers; a callback
+  // consumer's user code runs on the runtime's callback pool instead.
   return system.spawn(behavior, source, std::move(filter), start, std::move(target),
                       std::move(progress));
 }

@@ -4,8 +4,17 @@
 // order, keeping those that match its filter. When it has read everything
 // published, it asks the log to wake it (one message) on the next commit —
 // no polling. Pull feeds answer fetch requests; push feeds hand batches to a
-// callback (on a detached thread of their own) or to a CAF actor, with at
-// most `buffer` records in flight.
+// callback or to a CAF actor, with at most `buffer` records in flight. Every
+// feed is an event-based actor on CAF's workers; a callback runs on the
+// runtime's callback pool (callback_pool.hpp), one job per batch, and the
+// feed reads its next batch when the job tells it the callback returned
+// (handled_atom) — so a subscription's callbacks are serial and in order, and
+// a slow one holds one pool thread, never a worker.
+//
+// Caught up (R-SUB-CAUGHT-UP): a push feed marks its progress caught up the
+// first time a scan finds nothing more committed while nothing is in flight
+// to its consumer; a pull feed says with each answer whether it read up to
+// the log's end (fetch_answer::reached_end).
 //
 // A pull's time limit is kept by the pulling thread, not by a timer: it waits
 // for the answer until the deadline, then tells the feed (timeout_atom) to
@@ -30,7 +39,9 @@
 #include <caf/typed_actor.hpp>
 
 #include <atomic>
+#include <functional>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -42,6 +53,17 @@ using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
+using handled_atom = caf::atom_constant<caf::atom("handled")>;
+
+class callback_pool;
+
+/// A pull feed's answer: the records, and whether the feed had read every
+/// record committed when it answered (the puller is caught up once it has
+/// handed them all over).
+struct fetch_answer {
+  storage::record_batch batch;
+  bool reached_end = false;
+};
 
 /// A pull request: up to `max` matching records, waiting for the first
 /// (iter) or for all of them (batch) until a (timeout_atom, id) message
@@ -50,12 +72,13 @@ struct fetch_job {
   std::size_t max; // the same for every fetch of a feed (its read-ahead relies on it)
   bool wait_for_all;
   std::uint64_t id; // of this pull, unique per feed
-  completion<storage::record_batch> done;
+  completion<fetch_answer> done;
 };
 
 using feed_actor =
   caf::typed_actor<caf::reacts_to<fetch_atom, fetch_job>, caf::reacts_to<wake_atom>,
-                   caf::reacts_to<timeout_atom, std::uint64_t>, caf::reacts_to<pump_atom>>;
+                   caf::reacts_to<timeout_atom, std::uint64_t>, caf::reacts_to<pump_atom>,
+                   caf::reacts_to<handled_atom>>;
 
 /// A push feed's progress, shared by its handle and its actor.
 struct push_progress {
@@ -63,6 +86,10 @@ struct push_progress {
   std::atomic<std::thread::id> delivering_thread{}; // who holds `delivering`
   std::atomic<bool> stopped{false};
   std::atomic<position> delivered{0};
+  /// Set once every record committed at some moment after the start was
+  /// handed to the consumer and it returned (R-SUB-CAUGHT-UP); stays set.
+  std::atomic<bool> caught_up{false};
+  std::condition_variable caught_up_changed; // with `delivering`; wait_caught_up() waits on it
   std::exception_ptr error; // guarded by `delivering`
   /// Records that could not be decoded and were skipped (the latest 64).
   std::vector<std::pair<position, std::exception_ptr>> undecodable; // guarded by `delivering`
@@ -74,6 +101,7 @@ struct push_progress {
 struct fetched_records {
   storage::record_batch batch;
   std::size_t next = 0;
+  bool reached_end = false; // the feed had read up to the log's end when it answered
   bool empty() const noexcept { return next >= batch.records.size(); }
 };
 
@@ -85,6 +113,7 @@ struct feed {
   std::uint64_t pulls = 0; // pull feeds: the last fetch_job's id
   std::shared_ptr<push_progress> progress; // push feeds only
   fetched_records fetched; // pull feeds: read, not yet delivered
+  bool caught_up = false;   // pull feeds: every record up to an answer's end handed over
   std::shared_ptr<subscription_meter> meter; // null with metrics off
 
   ~feed();
@@ -96,6 +125,8 @@ struct push_target {
   caf::actor consumer;   // actor consumer (request/response = credit)
   std::size_t max_batch = 256;
   std::size_t buffer = 1024;
+  std::function<void()> on_caught_up; // callback consumers: optional
+  callback_pool* pool = nullptr;      // callback consumers: where the callbacks run
 };
 
 /// What a feed reads from: the engine's log and the codec (both outlive

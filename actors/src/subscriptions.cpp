@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include <cmath>
+#include <thread>
 
 namespace sourcery {
 
@@ -27,25 +28,34 @@ std::chrono::steady_clock::duration checked_timelimit(std::chrono::duration<doub
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(t);
 }
 
+/// A pull subscription is caught up once it handed over every record of an
+/// answer that reached the log's end (R-SUB-CAUGHT-UP).
+void note_caught_up(feed& f) {
+  if (f.fetched.reached_end && f.fetched.empty())
+    f.caught_up = true;
+}
+
 /// Fetches up to `max` more records from the feed into `fetched`. This
 /// thread keeps the time limit (see subscription_feed.hpp).
 void pull(feed& f, std::size_t max, bool wait_for_all, fetched_records& fetched) {
   auto deadline = std::chrono::steady_clock::now() + f.timelimit;
   auto id = ++f.pulls;
-  auto batch = wait_for<storage::record_batch>(
-    [&](callback<storage::record_batch> done) {
+  auto answer = wait_for<fetch_answer>(
+    [&](callback<fetch_answer> done) {
       caf::anon_send(f.actor, fetch_atom::value,
-                     fetch_job{max, wait_for_all, id,
-                               completion<storage::record_batch>(std::move(done))});
+                     fetch_job{max, wait_for_all, id, completion<fetch_answer>(std::move(done))});
     },
     deadline, [&] { caf::anon_send(f.actor, timeout_atom::value, id); });
-  fetched.batch = std::move(batch);
+  fetched.batch = std::move(answer.batch);
   fetched.next = 0;
+  fetched.reached_end = answer.reached_end;
+  note_caught_up(f);
 }
 
 /// Decodes the next fetched record and drops it, also when decoding throws.
 recorded_event take_next(feed& f, fetched_records& fetched) {
   const auto& rec = fetched.batch.records[fetched.next++];
+  note_caught_up(f);
   try {
     return f.decoder->decode(rec);
   } catch (...) {
@@ -80,11 +90,35 @@ std::vector<recorded_event> batch_subscription::next() {
     try {
       out.push_back(feed_->decoder->decode(fetched.batch.records[fetched.next]));
       ++fetched.next;
+      note_caught_up(*feed_);
     } catch (...) {
       break; // deliver what decoded; the bad record throws on the next call
     }
   }
   return out;
+}
+
+bool iter_subscription::caught_up() const noexcept {
+  return feed_->caught_up;
+}
+
+bool batch_subscription::caught_up() const noexcept {
+  return feed_->caught_up;
+}
+
+bool push_subscription::caught_up() const noexcept {
+  return feed_->progress->caught_up.load(std::memory_order_acquire);
+}
+
+bool push_subscription::wait_caught_up(std::chrono::duration<double> timeout) const {
+  auto& p = *feed_->progress;
+  if (p.delivering_thread.load() == std::this_thread::get_id()) // its own handler
+    return caught_up();
+  std::unique_lock lock(p.delivering);
+  p.caught_up_changed.wait_for(lock, timeout, [&] {
+    return p.caught_up.load(std::memory_order_acquire) || p.stopped.load();
+  });
+  return caught_up();
 }
 
 void push_subscription::stop() {
@@ -149,17 +183,29 @@ push_subscription start_push(const std::shared_ptr<const wiring>& actors,
 } // namespace
 
 push_subscription subscription_builder::build_push(batch_handler handler, std::size_t max_batch) {
+  return build_push(std::move(handler), {}, max_batch);
+}
+
+push_subscription subscription_builder::build_push(batch_handler handler,
+                                                   std::function<void()> on_caught_up,
+                                                   std::size_t max_batch) {
   if (!handler)
     throw invalid_argument("push subscription needs a handler");
-  return start_push(actors_, filter_, start_, name_,
-                    push_target{std::move(handler), {}, max_batch, 0});
+  push_target target;
+  target.handler = std::move(handler);
+  target.max_batch = max_batch;
+  target.on_caught_up = std::move(on_caught_up);
+  return start_push(actors_, filter_, start_, name_, std::move(target));
 }
 
 push_subscription subscription_builder::build_push_to(const caf::actor& consumer,
                                                       std::size_t max_batch) {
   if (!consumer)
     throw invalid_argument("push subscription needs a consumer actor");
-  return start_push(actors_, filter_, start_, name_, push_target{{}, consumer, max_batch, 0});
+  push_target target;
+  target.consumer = consumer;
+  target.max_batch = max_batch;
+  return start_push(actors_, filter_, start_, name_, std::move(target));
 }
 
 } // namespace sourcery

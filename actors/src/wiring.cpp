@@ -59,6 +59,7 @@ feed_actor wiring::spawn_push_feed(subscription_filter filter, position start,
                                    std::shared_ptr<push_progress> progress,
                                    std::shared_ptr<subscription_meter> meter) const {
   target.buffer = std::max(settings_.get().subscription_buffer, target.max_batch);
+  target.pool = &callbacks_;
   auto a = detail::spawn_push_feed(system_, feed_source{&engine_.log(), &codec_, std::move(meter)},
                                    std::move(filter), start, std::move(target), std::move(progress));
   release_caf_thread_state();

@@ -28,6 +28,7 @@ class actor_system;
 
 namespace sourcery::detail {
 
+class callback_pool;
 class commit_path;
 class runtime_metrics;
 class settings_cell;
@@ -40,9 +41,9 @@ public:
   /// `metrics`: the instruments the actors update; null with metrics off.
   wiring(caf::actor_system& system, storage::engine& engine, const sourcery::codec& codec,
          const commit_path& commits, timer_queue& timers, const settings_cell& settings,
-         runtime_metrics* metrics)
+         runtime_metrics* metrics, callback_pool& callbacks)
     : system_(system), engine_(engine), codec_(codec), commits_(commits), timers_(timers),
-      settings_(settings), metrics_(metrics) {}
+      settings_(settings), metrics_(metrics), callbacks_(callbacks) {}
   wiring(const wiring&) = delete;
   wiring& operator=(const wiring&) = delete;
 
@@ -65,6 +66,7 @@ public:
                              std::shared_ptr<subscription_meter> meter) const;
   /// A push feed delivering to `target` and reporting to `progress` and
   /// `meter`; it buffers at least the settings' subscription_buffer records.
+  /// A callback consumer's callbacks run on the callback pool.
   feed_actor spawn_push_feed(subscription_filter filter, position start, push_target target,
                              std::shared_ptr<push_progress> progress,
                              std::shared_ptr<subscription_meter> meter) const;
@@ -82,6 +84,7 @@ private:
   timer_queue& timers_;
   const settings_cell& settings_;
   runtime_metrics* const metrics_;
+  callback_pool& callbacks_;
 };
 
 } // namespace sourcery::detail

@@ -235,6 +235,9 @@ const std::map<std::string, option>& options() {
     {"sourcery.subscription-buffer", {ranged(1, 1'000'000, [](scenario& s, std::int64_t n) {
        s.sourcery.subscription_buffer = static_cast<std::size_t>(n);
      }), "records in flight to a push consumer actor"}},
+    {"sourcery.subscription-callback-threads", {ranged(1, 1024, [](scenario& s, std::int64_t n) {
+       s.runtime.subscription_callback_threads = static_cast<std::size_t>(n);
+     }), "threads running push subscriptions' callbacks, shared by all"}},
     {"sourcery.tenant-idle-ms", {ranged(0, 86'400'000, [](scenario& s, std::int64_t n) {
        s.sourcery.tenant_idle = std::chrono::milliseconds(n);
      }), "passivate a tenant's actor idle this long (0 = never; R-ST5)"}},
@@ -405,6 +408,7 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"sourcery.outbox-backoff-base-ms", num(sourcery.outbox_backoff_base.count())},
     {"sourcery.outbox-backoff-cap-ms", num(sourcery.outbox_backoff_cap.count())},
     {"sourcery.subscription-buffer", num(sourcery.subscription_buffer)},
+    {"sourcery.subscription-callback-threads", num(runtime.subscription_callback_threads)},
     {"sourcery.tenant-idle-ms", num(sourcery.tenant_idle.count())},
     {"metrics.enabled", runtime.metrics ? "true" : "false"},
     {"metrics.listen", sourcery.metrics_listen},

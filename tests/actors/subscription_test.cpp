@@ -224,4 +224,309 @@ BOOST_AUTO_TEST_CASE(push_to_an_actor_with_credit) { // R-SUB push to a CAF acto
   caf::anon_send_exit(consumer, caf::exit_reason::user_shutdown);
 }
 
+
+// -- callbacks on the pool (R-SUB-POOL) and caught up (R-SUB-CAUGHT-UP) ---------
+
+namespace {
+
+/// A backend whose push callbacks run on `threads` pool threads.
+sourcery::backend backend_with_callback_threads(std::size_t threads) {
+  runtime_options o;
+  o.subscription_callback_threads = threads;
+  auto b = backend::on(test_engine::make(), o);
+  b.registry().add<test_events::item_added>("item_added");
+  b.registry().add<test_events::item_removed>("item_removed");
+  return b;
+}
+
+/// A gate a test opens once; handlers may wait at it.
+struct gate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = false;
+  void release() {
+    std::lock_guard l(m);
+    open = true;
+    cv.notify_all();
+  }
+  bool wait() {
+    std::unique_lock l(m);
+    return cv.wait_for(l, 60s, [&] { return open; });
+  }
+};
+
+/// Per subscription: whether two calls ever overlapped, whether positions
+/// ever went backwards, and the threads the calls ran on.
+struct serial_probe {
+  collector got;
+  std::atomic<bool> inside{false};
+  std::atomic<bool> overlapped{false};
+  std::atomic<bool> out_of_order{false};
+  std::mutex m;
+  std::set<std::thread::id> threads; // GUARDED_BY(m)
+  position last = 0;                 // only inside the handler
+
+  batch_handler handler() {
+    return [this](std::span<const recorded_event> batch) {
+      if (inside.exchange(true))
+        overlapped = true;
+      for (const auto& r : batch) {
+        if (r.position <= last)
+          out_of_order = true;
+        last = r.position;
+      }
+      {
+        std::lock_guard l(m);
+        threads.insert(std::this_thread::get_id());
+      }
+      std::this_thread::yield(); // give an overlapping call a chance to show
+      inside = false;
+      got.handler()(batch);
+    };
+  }
+};
+
+void append_singles(event_store s, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    s.append(stream_id::random(), {backend_fixture::added(std::to_string(i))});
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(callbacks_run_serial_and_in_order_on_the_bounded_pool) { // R-SUB-POOL
+  auto b = backend_with_callback_threads(2);
+  auto s = b.event_store();
+  append_singles(s, 20);
+  std::vector<std::unique_ptr<serial_probe>> probes;
+  std::vector<push_subscription> subs;
+  for (int i = 0; i < 8; ++i) {
+    probes.push_back(std::make_unique<serial_probe>());
+    subs.push_back(b.subscriber().start_from(0).build_push(probes.back()->handler(), 3));
+  }
+  append_singles(s, 20); // live too
+  std::set<std::thread::id> all_threads;
+  for (auto& p : probes) {
+    BOOST_REQUIRE(p->got.wait_for(40));
+    std::lock_guard l(p->got.m);
+    BOOST_TEST(positions(p->got.records).size() == 40u);
+    BOOST_TEST(p->got.records.back().position == 40u);
+    BOOST_TEST(!p->overlapped.load());
+    BOOST_TEST(!p->out_of_order.load());
+    std::lock_guard t(p->m);
+    all_threads.insert(p->threads.begin(), p->threads.end());
+  }
+  // Eight subscriptions, two threads: no thread of their own.
+  BOOST_TEST(all_threads.size() <= 2u);
+  BOOST_TEST(!all_threads.count(std::this_thread::get_id()));
+  for (auto& sub : subs)
+    sub.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_blocked_callback_delays_only_its_own_subscription) { // R-SUB-POOL
+  auto b = backend_with_callback_threads(2);
+  auto s = b.event_store();
+  append_singles(s, 10);
+  gate slow_gate;
+  std::atomic<bool> slow_entered{false};
+  collector slow_got;
+  auto slow = b.subscriber().start_from(0).build_push(
+    [&](std::span<const recorded_event> batch) {
+      slow_entered = true;
+      slow_gate.wait(); // holds one pool thread until the test opens the gate
+      slow_got.handler()(batch);
+    });
+  std::vector<std::unique_ptr<collector>> others;
+  std::vector<push_subscription> subs;
+  for (int i = 0; i < 5; ++i) {
+    others.push_back(std::make_unique<collector>());
+    subs.push_back(b.subscriber().start_from(0).build_push(others.back()->handler(), 4));
+  }
+  append_singles(s, 10);
+  for (auto& c : others) // all delivered while the slow one is still blocked
+    BOOST_TEST(c->wait_for(20));
+  {
+    std::lock_guard l(slow_got.m);
+    BOOST_TEST(slow_got.records.empty());
+  }
+  slow_gate.release();
+  BOOST_TEST(slow_got.wait_for(20));
+  BOOST_TEST(slow_entered.load());
+  slow.stop();
+  for (auto& sub : subs)
+    sub.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_callback_stops_only_its_own_subscription) { // R-SUB-POOL
+  auto b = backend_with_callback_threads(2);
+  auto s = b.event_store();
+  append_singles(s, 3);
+  std::atomic<int> calls{0};
+  auto bad = b.subscriber().start_from(0).build_push([&](auto) {
+    ++calls;
+    throw std::runtime_error("consumer broke");
+  });
+  collector good;
+  auto fine = b.subscriber().start_from(0).build_push(good.handler(), 2);
+  BOOST_REQUIRE(good.wait_for(3));
+  append_singles(s, 3);
+  BOOST_REQUIRE(good.wait_for(6));
+  BOOST_TEST(positions(good.records).back() == 6u);
+  BOOST_TEST(!fine.error());
+  bad.stop(); // waits for a call in progress; none follows
+  BOOST_TEST(calls.load() == 1);
+  BOOST_REQUIRE(bad.error());
+  BOOST_CHECK_THROW(std::rethrow_exception(bad.error()), std::runtime_error);
+  fine.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_stops_its_own_subscription) { // R-SUB-POOL, R-SUB push
+  auto b = backend_with_callback_threads(1); // one thread: a deadlock would show
+  auto s = b.event_store();
+  append_singles(s, 5);
+  gate built;
+  std::optional<push_subscription> self;
+  std::atomic<int> calls{0};
+  std::promise<void> stopped;
+  self.emplace(b.subscriber().start_from(0).build_push(
+    [&](auto) {
+      built.wait();
+      if (calls++ == 0) {
+        self->stop(); // returns: it does not wait for itself
+        stopped.set_value();
+      }
+    },
+    2));
+  built.release();
+  BOOST_REQUIRE(stopped.get_future().wait_for(60s) == std::future_status::ready);
+  self->stop(); // from here: returns once the handler returned
+  collector witness; // the same single pool thread serves another subscription
+  auto other = b.subscriber().start_from(0).build_push(witness.handler());
+  append_singles(s, 5);
+  BOOST_REQUIRE(witness.wait_for(10));
+  BOOST_TEST(calls.load() == 1);
+  BOOST_TEST(!self->error());
+  other.stop();
+}
+
+BOOST_AUTO_TEST_CASE(many_more_subscriptions_than_pool_threads_all_deliver) { // R-SUB-POOL
+  auto b = backend_with_callback_threads(2);
+  auto s = b.event_store();
+  append_singles(s, 10);
+  std::vector<std::unique_ptr<collector>> got;
+  std::vector<push_subscription> subs;
+  for (int i = 0; i < 100; ++i) {
+    got.push_back(std::make_unique<collector>());
+    subs.push_back(b.subscriber().start_from(0).build_push(got.back()->handler(), 3));
+  }
+  append_singles(s, 10);
+  for (auto& c : got) {
+    BOOST_REQUIRE(c->wait_for(20));
+    std::lock_guard l(c->m);
+    BOOST_TEST(positions(c->records) == [] {
+      std::vector<position> p;
+      for (position i = 1; i <= 20; ++i)
+        p.push_back(i);
+      return p;
+    }());
+  }
+  for (auto& sub : subs)
+    sub.stop();
+}
+
+BOOST_AUTO_TEST_CASE(pool_threads_out_of_range_are_refused) { // R-SUB-POOL
+  runtime_options o;
+  o.subscription_callback_threads = 0;
+  BOOST_CHECK_THROW(backend::in_memory(o), invalid_argument);
+  o.subscription_callback_threads = 1025;
+  BOOST_CHECK_THROW(backend::in_memory(o), invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_subscription_tells_when_it_is_caught_up) { // R-SUB-CAUGHT-UP
+  auto s = store();
+  given_stream_with(5, s);
+  gate first_batch;
+  collector got;
+  std::atomic<int> caught_up_calls{0};
+  std::atomic<std::size_t> seen_when_caught_up{0};
+  std::atomic<bool> flag_in_callback{false};
+  std::optional<push_subscription> sub;
+  gate built;
+  sub.emplace(backend.subscriber().start_from(0).build_push(
+    [&](std::span<const recorded_event> batch) {
+      built.wait();
+      if (batch.front().position == 1)
+        first_batch.wait(); // not caught up while this handler has not returned
+      got.handler()(batch);
+    },
+    [&] {
+      ++caught_up_calls;
+      std::lock_guard l(got.m);
+      seen_when_caught_up = got.records.size();
+      flag_in_callback = sub->caught_up();
+    },
+    2));
+  built.release();
+  BOOST_TEST(!sub->caught_up());
+  first_batch.release();
+  BOOST_REQUIRE(sub->wait_caught_up(60s));
+  BOOST_REQUIRE(got.wait_for(5));
+  append_singles(s, 3); // live: stays caught up, on_caught_up is not called again
+  BOOST_REQUIRE(got.wait_for(8));
+  sub->stop();
+  BOOST_TEST(caught_up_calls.load() == 1);
+  BOOST_TEST(seen_when_caught_up.load() == 5u); // after every stored record's handler returned
+  BOOST_TEST(flag_in_callback.load());
+  BOOST_TEST(sub->caught_up());
+}
+
+BOOST_AUTO_TEST_CASE(an_actor_subscription_tells_when_it_is_caught_up) { // R-SUB-CAUGHT-UP
+  auto s = store();
+  given_stream_with(10, s);
+  auto shared = std::make_shared<collector>();
+  auto consumer = backend.actor_system().spawn(
+    [](caf::event_based_actor*, std::shared_ptr<collector> shared) -> caf::behavior {
+      return {[shared](records_atom, const std::vector<recorded_event>& rs) {
+        shared->handler()(rs);
+      }};
+    },
+    shared);
+  auto sub = backend.subscriber().start_from(0).build_push_to(consumer, 3);
+  BOOST_REQUIRE(sub.wait_caught_up(60s));
+  {
+    std::lock_guard l(shared->m); // every stored record was answered before
+    BOOST_TEST(shared->records.size() == 10u);
+  }
+  sub.stop();
+  caf::anon_send_exit(consumer, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(pull_subscriptions_tell_when_they_are_caught_up) { // R-SUB-CAUGHT-UP
+  auto s = store();
+  given_stream_with(5, s);
+  auto batches = backend.subscriber().start_from(0).build_batch(2, 1s);
+  BOOST_TEST(!batches.caught_up());
+  BOOST_TEST(batches.next().size() == 2u);
+  BOOST_TEST(!batches.caught_up()); // three more committed
+  BOOST_TEST(batches.next().size() == 2u);
+  BOOST_TEST(!batches.caught_up());
+  BOOST_TEST(batches.next().size() == 1u);
+  BOOST_TEST(batches.caught_up());
+
+  auto iter = backend.subscriber().start_from(0).build_iter(1s);
+  BOOST_TEST(!iter.caught_up());
+  for (int i = 0; i < 4; ++i) {
+    BOOST_REQUIRE(iter.next());
+    BOOST_TEST(!iter.caught_up()); // the fifth is fetched, not yet returned
+  }
+  BOOST_REQUIRE(iter.next());
+  BOOST_TEST(iter.caught_up());
+  append_singles(s, 1);
+  BOOST_REQUIRE(iter.next());
+  BOOST_TEST(iter.caught_up()); // stays
+
+  auto empty_end = backend.subscriber().start_from(s.position()).build_iter(0.1s);
+  BOOST_TEST(!empty_end.next());
+  BOOST_TEST(empty_end.caught_up());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

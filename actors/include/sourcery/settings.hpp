@@ -21,6 +21,14 @@ struct runtime_options {
   /// the hot paths skip even their clock reads, and metrics() holds only the
   /// gauges read at the moment (engine, tenants, outbox, last position).
   bool metrics = true;
+  /// Threads that run push subscriptions' callbacks (R-SUB-POOL), shared by
+  /// every callback subscription of the runtime; 1 to 1024. A callback that
+  /// blocks holds one of them: the others keep delivering.
+  std::size_t subscription_callback_threads = 4;
+
+  /// Throws `invalid_argument` naming the first out-of-range option (the
+  /// backend factories call it).
+  void validate() const;
 };
 
 /// Behaviour settings, validated by `backend::configure` (invalid values throw

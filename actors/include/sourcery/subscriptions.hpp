@@ -12,6 +12,11 @@
 // Each subscription is its own feed actor; waiting is event-driven (the
 // global log wakes idle feeds when it publishes). A subscription object is
 // used by one thread at a time; different subscriptions are independent.
+//
+// Caught up (R-SUB-CAUGHT-UP): a subscription is caught up once it has handed
+// its consumer every matching record committed before some moment after it
+// started — it has reached the live end. caught_up() tells; it stays true
+// when the subscription later falls behind a burst of appends.
 #pragma once
 
 #include <sourcery/events.hpp>
@@ -47,6 +52,10 @@ class iter_subscription {
 public:
   explicit iter_subscription(std::shared_ptr<detail::feed> feed) : feed_(std::move(feed)) {}
   std::optional<recorded_event> next();
+  /// True once next() has returned (or thrown for) every record committed
+  /// when one of its fetches reached the log's end; a next() that returned
+  /// none makes it true.
+  bool caught_up() const noexcept;
 
 private:
   std::shared_ptr<detail::feed> feed_; // with the records read ahead, in order
@@ -60,6 +69,10 @@ public:
   batch_subscription(std::shared_ptr<detail::feed> feed, std::size_t size)
     : feed_(std::move(feed)), size_(size) {}
   std::vector<recorded_event> next();
+  /// As iter_subscription::caught_up(): true once next() has returned every
+  /// record committed when one of its fetches reached the log's end (a batch
+  /// smaller than `size` that ends the fetch says so too).
+  bool caught_up() const noexcept;
 
 private:
   std::shared_ptr<detail::feed> feed_; // with the records fetched, not yet delivered
@@ -75,6 +88,15 @@ public:
   /// For an actor consumer, batches already sent (at most the subscription
   /// buffer) may still be processed by that actor after it returns.
   void stop();
+  /// True once every matching record committed before some moment after the
+  /// start was handed to the consumer and its handler returned (an actor
+  /// consumer: answered). Stays true. For a callback consumer it is set
+  /// before on_caught_up is called.
+  bool caught_up() const noexcept;
+  /// Waits until caught_up() or until `timeout` passed, or the subscription
+  /// stopped; returns caught_up(). From the subscription's own handler it
+  /// does not wait.
+  bool wait_caught_up(std::chrono::duration<double> timeout) const;
   /// The exception thrown by the consumer, which stopped the subscription;
   /// nullptr while it runs.
   std::exception_ptr error() const;
@@ -133,11 +155,22 @@ public:
     return build_batch(size, std::chrono::duration<double>(seconds));
   }
 
-  /// Calls `handler` with batches of up to `max_batch` records, on the
-  /// subscription's own thread; the next batch is read only after the
-  /// handler returned, so a slow handler slows only its own feed. A handler
-  /// that throws stops the subscription (see push_subscription::error()).
+  /// Calls `handler` with batches of up to `max_batch` records, one call at
+  /// a time and in position order, on one of the runtime's callback threads
+  /// (runtime_options::subscription_callback_threads, R-SUB-POOL); the next
+  /// batch is read only after the handler returned. A slow handler holds one
+  /// of those threads and delays only its own subscription while another is
+  /// free: give the pool more threads than handlers that may block at once.
+  /// A handler that throws stops the subscription (see
+  /// push_subscription::error()); the others run on.
   push_subscription build_push(batch_handler handler, std::size_t max_batch = 256);
+  /// As above; `on_caught_up` (may be empty) is called once, in line with
+  /// the batches, when the subscription is first caught up
+  /// (R-SUB-CAUGHT-UP): after the handler returned for the batch that
+  /// reached the live end, or before any batch if there was nothing to read.
+  /// It throwing stops the subscription as the handler's exception does.
+  push_subscription build_push(batch_handler handler, std::function<void()> on_caught_up,
+                               std::size_t max_batch = 256);
 
   /// Sends batches of up to `max_batch` records to a CAF actor, as requests
   /// whose responses return credit; see <sourcery/push_protocol.hpp>. The
