@@ -243,10 +243,12 @@ void run_batch(const callback_line& line, const storage::record_batch& recs, pos
     if (p.error)
       return;
     p.delivered.store(recs.records.back().position, std::memory_order_release);
-  }
-  if (const auto& m = line.source.meter) {
-    m->delivered.add(handed);
-    m->reached(cursor);
+    // Counted before `delivering` is let go: a stop() that waited for this
+    // batch sees it in the metrics (R-MET).
+    if (const auto& m = line.source.meter) {
+      m->delivered.add(handed);
+      m->reached(cursor);
+    }
   }
 }
 
