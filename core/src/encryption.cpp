@@ -52,7 +52,7 @@ using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to
 struct in_memory_key_storage::impl {
   mutable std::shared_mutex mutex;
   string_map<string_map<encryption_key>> tenants; // tenant → subject → key; guarded by mutex
-  std::set<std::tuple<std::string, std::string, std::string>, std::less<>>
+  std::set<std::tuple<std::string, std::string, std::string>>
     retired; // (tenant, subject, key id); guarded by mutex
 };
 
@@ -100,7 +100,10 @@ void in_memory_key_storage::retire(std::string_view tenant, std::string_view sub
 bool in_memory_key_storage::retired(std::string_view tenant, std::string_view subject,
                                     std::string_view key_id) const {
   std::shared_lock lock(impl_->mutex);
-  return impl_->retired.find(std::tuple(tenant, subject, key_id)) != impl_->retired.end();
+  // Looked up with strings of its own: clang 14's libstdc++ tuples do not
+  // compare string_view with string through std::less<>.
+  return impl_->retired.contains(
+    std::tuple(std::string(tenant), std::string(subject), std::string(key_id)));
 }
 
 std::vector<subject_key> in_memory_key_storage::list() const {
