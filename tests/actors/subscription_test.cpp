@@ -48,6 +48,19 @@ std::vector<position> positions(const std::vector<recorded_event>& rs) {
   return out;
 }
 
+/// A push consumer actor handing each batch to `shared`. The collector is
+/// passed as an argument: CAF 0.17 trips UBSan's null check when a
+/// function-based actor is spawned without one.
+caf::actor spawn_collecting(caf::actor_system& system, std::shared_ptr<collector> shared) {
+  return system.spawn(
+    [](caf::event_based_actor*, std::shared_ptr<collector> shared) -> caf::behavior {
+      return {[shared](records_atom, const std::vector<recorded_event>& rs) {
+        shared->handler()(rs);
+      }};
+    },
+    std::move(shared));
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(subscription_suite, backend_fixture)
@@ -208,15 +221,7 @@ BOOST_AUTO_TEST_CASE(push_to_an_actor_with_credit) { // R-SUB push to a CAF acto
   auto s = store();
   given_stream_with(10, s);
   auto shared = std::make_shared<collector>();
-  // The collector is passed as an argument: CAF 0.17 trips UBSan's null
-  // check when a function-based actor is spawned without one.
-  auto consumer = backend.actor_system().spawn(
-    [](caf::event_based_actor*, std::shared_ptr<collector> shared) -> caf::behavior {
-      return {[shared](records_atom, const std::vector<recorded_event>& rs) {
-        shared->handler()(rs);
-      }};
-    },
-    shared);
+  auto consumer = spawn_collecting(backend.actor_system(), shared);
   auto sub = backend.subscriber().start_from(0).build_push_to(consumer, 3);
   BOOST_REQUIRE(shared->wait_for(10));
   BOOST_TEST(positions(shared->records).back() == 10u);
@@ -483,13 +488,7 @@ BOOST_AUTO_TEST_CASE(an_actor_subscription_tells_when_it_is_caught_up) { // R-SU
   auto s = store();
   given_stream_with(10, s);
   auto shared = std::make_shared<collector>();
-  auto consumer = backend.actor_system().spawn(
-    [](caf::event_based_actor*, std::shared_ptr<collector> shared) -> caf::behavior {
-      return {[shared](records_atom, const std::vector<recorded_event>& rs) {
-        shared->handler()(rs);
-      }};
-    },
-    shared);
+  auto consumer = spawn_collecting(backend.actor_system(), shared);
   auto sub = backend.subscriber().start_from(0).build_push_to(consumer, 3);
   BOOST_REQUIRE(sub.wait_caught_up(60s));
   {
