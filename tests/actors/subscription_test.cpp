@@ -366,8 +366,14 @@ BOOST_AUTO_TEST_CASE(a_throwing_callback_stops_only_its_own_subscription) { // R
   auto s = b.event_store();
   append_singles(s, 3);
   std::atomic<int> calls{0};
+  std::mutex m;
+  std::condition_variable called;
   auto bad = b.subscriber().start_from(0).build_push([&](auto) {
-    ++calls;
+    {
+      std::lock_guard l(m);
+      ++calls;
+    }
+    called.notify_all();
     throw std::runtime_error("consumer broke");
   });
   collector good;
@@ -377,7 +383,13 @@ BOOST_AUTO_TEST_CASE(a_throwing_callback_stops_only_its_own_subscription) { // R
   BOOST_REQUIRE(good.wait_for(6));
   BOOST_TEST(positions(good.records).back() == 6u);
   BOOST_TEST(!fine.error());
-  bad.stop(); // waits for a call in progress; none follows
+  {
+    // The other subscription's progress says nothing of this one's: wait
+    // for its (only) call before stopping it.
+    std::unique_lock l(m);
+    BOOST_REQUIRE(called.wait_for(l, 60s, [&] { return calls.load() >= 1; }));
+  }
+  bad.stop(); // waits for the call in progress; none follows
   BOOST_TEST(calls.load() == 1);
   BOOST_REQUIRE(bad.error());
   BOOST_CHECK_THROW(std::rethrow_exception(bad.error()), std::runtime_error);
