@@ -41,13 +41,37 @@ struct storage_choice {
 };
 
 /// How a command uses the store: reading opens a RocksDB store read-only
-/// (R-ADM2); changing needs it to itself; creating takes an absent or empty
-/// folder (schema) and makes a new store there.
-enum class access { read, change, create };
+/// (R-ADM2); changing needs it to itself.
+enum class access { read, change };
 
 /// The engine `choice` names, opened for `how`; throws `failure` with the
 /// reason an operator can act on.
 std::shared_ptr<sourcery::storage::engine> open_store(const storage_choice& choice, access how);
+
+/// A new store for an import (R-ADM5), made beside the store `choice` names
+/// — a hidden sibling folder, another schema — and put in its place only by
+/// `commit`: an import that fails, or is killed, leaves the named store as it
+/// was. The named store must be absent or hold no events (checked when made
+/// and again at `commit`).
+class import_target {
+public:
+  explicit import_target(const storage_choice& choice);
+  import_target(const import_target&) = delete;
+  /// Uncommitted: the new store is dropped.
+  ~import_target();
+
+  sourcery::storage::engine& engine() { return *engine_; }
+  /// Closes the new store and moves it to where `choice` names.
+  void commit();
+  /// Where the new store is while it is filled (a folder, or a schema).
+  const std::string& staging() const noexcept { return staging_; }
+
+private:
+  storage_choice target_;
+  std::string staging_;
+  std::shared_ptr<sourcery::storage::engine> engine_;
+  bool committed_ = false;
+};
 
 /// The engine's operator part; throws `failure` when it has none.
 sourcery::storage::store_admin& admin_of(sourcery::storage::engine& e);

@@ -7,9 +7,16 @@
 #endif
 #include <sourcery/storage/rocksdb.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <ostream>
+#include <iostream>
+#include <random>
 
 namespace admin {
 
@@ -22,39 +29,56 @@ bool locked(const std::string& message) {
   return message.find("lock") != std::string::npos || message.find("LOCK") != std::string::npos;
 }
 
-std::shared_ptr<storage::engine> open_rocksdb(const storage_choice& c, access how) {
+/// Throws unless the RocksDB store in `path` is absent, an empty folder or
+/// a store without events.
+void require_empty_rocksdb(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) || (fs::is_directory(path, ec) && fs::is_empty(path, ec)))
+    return;
+  if (!fs::is_directory(path, ec) || !fs::exists(fs::path(path) / "CURRENT", ec))
+    throw failure(unavailable, path + " holds files that are not a Sourcery store");
+  storage::rocksdb_options look;
+  look.read_only = true;
+  position last = 0;
+  try {
+    last = storage::open_rocksdb_engine(path, look)->log().last_position();
+  } catch (const std::exception& e) {
+    throw failure(admin::unavailable, e.what());
+  }
+  if (last != 0)
+    throw failure(problem_found, "the store in " + path + " is not empty (last position "
+                                   + std::to_string(last) + "): an import needs an empty store");
+}
+
+/// `path`'s folder made durable: a rename in it survives a crash.
+void sync_folder(const fs::path& folder) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0)
+    throw failure(unavailable, "cannot open " + folder.string() + ": " + std::strerror(errno));
+  int r = ::fsync(fd);
+  ::close(fd);
+  if (r != 0)
+    throw failure(unavailable, "cannot sync " + folder.string() + ": " + std::strerror(errno));
+}
+
+std::shared_ptr<storage::engine> open_rocksdb(const storage_choice& c, access how,
+                                              bool create = false) {
   if (c.path.empty())
     throw failure(bad_usage, "--storage.path is required for the rocksdb engine");
   std::error_code ec;
-  bool exists = fs::exists(c.path, ec);
-  bool empty = exists && fs::is_directory(c.path, ec) && fs::is_empty(c.path, ec);
-  if (how == access::create) {
-    if (exists && !empty && !fs::exists(fs::path(c.path) / "CURRENT", ec))
-      throw failure(unavailable, c.path + " holds files that are not a Sourcery store");
-  } else if (!exists) {
-    throw failure(unavailable, "there is no folder " + c.path);
-  } else if (!fs::is_directory(c.path, ec)) {
-    throw failure(unavailable, c.path + " is not a folder");
-  } else if (empty) {
-    throw failure(unavailable, "the folder " + c.path + " is empty: it holds no store");
-  }
-  if (how == access::create && exists && !empty) { // a store: it must be empty, checked read-only
-    storage::rocksdb_options look;
-    look.read_only = true;
-    position last = 0;
-    try {
-      last = storage::open_rocksdb_engine(c.path, look)->log().last_position();
-    } catch (const std::exception& e) {
-      throw failure(admin::unavailable, e.what());
-    }
-    if (last != 0)
-      throw failure(problem_found, "the store in " + c.path + " is not empty (last position "
-                                     + std::to_string(last) + "): an import needs an empty store");
+  if (!create) {
+    if (!fs::exists(c.path, ec))
+      throw failure(unavailable, "there is no folder " + c.path);
+    if (!fs::is_directory(c.path, ec))
+      throw failure(unavailable, c.path + " is not a folder");
+    if (fs::is_empty(c.path, ec))
+      throw failure(unavailable, "the folder " + c.path + " is empty: it holds no store");
   }
   storage::rocksdb_options o;
   o.read_only = how == access::read;
-  // Written to the operating system, not fsync'd per append: an import or a
-  // repair interrupted by a machine's crash is run again.
+  // Written to the operating system, not fsync'd per append: an import's
+  // store is closed (flushed) before it is put in place, and a repair
+  // interrupted by a machine's crash is run again.
   o.durability = storage::rocksdb_options::durability::normal;
   try {
     return storage::open_rocksdb_engine(c.path, o);
@@ -74,22 +98,12 @@ std::shared_ptr<storage::engine> open_rocksdb(const storage_choice& c, access ho
   }
 }
 
-std::shared_ptr<storage::engine> open_postgres(const storage_choice& c, access how) {
-#ifndef SOURCERY_ADMIN_POSTGRES
-  (void)c;
-  (void)how;
-  throw failure(bad_usage, "this build has no PostgreSQL engine");
-#else
-  storage::postgres_options o;
-  o.schema = c.schema;
-  o.create = how == access::create;
+#ifdef SOURCERY_ADMIN_POSTGRES
+/// Runs `f`, turning the engine's errors into failures.
+template <class F>
+auto postgres_call(F&& f) {
   try {
-    auto e = storage::open_postgres_engine(c.conninfo, o);
-    if (how == access::create && e->log().last_position() != 0)
-      throw failure(problem_found, "the store in schema " + c.schema + " is not empty (last"
-                                   " position " + std::to_string(e->log().last_position())
-                                     + "): an import needs an empty store");
-    return e;
+    return f();
   } catch (const invalid_argument& e) {
     throw failure(bad_usage, e.what());
   } catch (const storage_unavailable& e) {
@@ -99,6 +113,44 @@ std::shared_ptr<storage::engine> open_postgres(const storage_choice& c, access h
   } catch (const storage_version_mismatch& e) {
     throw failure(admin::unavailable, e.what());
   }
+}
+#endif
+
+std::shared_ptr<storage::engine> open_postgres(const storage_choice& c, bool create = false) {
+#ifndef SOURCERY_ADMIN_POSTGRES
+  (void)c;
+  (void)create;
+  throw failure(bad_usage, "this build has no PostgreSQL engine");
+#else
+  storage::postgres_options o;
+  o.schema = c.schema;
+  o.create = create;
+  return postgres_call([&] { return storage::open_postgres_engine(c.conninfo, o); });
+#endif
+}
+
+/// Throws unless the schema `c` names holds no store or one without events.
+void require_empty_postgres(const storage_choice& c) {
+#ifdef SOURCERY_ADMIN_POSTGRES
+  std::shared_ptr<storage::engine> e;
+  try {
+    storage::postgres_options o;
+    o.schema = c.schema;
+    o.create = false;
+    e = storage::open_postgres_engine(c.conninfo, o);
+  } catch (const storage_unavailable&) {
+    return; // no store there; or no server, which making the new store will say
+  } catch (const invalid_argument& ex) {
+    throw failure(bad_usage, ex.what());
+  } catch (const std::exception& ex) {
+    throw failure(admin::unavailable, ex.what());
+  }
+  if (auto last = e->log().last_position(); last != 0)
+    throw failure(problem_found, "the store in schema " + c.schema + " is not empty (last"
+                                 " position " + std::to_string(last)
+                                   + "): an import needs an empty store");
+#else
+  (void)c;
 #endif
 }
 
@@ -108,12 +160,93 @@ std::shared_ptr<storage::engine> open_store(const storage_choice& choice, access
   if (choice.engine == "rocksdb")
     return open_rocksdb(choice, how);
   if (choice.engine == "postgres")
-    return open_postgres(choice, how);
+    return open_postgres(choice);
   if (choice.engine == "in_memory")
     throw failure(bad_usage, "an in_memory store lives only inside its own process; choose"
                              " --storage.engine=rocksdb or postgres");
   throw failure(bad_usage, "unknown --storage.engine '" + choice.engine
                              + "' (rocksdb or postgres)");
+}
+
+import_target::import_target(const storage_choice& choice) : target_(choice) {
+  auto staged = choice;
+  if (choice.engine == "rocksdb") {
+    if (choice.path.empty())
+      throw failure(bad_usage, "--storage.path is required for the rocksdb engine");
+    require_empty_rocksdb(choice.path);
+    auto target = fs::absolute(choice.path).lexically_normal();
+    if (target.filename().empty()) // "folder/"
+      target = target.parent_path();
+    auto parent = target.parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(parent, ec))
+      throw failure(unavailable, "there is no folder " + parent.string());
+    std::string name = ".";
+    name += target.filename().string();
+    name += ".importing-";
+    name += std::to_string(::getpid());
+    staged.path = (parent / name).string();
+    fs::remove_all(staged.path, ec); // this process id's: left by an import that was killed
+    staging_ = staged.path;
+    engine_ = open_rocksdb(staged, access::change, true);
+  } else if (choice.engine == "postgres") {
+    require_empty_postgres(choice);
+    std::random_device random;
+    char tag[16];
+    std::snprintf(tag, sizeof tag, "%08x", static_cast<unsigned>(random()));
+    staged.schema = "sourcery_import_" + std::to_string(::getpid()) + "_" + tag;
+    staging_ = staged.schema;
+    engine_ = open_postgres(staged, true);
+  } else {
+    open_store(choice, access::read); // throws what is wrong with the choice
+  }
+}
+
+import_target::~import_target() {
+  if (committed_ || staging_.empty())
+    return;
+  engine_.reset();
+  try {
+    if (target_.engine == "rocksdb")
+      fs::remove_all(staging_);
+#ifdef SOURCERY_ADMIN_POSTGRES
+    else
+      storage::drop_postgres_store(target_.conninfo, staging_);
+#endif
+  } catch (const std::exception& e) {
+    std::cerr << "sourcery-admin: the unfinished import in " << staging_
+              << " could not be removed: " << e.what() << '\n';
+  }
+}
+
+void import_target::commit() {
+  engine_.reset(); // closed: flushed, and no file or connection of it open
+  if (target_.engine == "rocksdb") {
+    require_empty_rocksdb(target_.path); // again: another process may have written since
+    fs::path target = fs::absolute(target_.path);
+    std::error_code ec;
+    try {
+      if (fs::exists(target, ec) && !fs::is_empty(target, ec))
+        fs::remove_all(target); // a store without events
+      fs::rename(staging_, target); // replaces an empty folder
+    } catch (const fs::filesystem_error& e) {
+      throw failure(unavailable, "cannot put the imported store in place of " + target_.path
+                                   + " (it stays in " + staging_ + "): " + e.what());
+    }
+    sync_folder(target.lexically_normal().parent_path());
+  } else {
+#ifdef SOURCERY_ADMIN_POSTGRES
+    try {
+      storage::rename_postgres_store(target_.conninfo, staging_, target_.schema);
+    } catch (const invalid_argument& e) {
+      throw failure(problem_found, std::string(e.what()) + ": an import needs an empty store");
+    } catch (const std::exception& e) {
+      throw failure(unavailable, "cannot put the imported store in schema " + target_.schema
+                                   + ": " + e.what());
+    }
+#endif
+  }
+  committed_ = true;
 }
 
 storage::store_admin& admin_of(storage::engine& e) {

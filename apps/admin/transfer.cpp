@@ -540,14 +540,15 @@ int run_import(const common_args& c, const std::string& file) {
       throw failure(unavailable, "cannot read " + file);
     in = &in_file;
   }
-  auto e = open_store(c.storage, access::create);
-  importer imp(*e, *in);
+  import_target target(c.storage);
+  importer imp(target.engine(), *in);
   imp.run();
+  target.commit();
   std::cout << "imported " << imp.events << " events of " << imp.streams() << " streams"
             << (imp.keys == 0   ? std::string()
                 : imp.keys == 1 ? std::string(" and 1 key")
                                 : " and " + std::to_string(imp.keys) + " keys")
-            << " into " << e->name() << '\n';
+            << " into " << c.storage.engine << '\n';
   return ok;
 }
 

@@ -16,6 +16,7 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -64,6 +65,24 @@ std::string slurp(const std::string& file) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+/// The folders of `dir`, hidden ones included.
+std::vector<std::string> entries_of(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// `file` with its last event line cut in half: an export that breaks after
+/// most of the events were imported.
+std::string broken_at_the_end(const std::string& file) {
+  auto text = slurp(file);
+  auto last = text.rfind("{\"kind\":\"event\"");
+  BOOST_REQUIRE(last != std::string::npos);
+  return text.substr(0, last + (text.size() - last) / 2) + "\n";
 }
 
 /// Runs sourcery-admin with `args` (a shell command line's words, quoted by
@@ -653,6 +672,36 @@ BOOST_AUTO_TEST_CASE(an_import_into_a_store_that_is_not_empty_is_refused_and_cha
   BOOST_TEST(has(bad.err, "not the header of a sourcery export"));
 }
 
+// R-ADM5: an import that fails part-way leaves its target as it was: no
+// store where there was none, an empty folder still empty, and nothing of
+// the unfinished store beside it.
+BOOST_AUTO_TEST_CASE(an_import_that_fails_part_way_leaves_the_target_as_it_was) {
+  temp_folder dir;
+  auto store = given_rocksdb_store(dir);
+  BOOST_REQUIRE_EQUAL(admin("export " + (dir / "a.ndjson") + " " + on(store)).code, 0);
+  std::ofstream(dir / "broken.ndjson") << broken_at_the_end(dir / "a.ndjson");
+  auto before = entries_of(dir.path);
+
+  auto r = admin("import " + (dir / "broken.ndjson") + " " + on(dir / "fresh"));
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(has(r.err, "line 24 of the export: incomplete JSON"));
+  BOOST_TEST((entries_of(dir.path) == before)); // no "fresh", no ".fresh.importing-…"
+
+  fs::create_directory(dir / "empty");
+  before = entries_of(dir.path);
+  r = admin("import " + (dir / "broken.ndjson") + " " + on(dir / "empty"));
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST((entries_of(dir.path) == before));
+  BOOST_TEST(fs::is_empty(dir / "empty"));
+
+  // The same target takes the whole export afterwards, into the empty folder.
+  auto ok = admin("import " + (dir / "a.ndjson") + " " + on(dir / "empty"));
+  BOOST_REQUIRE_EQUAL(ok.code, 0);
+  BOOST_TEST((entries_of(dir.path) == before));
+  BOOST_REQUIRE_EQUAL(admin("export " + (dir / "b.ndjson") + " " + on(dir / "empty")).code, 0);
+  BOOST_TEST((slurp(dir / "a.ndjson") == slurp(dir / "b.ndjson")));
+}
+
 BOOST_AUTO_TEST_CASE(a_backup_restored_verifies_and_holds_every_event) {
   temp_folder dir;
   auto store = given_rocksdb_store(dir);
@@ -791,6 +840,39 @@ BOOST_AUTO_TEST_CASE(a_store_moved_rocksdb_to_postgres_to_rocksdb_exports_the_sa
   BOOST_REQUIRE(live);
   BOOST_TEST(json::parse(*live).at("position").as_int64() == 15);
   BOOST_TEST(tail.stop(SIGINT) == 0);
+  drop_postgres_store("", schema);
+}
+
+/// What psql prints for `query` on the server the PG* variables name.
+std::string psql(const std::string& query) {
+  auto file = fs::temp_directory_path() / ("sourcery-admin-psql-" + std::to_string(::getpid()));
+  auto command = "psql -XAtc \"" + query + "\" >" + file.string();
+  BOOST_REQUIRE_EQUAL(std::system(command.c_str()), 0);
+  auto out = slurp(file.string());
+  fs::remove(file);
+  return out;
+}
+
+// R-ADM5: an import that fails part-way leaves no store in the schema it
+// named, and no schema of the unfinished store beside it.
+BOOST_AUTO_TEST_CASE(an_import_into_postgres_that_fails_part_way_leaves_no_schema) {
+  temp_folder dir;
+  auto store = given_rocksdb_store(dir);
+  std::string schema = "admin_broken_" + std::to_string(::getpid());
+  drop_postgres_store("", schema);
+  auto pg = "--storage.engine=postgres --storage.schema=" + schema;
+  BOOST_REQUIRE_EQUAL(admin("export " + (dir / "a.ndjson") + " " + on(store)).code, 0);
+  std::ofstream(dir / "broken.ndjson") << broken_at_the_end(dir / "a.ndjson");
+  auto schemas = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'sourcery_import_%'"
+                 " OR nspname = '" + schema + "'";
+  BOOST_REQUIRE_EQUAL(psql(schemas), "0\n");
+  auto r = admin("import " + (dir / "broken.ndjson") + " " + pg);
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(psql(schemas) == "0\n");
+  BOOST_TEST(admin("info " + pg).code == 3);
+  BOOST_REQUIRE_EQUAL(admin("import " + (dir / "a.ndjson") + " " + pg).code, 0);
+  BOOST_TEST(psql(schemas) == "1\n"); // the store itself, moved into place
+  BOOST_TEST(admin("verify " + pg).code == 0);
   drop_postgres_store("", schema);
 }
 

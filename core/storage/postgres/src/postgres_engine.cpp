@@ -508,4 +508,10 @@ void drop_postgres_store(const std::string& conninfo, const std::string& schema)
   postgres_detail::drop_schema(c, schema);
 }
 
+void rename_postgres_store(const std::string& conninfo, const std::string& from,
+                           const std::string& to) {
+  postgres_detail::connection c(postgres_detail::connection_settings{conninfo});
+  postgres_detail::rename_schema(c, from, to);
+}
+
 } // namespace sourcery::storage

@@ -1,6 +1,7 @@
 #include "schema.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <optional>
 #include <set>
@@ -208,11 +209,53 @@ std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_
   }
 }
 
-void drop_schema(connection& c, const std::string& raw_schema) {
+namespace {
+
+/// A checked schema name as PostgreSQL keeps it (unquoted: lower case).
+std::string folded(const std::string& raw_schema) {
   check_schema_name(raw_schema);
   std::string schema = raw_schema;
   std::transform(schema.begin(), schema.end(), schema.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return schema;
+}
+
+} // namespace
+
+void rename_schema(connection& c, const std::string& raw_from, const std::string& raw_to) {
+  auto from = folded(raw_from), to = folded(raw_to);
+  if (from == to)
+    return;
+  try {
+    c.exec("BEGIN", "moving the store");
+    // Both open-locks, in one order whoever takes them.
+    for (const auto& s : from < to ? std::array{from, to} : std::array{to, from})
+      c.exec("SELECT pg_advisory_xact_lock(hashtext('sourcery-open:' || $1))",
+             params{}.text(s), "locking the store for moving");
+    auto moved = relations(c, from);
+    if (!moved || moved->empty())
+      throw storage_unavailable("there is no store in schema " + from);
+    check_existing(c, from, *moved);
+    if (auto replaced = relations(c, to)) {
+      if (!replaced->empty()) {
+        check_existing(c, to, *replaced);
+        auto r = c.exec(in_schema("SELECT last FROM @.head", to), "reading the store's head");
+        if (PQntuples(r.get()) > 0 && get_i64(r.get(), 0, 0) != 0)
+          throw invalid_argument("the store in schema " + to + " is not empty (last position "
+                                 + std::to_string(get_i64(r.get(), 0, 0)) + ")");
+      }
+      c.exec(in_schema("DROP SCHEMA @ CASCADE", to), "dropping the empty store");
+    }
+    c.exec("ALTER SCHEMA " + from + " RENAME TO " + to, "moving the store");
+    c.exec("COMMIT", "moving the store");
+  } catch (...) {
+    c.rollback();
+    throw;
+  }
+}
+
+void drop_schema(connection& c, const std::string& raw_schema) {
+  auto schema = folded(raw_schema);
   try {
     c.exec("BEGIN", "dropping the store");
     c.exec("SELECT pg_advisory_xact_lock(hashtext('sourcery-open:' || $1))",

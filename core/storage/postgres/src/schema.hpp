@@ -46,6 +46,8 @@ void check_schema_name(const std::string& schema);
 std::size_t open_schema(connection& c, const std::string& schema, std::size_t wanted_shards,
                         bool create = true);
 
+/// Renames a Sourcery store's schema (see rename_postgres_store).
+void rename_schema(connection& c, const std::string& from, const std::string& to);
 /// Drops a Sourcery store's schema (see drop_postgres_store).
 void drop_schema(connection& c, const std::string& schema);
 

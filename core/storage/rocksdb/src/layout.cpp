@@ -196,34 +196,49 @@ const stream_id& cached_stream(std::string_view stored, const uuid& id,
 
 } // namespace
 
-void stored_record::decode(const stream_id* known) {
+record_fields parse_record(position p, std::string_view bytes) {
   byte_reader r(bytes);
   auto layout = r.u8();
   if (layout != 1 && layout != 2)
-    throw storage_corrupt("record at position " + std::to_string(pos)
-                          + " has an unknown layout");
-  auto span = [&](std::uint32_t& at, std::uint32_t& len) {
-    auto s = r.string();
-    at = static_cast<std::uint32_t>(s.data() - bytes.data());
-    len = static_cast<std::uint32_t>(s.size());
-  };
-  span(tenant_at, tenant_len);
+    throw storage_corrupt("record at position " + std::to_string(p) + " has an unknown layout");
+  record_fields f;
+  f.tenant = r.string();
   auto stream_at = r.offset();
-  auto stream_uuid = r.id();
-  auto category = get_optional_view(r);
-  auto name = get_optional_view(r);
-  if (known)
-    stream = *known;
-  else
-    stream = cached_stream(std::string_view(bytes).substr(stream_at, r.offset() - stream_at),
-                           stream_uuid, category, name);
-  id = r.id();
-  created_us = static_cast<std::int64_t>(r.u64());
-  version = r.u64();
-  schema = layout == 1 ? 1 : r.u32();
-  span(type_at, type_len);
-  span(data_at, data_len);
-  span(context_at, context_len);
+  f.stream_uuid = r.id();
+  f.category = get_optional_view(r);
+  f.name = get_optional_view(r);
+  f.stream_bytes = bytes.substr(stream_at, r.offset() - stream_at);
+  f.id = r.id();
+  f.created_us = static_cast<std::int64_t>(r.u64());
+  f.version = r.u64();
+  f.schema = layout == 1 ? 1 : r.u32();
+  f.type = r.string();
+  f.data = r.string();
+  f.context = r.string();
+  return f;
+}
+
+const stream_id& stream_of(const record_fields& f) {
+  return cached_stream(f.stream_bytes, f.stream_uuid, f.category, f.name);
+}
+
+void stored_record::decode(const stream_id* known) {
+  auto f = parse_record(pos, bytes);
+  auto at = [&](std::string_view s) { return static_cast<std::uint32_t>(s.data() - bytes.data()); };
+  auto len = [](std::string_view s) { return static_cast<std::uint32_t>(s.size()); };
+  tenant_at = at(f.tenant);
+  tenant_len = len(f.tenant);
+  stream = known ? *known : stream_of(f);
+  id = f.id;
+  created_us = f.created_us;
+  version = f.version;
+  schema = f.schema;
+  type_at = at(f.type);
+  type_len = len(f.type);
+  data_at = at(f.data);
+  data_len = len(f.data);
+  context_at = at(f.context);
+  context_len = len(f.context);
 }
 
 record stored_record::view() const noexcept {

@@ -141,6 +141,26 @@ struct stored_record {
   std::size_t footprint() const noexcept;
 };
 
+/// Where the fields of one log value are in its bytes (views into them).
+struct record_fields {
+  std::string_view tenant;
+  std::string_view stream_bytes; // the stream's stored form: id, category?, name?
+  uuid stream_uuid{};
+  std::optional<std::string_view> category, name;
+  uuid id{};
+  std::int64_t created_us = 0;
+  std::uint64_t version = 0;
+  std::uint32_t schema = 1;
+  std::string_view type, data, context;
+};
+/// The fields of the log value at `p`; throws `storage_corrupt`.
+record_fields parse_record(position p, std::string_view bytes);
+
+/// The stream a log value names, rebuilt from its fields: a reading thread
+/// keeps the ones it met last (a named id costs a SHA-1 to rebuild). The
+/// reference is valid until this thread's next call.
+const stream_id& stream_of(const record_fields& f);
+
 /// The log value of one event.
 std::string encode_record(std::string_view tenant, const stream_id& stream,
                           const raw_event& event, std::uint64_t version);

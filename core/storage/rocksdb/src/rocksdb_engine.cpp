@@ -652,17 +652,7 @@ public:
     auto last = commits_.last();
     if (after >= last || max == 0)
       return;
-    auto end = after + std::min<std::uint64_t>(max, last - after);
-    auto records = std::make_shared<std::vector<std::shared_ptr<const stored_record>>>(
-      store_.records(after + 1, end));
-    out.records.reserve(out.records.size() + records->size());
-    for (const auto& r : *records)
-      r->view_into(out.records);
-    if (out.owner) // keep what earlier reads into `out` hold alive too
-      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, decltype(records)>>(
-        std::move(out.owner), std::move(records));
-    else
-      out.owner = std::move(records);
+    store_.read_log(after + 1, after + std::min<std::uint64_t>(max, last - after), out);
   }
 
   std::uint64_t notify_after(position after, wake_fn wake) override {

@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace sourcery::storage::rocksdb_detail {
 
@@ -72,6 +73,75 @@ std::shared_ptr<const stored_record> store::record_at(position p) const {
     throw storage_corrupt("the log has no record at position " + std::to_string(p));
   check(s, "reading the log");
   return decode_record(p, std::move(value));
+}
+
+std::string_view log_run::copy(std::string_view bytes) {
+  if (bytes.size() > left_) {
+    auto size = std::max(chunk_size, bytes.size());
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    next_ = chunks_.back().get();
+    left_ = size;
+  }
+  char* at = next_;
+  std::memcpy(at, bytes.data(), bytes.size());
+  next_ += bytes.size();
+  left_ -= bytes.size();
+  return {at, bytes.size()};
+}
+
+void log_run::add(position p, std::string_view value, std::vector<record>& out) {
+  auto bytes = copy(value);
+  auto f = parse_record(p, bytes);
+  if (streams_.empty() || f.stream_bytes != last_stream_) {
+    streams_.push_back(stream_of(f));
+    last_stream_ = f.stream_bytes;
+  }
+  out.push_back(record{p, f.tenant, &streams_.back(), f.id, f.created_us, f.version, f.type,
+                       f.data, f.context, f.schema});
+}
+
+void store::read_log(position from, position to, record_batch& out) const {
+  if (to < from)
+    return;
+  auto cached = std::make_shared<std::vector<std::shared_ptr<const stored_record>>>();
+  auto cached_from = cache->get(from, to, *cached);
+  out.records.reserve(out.records.size() + (to - from + 1));
+  auto keep = [&out](std::shared_ptr<const void> more) {
+    if (out.owner) // what earlier reads into `out` hold stays alive too
+      out.owner = std::make_shared<std::pair<std::shared_ptr<const void>, std::shared_ptr<const void>>>(
+        std::move(out.owner), std::move(more));
+    else
+      out.owner = std::move(more);
+  };
+  if (from < cached_from) {
+    auto upper = position_key(cached_from);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    bool long_scan = cached_from - from >= 4096;
+    ro.fill_cache = !long_scan; // a long scan would only evict the hot blocks
+    if (long_scan)
+      ro.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(family::log)));
+    auto run = std::make_shared<log_run>();
+    auto expect = from;
+    for (it->Seek(position_key(from)); it->Valid(); it->Next()) {
+      auto p = get_u64(it->key().data());
+      if (p != expect)
+        throw storage_corrupt("the log has no record at position " + std::to_string(expect));
+      run->add(p, {it->value().data(), it->value().size()}, out.records);
+      ++expect;
+    }
+    check(it->status(), "reading the log");
+    if (expect != cached_from)
+      throw storage_corrupt("the log has no record at position " + std::to_string(expect));
+    keep(std::move(run));
+  }
+  if (cached->empty())
+    return;
+  for (const auto& r : *cached)
+    r->view_into(out.records);
+  keep(std::move(cached));
 }
 
 std::vector<std::shared_ptr<const stored_record>> store::records(position from,

@@ -58,6 +58,26 @@ private:
   std::size_t bytes_ = 0;                                    // GUARDED_BY(mutex_)
 };
 
+/// Records read from the log in one iteration, handed out as views: their
+/// bytes copied into a few large chunks (not one allocation each), a stream
+/// id kept once for each run of records of one stream.
+class log_run {
+public:
+  /// Keeps a copy of the log value at `p` and appends its view to `out`;
+  /// throws `storage_corrupt`.
+  void add(position p, std::string_view bytes, std::vector<record>& out);
+
+private:
+  std::string_view copy(std::string_view bytes);
+
+  static constexpr std::size_t chunk_size = 1 << 20;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* next_ = nullptr;  // where the next copy goes, in chunks_.back()
+  std::size_t left_ = 0; // bytes free there
+  std::deque<stream_id> streams_; // stable: records point at them
+  std::string_view last_stream_;  // stored form of streams_.back(), in a chunk
+};
+
 struct store {
   store() = default;
   ~store();
@@ -72,6 +92,9 @@ struct store {
   /// Records of positions [from, to], cached or read from the log in one
   /// iteration, in position order.
   std::vector<std::shared_ptr<const stored_record>> records(position from, position to) const;
+  /// The same as views appended to `out.records`, whose `owner` then keeps
+  /// them alive (with what it kept before): the log's read path.
+  void read_log(position from, position to, record_batch& out) const;
 
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> families;

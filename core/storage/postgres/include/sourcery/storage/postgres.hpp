@@ -78,4 +78,15 @@ std::shared_ptr<engine> open_postgres_engine(const std::string& conninfo,
 /// reached. For tests and tools; no engine may have it open.
 void drop_postgres_store(const std::string& conninfo, const std::string& schema);
 
+/// Moves the store in schema `from` to schema `to` in one transaction,
+/// replacing what `to` holds if that is nothing, an empty schema or a store
+/// without events (an import fills a store beside its target and moves it
+/// there when complete). Throws `invalid_argument` (and changes nothing) when
+/// `to` holds a store with events or a name is malformed, `storage_corrupt`
+/// when either schema holds something that is not a Sourcery store,
+/// `storage_unavailable` when `from` holds no store or the server cannot be
+/// reached. No engine may have either open.
+void rename_postgres_store(const std::string& conninfo, const std::string& from,
+                           const std::string& to);
+
 } // namespace sourcery::storage
