@@ -13,20 +13,14 @@
 //   {"kind":"retired_key",…}   and each shredded key's id (key_storage::retire)
 //   {"kind":"event",…}         each record of the log, in position order
 // Data and context are the stored JSON text as strings: encrypted fields
-// stay ciphertext, and the bytes come back unchanged. The log is read once:
-// the event lines are spooled to an unnamed file while the streams are
-// surveyed, and copied out after the lines before them.
+// stay ciphertext, and the bytes come back unchanged.
 #include "commands.hpp"
 #include "survey.hpp"
 
 #include <sourcery/errors.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -46,11 +40,17 @@ namespace {
 constexpr std::string_view header_kind = "sourcery-export";
 
 /// `text` as a JSON string, appended to `out` (escapes as Boost.JSON does).
+/// Runs of characters that need no escape are appended whole.
 void put_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
+  std::size_t run = 0; // start of the characters not yet appended
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') [[likely]]
+      continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
     switch (c) {
     case '"': out += "\\\""; break;
     case '\\': out += "\\\\"; break;
@@ -59,17 +59,36 @@ void put_string(std::string& out, std::string_view text) {
     case '\n': out += "\\n"; break;
     case '\r': out += "\\r"; break;
     case '\t': out += "\\t"; break;
-    default:
-      if (c < 0x20) {
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-      } else {
-        out += ch;
-      }
+    default: {
+      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      out.append(u, 6);
+    }
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out += '"';
+}
+
+/// A number in decimal, appended to `out` (no string made for it).
+template <class Int>
+void put_number(std::string& out, Int v) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.append(digits, end);
+}
+
+/// A UUID as to_string writes it (lower-case 8-4-4-4-12), appended to `out`.
+void put_uuid(std::string& out, const uuid& id) {
+  static constexpr char hex[] = "0123456789abcdef";
+  char text[36];
+  char* at = text;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *at++ = '-';
+    *at++ = hex[id.data[i] >> 4];
+    *at++ = hex[id.data[i] & 15];
+  }
+  out.append(text, sizeof text);
 }
 
 std::string to_hex(std::string_view bytes) {
@@ -102,37 +121,38 @@ std::string from_hex(std::string_view text) {
 
 /// An event's line, written directly: the export's hot path (one per record).
 void put_event_line(std::string& out, const storage::record& r) {
-  out += R"({"kind":"event","position":)";
-  out += std::to_string(r.position);
-  out += R"(,"tenant":)";
+  using namespace std::literals;
+  out += R"({"kind":"event","position":)"sv;
+  put_number(out, r.position);
+  out += R"(,"tenant":)"sv;
   put_string(out, r.tenant);
-  out += R"(,"stream":{"id":")";
-  out += to_string(r.stream->id());
-  out += R"(","category":)";
+  out += R"(,"stream":{"id":")"sv;
+  put_uuid(out, r.stream->id());
+  out += R"(","category":)"sv;
   if (r.stream->category())
     put_string(out, *r.stream->category());
   else
-    out += "null";
-  out += R"(,"name":)";
+    out += "null"sv;
+  out += R"(,"name":)"sv;
   if (r.stream->name())
     put_string(out, *r.stream->name());
   else
-    out += "null";
-  out += R"(},"version":)";
-  out += std::to_string(r.version);
-  out += R"(,"type":)";
+    out += "null"sv;
+  out += R"(},"version":)"sv;
+  put_number(out, r.version);
+  out += R"(,"type":)"sv;
   put_string(out, r.type);
-  out += R"(,"schema":)";
-  out += std::to_string(r.schema);
-  out += R"(,"id":")";
-  out += to_string(r.id);
-  out += R"(","created_us":)";
-  out += std::to_string(r.created_us);
-  out += R"(,"data":)";
+  out += R"(,"schema":)"sv;
+  put_number(out, r.schema);
+  out += R"(,"id":")"sv;
+  put_uuid(out, r.id);
+  out += R"(","created_us":)"sv;
+  put_number(out, r.created_us);
+  out += R"(,"data":)"sv;
   put_string(out, r.data);
-  out += R"(,"context":)";
+  out += R"(,"context":)"sv;
   put_string(out, r.context);
-  out += "}\n";
+  out += "}\n"sv;
 }
 
 json::object snapshot_json(const raw_event& s) {
@@ -160,81 +180,20 @@ raw_event snapshot_from(const json::object& o) {
   return s;
 }
 
-/// A file without a name, for the export's event lines while the log is
-/// read: in `folder`, unlinked as soon as it is made, so that nothing is left
-/// behind whatever happens to the process.
-class spool {
-public:
-  explicit spool(const fs::path& folder) {
-    auto pattern = (folder / ".sourcery-export-XXXXXX").string();
-    fd_ = ::mkstemp(pattern.data());
-    if (fd_ < 0)
-      throw failure(unavailable, "cannot make a temporary file in " + folder.string() + ": "
-                                   + std::strerror(errno));
-    ::unlink(pattern.c_str());
-  }
-  spool(const spool&) = delete;
-  ~spool() { ::close(fd_); }
-
-  /// Writes `bytes` and clears it.
-  void write(std::string& bytes) {
-    for (std::size_t done = 0; done < bytes.size();) {
-      auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        throw failure(unavailable, std::string("cannot write the export's temporary file: ")
-                                     + std::strerror(errno));
-      done += static_cast<std::size_t>(n);
-    }
-    bytes.clear();
-  }
-
-  /// Everything written, from the start, to `out`.
-  void copy_to(std::ostream& out) {
-    if (::lseek(fd_, 0, SEEK_SET) < 0)
-      throw failure(unavailable, std::string("cannot read the export's temporary file: ")
-                                   + std::strerror(errno));
-    std::vector<char> buffer(1 << 20);
-    for (;;) {
-      auto n = ::read(fd_, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        throw failure(unavailable, std::string("cannot read the export's temporary file: ")
-                                     + std::strerror(errno));
-      if (n == 0)
-        return;
-      out.write(buffer.data(), n);
-    }
-  }
-
-private:
-  int fd_ = -1;
-};
-
-/// One pass over the log: each wanted record's line goes to a spool file in
-/// `spool_folder` while the survey of the streams is made beside it; then the
-/// lines before the events are written to `open()`'s stream — opened only
-/// now, so that a refused export leaves an existing file as it was — and the
-/// spooled events after them.
+/// Two passes over the log, both up to the position it had at the start:
+/// the first surveys the streams; then the lines before the events are
+/// written to `open()`'s stream — opened only now, so that a refused export
+/// leaves an existing file as it was — and the second pass writes the event
+/// lines after them. (Reading the log twice costs less than keeping its
+/// lines in a file between: measured in bench_admin.)
 void write_export(storage::engine& e, const export_args& a,
-                  const std::function<std::ostream&()>& open, const fs::path& spool_folder) {
+                  const std::function<std::ostream&()>& open) {
   auto& adm = admin_of(e);
   auto wanted = [&](std::string_view tenant) { return !a.tenant || tenant == *a.tenant; };
-  spool events(spool_folder);
   surveyor survey(a.tenant);
   survey.result.last_position = e.log().last_position();
-  std::string buffer;
-  for_each_record(e.log(), 1, survey.result.last_position, [&](const storage::record& r) {
-    survey.add(r);
-    if (!wanted(r.tenant))
-      return;
-    put_event_line(buffer, r);
-    if (buffer.size() > (1 << 20))
-      events.write(buffer);
-  });
-  events.write(buffer);
+  for_each_record(e.log(), 1, survey.result.last_position,
+                  [&](const storage::record& r) { survey.add(r); });
   const auto& s = survey.result;
   if (a.tenant && s.tenants.empty())
     throw failure(problem_found, "there is no " + tenant_text(*a.tenant) + " in the store");
@@ -306,7 +265,17 @@ void write_export(storage::engine& e, const export_args& a,
                           {"subject", r.subject},
                           {"key_id", to_hex(r.key_id)}});
   }
-  events.copy_to(out);
+  std::string buffer;
+  for_each_record(e.log(), 1, s.last_position, [&](const storage::record& r) {
+    if (!wanted(r.tenant))
+      return;
+    put_event_line(buffer, r);
+    if (buffer.size() > (1 << 20)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
+  });
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
 }
 
 /// What an import keeps of the lines before the events.
@@ -507,24 +476,17 @@ private:
 int run_export(const common_args& c, const export_args& a) {
   auto e = open_store(c.storage, access::read);
   if (a.file.empty() || a.file == "-") {
-    write_export(*e, a, [&]() -> std::ostream& { return std::cout; }, fs::temp_directory_path());
+    write_export(*e, a, [&]() -> std::ostream& { return std::cout; });
     std::cout.flush();
     return ok;
   }
-  // The spool beside the export, whose space it needs; the temporary folder
-  // for a device (/dev/null) or a pipe.
-  auto folder = fs::exists(a.file) && !fs::is_regular_file(a.file)
-                  ? fs::temp_directory_path()
-                  : fs::absolute(a.file).parent_path();
-  if (!fs::is_directory(folder))
-    throw failure(unavailable, "cannot write " + a.file + ": there is no folder " + folder.string());
   std::ofstream out;
   write_export(*e, a, [&]() -> std::ostream& {
     out.open(a.file, std::ios::binary | std::ios::trunc);
     if (!out)
       throw failure(unavailable, "cannot write " + a.file);
     return out;
-  }, folder);
+  });
   out.flush();
   if (!out)
     throw failure(unavailable, "cannot write " + a.file);
