@@ -1,6 +1,7 @@
 #include "subscription_feed.hpp"
 
 #include "callback_pool.hpp"
+#include "decode_cache.hpp"
 #include "runtime_metrics.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -162,7 +163,8 @@ void fill(self_ptr self) {
 
 // -- push ---------------------------------------------------------------------
 
-/// Decodes what it can; a record that cannot be decoded is skipped and
+/// Decodes what it can, through the runtime's decode cache (one decode per
+/// record for every subscription that reads it, R-SUB-DECODE-ONCE); a record that cannot be decoded is skipped and
 /// reported in `progress.undecodable` (R-E3: it never hides the others).
 /// @pre the caller holds progress.delivering.
 std::vector<recorded_event> decode_all(const feed_source& source, push_progress& progress,
@@ -171,7 +173,7 @@ std::vector<recorded_event> decode_all(const feed_source& source, push_progress&
   out.reserve(recs.size());
   for (const auto& r : recs) {
     try {
-      out.push_back(source.decoder->decode(r));
+      out.push_back(source.decodes->decode(r));
     } catch (...) {
       if (source.meter)
         source.meter->undecodable.add();
