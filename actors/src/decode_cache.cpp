@@ -13,7 +13,7 @@ decode_cache::decode_cache(const sourcery::codec& decoder, std::size_t capacity)
 }
 
 recorded_event decode_cache::decode(const storage::record& r) {
-  if (slots_.empty())
+  if (slots_.empty() || readers_.load(std::memory_order_relaxed) < 2)
     return decoder_.decode(r);
   auto index = static_cast<std::size_t>(r.position) & mask_;
   std::lock_guard lock(lock_of(index));

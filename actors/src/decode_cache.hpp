@@ -7,6 +7,10 @@
 // whose event payload they share (any_event holds it by shared_ptr), instead
 // of decoding again.
 //
+// Only while it has something to share: with fewer than two readers (feeds
+// registered with reader) decode() decodes and keeps nothing, so a lone
+// subscription pays nothing for the cache.
+//
 // Bounded: a ring of `capacity` slots keyed by position. A record's slot is
 // its position modulo the capacity, so a newer record pushes an older one out
 // and the cache never holds more than `capacity` decoded records, whatever
@@ -30,6 +34,7 @@
 #include <sourcery/storage/record.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -49,6 +54,24 @@ public:
   /// one is kept for r's position and still current, else decoded now and
   /// kept in r's slot. Throws what codec::decode throws.
   recorded_event decode(const storage::record& r);
+
+  /// Counts its feed as a reader while it lives (a feed's state holds one).
+  class reader {
+  public:
+    explicit reader(decode_cache* cache = nullptr) noexcept : cache_(cache) {
+      if (cache_)
+        cache_->readers_.fetch_add(1, std::memory_order_relaxed);
+    }
+    reader(const reader&) = delete;
+    reader& operator=(const reader&) = delete;
+    ~reader() {
+      if (cache_)
+        cache_->readers_.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+  private:
+    decode_cache* cache_;
+  };
 
   /// How many slots there are (0 = off).
   std::size_t capacity() const noexcept { return slots_.size(); }
@@ -71,6 +94,7 @@ private:
   std::size_t mask_ = 0;
   std::vector<slot> slots_; // slots_[i] GUARDED_BY(lock_of(i))
   std::array<std::mutex, stripes> locks_;
+  std::atomic<std::size_t> readers_{0};
 };
 
 } // namespace sourcery::detail

@@ -23,6 +23,7 @@ struct callback_line;
 
 struct feed_state {
   feed_source source{};
+  std::optional<decode_cache::reader> reading; // of source.decodes, while the feed lives
   subscription_filter filter;
   position cursor = 0;        // last position read
   std::uint64_t waiter = 0;   // the registered wake-up, 0 = none
@@ -418,6 +419,7 @@ feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
                      position start) -> feed_actor::behavior_type {
     auto& st = self->state;
     st.source = source;
+    st.reading.emplace(source.decodes);
     st.filter = std::move(filter);
     st.cursor = start;
     return {
@@ -449,6 +451,7 @@ feed_actor spawn_push_feed(caf::actor_system& system, feed_source source,
                      std::shared_ptr<push_progress> progress) -> feed_actor::behavior_type {
     auto& st = self->state;
     st.source = source;
+    st.reading.emplace(source.decodes);
     st.filter = std::move(filter);
     st.cursor = start;
     st.target = std::move(target);
