@@ -54,10 +54,11 @@ runtime::runtime(const runtime_options& options, std::shared_ptr<storage::engine
     codec_(std::move(registry)),
     commits_(engine_->outbox(), codec_, listeners_),
     metrics_(options.metrics ? std::make_unique<runtime_metrics>() : nullptr),
+    decodes_(codec_, options.subscription_decode_cache),
     system_(start_system(config_, options)),
     callbacks_(options.subscription_callback_threads, mark_runtime_thread),
     wiring_(*system_, *engine_, codec_, commits_, timers_, settings_, metrics_.get(),
-            callbacks_),
+            callbacks_, decodes_),
     tenants_(wiring_),
     outbox_(engine_->outbox(), commits_, wiring_) {
   release_caf_thread_state();

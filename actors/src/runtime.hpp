@@ -11,6 +11,7 @@
 #include <sourcery/storage/engine.hpp>
 
 #include "callback_pool.hpp"
+#include "decode_cache.hpp"
 #include "commit_path.hpp"
 #include "listener_registry.hpp"
 #include "metrics_endpoint.hpp"
@@ -89,6 +90,7 @@ private:
   commit_path commits_;
   settings_cell settings_;
   std::unique_ptr<runtime_metrics> metrics_; // null with runtime_options::metrics off
+  decode_cache decodes_; // subscriptions' decoded records; outlives the actors and the pool
   caf::actor_system_config config_;
   std::unique_ptr<caf::actor_system> system_; // stopped by the destructor, before the parts below
   callback_pool callbacks_; // push subscriptions' callbacks; the destructor stops it first

@@ -14,6 +14,9 @@ void runtime_options::validate() const {
   if (subscription_callback_threads < 1 || subscription_callback_threads > 1024)
     throw invalid_argument("subscription_callback_threads must be from 1 to 1024, got "
                            + std::to_string(subscription_callback_threads));
+  if (subscription_decode_cache > 1'048'576)
+    throw invalid_argument("subscription_decode_cache must be at most 1048576, got "
+                           + std::to_string(subscription_decode_cache));
 }
 
 void settings::validate() const {

@@ -1,6 +1,7 @@
 #include "subscription_feed.hpp"
 
 #include "callback_pool.hpp"
+#include "decode_cache.hpp"
 #include "runtime_metrics.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -22,6 +23,7 @@ struct callback_line;
 
 struct feed_state {
   feed_source source{};
+  std::optional<decode_cache::reader> reading; // of source.decodes, while the feed lives
   subscription_filter filter;
   position cursor = 0;        // last position read
   std::uint64_t waiter = 0;   // the registered wake-up, 0 = none
@@ -162,7 +164,8 @@ void fill(self_ptr self) {
 
 // -- push ---------------------------------------------------------------------
 
-/// Decodes what it can; a record that cannot be decoded is skipped and
+/// Decodes what it can, through the runtime's decode cache (one decode per
+/// record for every subscription that reads it, R-SUB-DECODE-ONCE); a record that cannot be decoded is skipped and
 /// reported in `progress.undecodable` (R-E3: it never hides the others).
 /// @pre the caller holds progress.delivering.
 std::vector<recorded_event> decode_all(const feed_source& source, push_progress& progress,
@@ -171,7 +174,7 @@ std::vector<recorded_event> decode_all(const feed_source& source, push_progress&
   out.reserve(recs.size());
   for (const auto& r : recs) {
     try {
-      out.push_back(source.decoder->decode(r));
+      out.push_back(source.decodes->decode(r));
     } catch (...) {
       if (source.meter)
         source.meter->undecodable.add();
@@ -416,6 +419,7 @@ feed_actor spawn_pull_feed(caf::actor_system& system, feed_source source,
                      position start) -> feed_actor::behavior_type {
     auto& st = self->state;
     st.source = source;
+    st.reading.emplace(source.decodes);
     st.filter = std::move(filter);
     st.cursor = start;
     return {
@@ -447,6 +451,7 @@ feed_actor spawn_push_feed(caf::actor_system& system, feed_source source,
                      std::shared_ptr<push_progress> progress) -> feed_actor::behavior_type {
     auto& st = self->state;
     st.source = source;
+    st.reading.emplace(source.decodes);
     st.filter = std::move(filter);
     st.cursor = start;
     st.target = std::move(target);

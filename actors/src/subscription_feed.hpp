@@ -48,6 +48,7 @@
 namespace sourcery::detail {
 
 struct subscription_meter; // runtime_metrics.hpp
+class decode_cache;        // decode_cache.hpp
 
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -107,7 +108,7 @@ struct fetched_records {
 
 struct feed {
   std::shared_ptr<const void> keep_alive; // the runtime, which outlives its actors
-  const codec* decoder = nullptr;
+  decode_cache* decodes = nullptr; // the runtime's, shared by every subscription
   feed_actor actor;
   std::chrono::steady_clock::duration timelimit{};
   std::uint64_t pulls = 0; // pull feeds: the last fetch_job's id
@@ -129,11 +130,13 @@ struct push_target {
   callback_pool* pool = nullptr;      // callback consumers: where the callbacks run
 };
 
-/// What a feed reads from: the engine's log and the codec (both outlive
-/// it), and where it reports its progress (null with metrics off).
+/// What a feed reads from: the engine's log, the codec and the runtime's
+/// decode cache, which every feed decodes through (all outlive it), and
+/// where it reports its progress (null with metrics off).
 struct feed_source {
   storage::log* log;
   const codec* decoder;
+  decode_cache* decodes;
   std::shared_ptr<subscription_meter> meter;
 };
 

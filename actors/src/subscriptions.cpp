@@ -1,6 +1,7 @@
 #include <sourcery/subscriptions.hpp>
 
 #include "blocking_wait.hpp"
+#include "decode_cache.hpp"
 #include "runtime_metrics.hpp"
 #include "subscription_feed.hpp"
 #include "wiring.hpp"
@@ -57,7 +58,7 @@ recorded_event take_next(feed& f, fetched_records& fetched) {
   const auto& rec = fetched.batch.records[fetched.next++];
   note_caught_up(f);
   try {
-    return f.decoder->decode(rec);
+    return f.decodes->decode(rec);
   } catch (...) {
     if (f.meter)
       f.meter->undecodable.add();
@@ -88,7 +89,7 @@ std::vector<recorded_event> batch_subscription::next() {
       continue;
     }
     try {
-      out.push_back(feed_->decoder->decode(fetched.batch.records[fetched.next]));
+      out.push_back(feed_->decodes->decode(fetched.batch.records[fetched.next]));
       ++fetched.next;
       note_caught_up(*feed_);
     } catch (...) {
@@ -145,7 +146,7 @@ std::shared_ptr<feed> new_feed(const std::shared_ptr<const wiring>& actors,
                                const std::optional<std::string>& name) {
   auto f = std::make_shared<feed>();
   f->keep_alive = actors; // and with it the runtime
-  f->decoder = &actors->codec();
+  f->decodes = &actors->decodes();
   f->meter = actors->meter(name);
   return f;
 }

@@ -30,6 +30,7 @@ namespace sourcery::detail {
 
 class callback_pool;
 class commit_path;
+class decode_cache;
 class runtime_metrics;
 class settings_cell;
 class tenant_slot;
@@ -41,9 +42,9 @@ public:
   /// `metrics`: the instruments the actors update; null with metrics off.
   wiring(caf::actor_system& system, storage::engine& engine, const sourcery::codec& codec,
          const commit_path& commits, timer_queue& timers, const settings_cell& settings,
-         runtime_metrics* metrics, callback_pool& callbacks)
+         runtime_metrics* metrics, callback_pool& callbacks, decode_cache& decodes)
     : system_(system), engine_(engine), codec_(codec), commits_(commits), timers_(timers),
-      settings_(settings), metrics_(metrics), callbacks_(callbacks) {}
+      settings_(settings), metrics_(metrics), callbacks_(callbacks), decodes_(decodes) {}
   wiring(const wiring&) = delete;
   wiring& operator=(const wiring&) = delete;
 
@@ -73,6 +74,8 @@ public:
 
   /// The codec the feeds' records are decoded with (for their handles).
   const sourcery::codec& codec() const noexcept { return codec_; }
+  /// The decode cache every subscription decodes through (R-SUB-DECODE-ONCE).
+  decode_cache& decodes() const noexcept { return decodes_; }
   /// The instruments; null with metrics off.
   runtime_metrics* metrics() const noexcept { return metrics_; }
 
@@ -85,6 +88,7 @@ private:
   const settings_cell& settings_;
   runtime_metrics* const metrics_;
   callback_pool& callbacks_;
+  decode_cache& decodes_;
 };
 
 } // namespace sourcery::detail

@@ -238,6 +238,9 @@ const std::map<std::string, option>& options() {
     {"sourcery.subscription-callback-threads", {ranged(1, 1024, [](scenario& s, std::int64_t n) {
        s.runtime.subscription_callback_threads = static_cast<std::size_t>(n);
      }), "threads running push subscriptions' callbacks, shared by all"}},
+    {"sourcery.subscription-decode-cache", {ranged(0, 1'048'576, [](scenario& s, std::int64_t n) {
+       s.runtime.subscription_decode_cache = static_cast<std::size_t>(n);
+     }), "decoded records kept for subscriptions to share (0 = off)"}},
     {"sourcery.tenant-idle-ms", {ranged(0, 86'400'000, [](scenario& s, std::int64_t n) {
        s.sourcery.tenant_idle = std::chrono::milliseconds(n);
      }), "passivate a tenant's actor idle this long (0 = never; R-ST5)"}},
@@ -409,6 +412,7 @@ std::vector<std::pair<std::string, std::string>> scenario::describe() const {
     {"sourcery.outbox-backoff-cap-ms", num(sourcery.outbox_backoff_cap.count())},
     {"sourcery.subscription-buffer", num(sourcery.subscription_buffer)},
     {"sourcery.subscription-callback-threads", num(runtime.subscription_callback_threads)},
+    {"sourcery.subscription-decode-cache", num(runtime.subscription_decode_cache)},
     {"sourcery.tenant-idle-ms", num(sourcery.tenant_idle.count())},
     {"metrics.enabled", runtime.metrics ? "true" : "false"},
     {"metrics.listen", sourcery.metrics_listen},

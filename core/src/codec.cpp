@@ -69,14 +69,33 @@ raw_event codec::encode(const wrapped_event<>& e, const stream_id& stream,
   return raw;
 }
 
+void codec::decrypt(boost::json::object& fields, const event_type& type, const stream_id& stream,
+                    std::string_view tenant, decode_basis* basis) const {
+  auto encryption = configured(encryption_.load(), type);
+  std::size_t first = basis ? basis->keys.size() : 0;
+  encryption->decrypt(fields, *type.encryption, type.name, stream, tenant,
+                      basis ? &basis->keys : nullptr);
+  if (basis)
+    for (auto i = first; i < basis->keys.size(); ++i)
+      if (basis->keys[i].key_id && basis->keys[i].key_id->empty())
+        basis->reusable = false;
+}
+
+bool codec::still_current(const decode_basis& basis, std::string_view tenant) const {
+  if (basis.keys.empty())
+    return true;
+  auto encryption = encryption_.load();
+  return encryption && encryption->same_keys(basis.keys, tenant);
+}
+
 any_event codec::decode_data(const event_type& type, std::string_view data,
                              std::uint32_t schema, const stream_id& stream,
-                             std::string_view tenant) const {
+                             std::string_view tenant, decode_basis* basis) const {
   if (schema != type.schema)
-    return decode_older(type, data, schema, stream, tenant);
+    return decode_older(type, data, schema, stream, tenant, basis);
   if (!type.encryption)
     return event_registry::decode(type, data, stream);
-  auto encryption = configured(encryption_.load(), type);
+  configured(encryption_.load(), type); // before the data: no encryption is the error
   boost::json::value json;
   try {
     json = serde::parse(data);
@@ -84,13 +103,13 @@ any_event codec::decode_data(const event_type& type, std::string_view data,
     throw deserialization_error(type.name, stream.to_string(), f.field, f.what());
   }
   if (auto* fields = json.if_object())
-    encryption->decrypt(*fields, *type.encryption, type.name, stream, tenant);
+    decrypt(*fields, type, stream, tenant, basis);
   return event_registry::decode(type, json, stream);
 }
 
 any_event codec::decode_older(const event_type& type, std::string_view data,
                               std::uint32_t schema, const stream_id& stream,
-                              std::string_view tenant) const {
+                              std::string_view tenant, decode_basis* basis) const {
   // Built only on failure: this runs once per upcast event.
   auto stored = [&] {
     return " (stored at schema version " + std::to_string(schema) + ", current "
@@ -109,8 +128,7 @@ any_event codec::decode_older(const event_type& type, std::string_view data,
                                   + stored());
   // Upcasters see decrypted data; a shredded field reaches them masked (R-EN).
   if (type.encryption)
-    configured(encryption_.load(), type)
-      ->decrypt(*fields, *type.encryption, type.name, stream, tenant);
+    decrypt(*fields, type, stream, tenant, basis);
   boost::json::value upcast = registry_->upcast(type, schema, std::move(*fields), stream);
   try {
     auto value = type.decode_value ? type.decode_value(upcast)
@@ -145,8 +163,13 @@ wrapped_event<> codec::decode_wrapped(const storage::record& r) const {
                                        r.opt_version(), *r.stream);
 }
 
-recorded_event codec::decode(const storage::record& r) const {
-  return recorded_event{decode_wrapped(r), *r.stream, r.position, std::string(r.tenant)};
+recorded_event codec::decode(const storage::record& r, decode_basis* basis) const {
+  const auto& type = type_of(r.type);
+  return recorded_event{
+    event_registry::with_metadata(decode_data(type, r.data, r.schema, *r.stream, r.tenant, basis),
+                                  r.context, r.id, timestamp::from_micros(r.created_us),
+                                  r.opt_version(), *r.stream),
+    *r.stream, r.position, std::string(r.tenant)};
 }
 
 wrapped_event<> codec::decode_snapshot(const raw_event& raw, const stream_id& stream,

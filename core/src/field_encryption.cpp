@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/serializer.hpp>
 
+#include <sodium.h>
+
 #include <utility>
 #include <vector>
 
@@ -88,6 +90,12 @@ public:
     return k ? &*k : nullptr;
   }
 
+  /// Each subject looked up so far, with its key's id.
+  void report(const encryption_strategy& strategy, std::vector<key_use>& out) const {
+    for (const auto& [s, k] : keys_seen_)
+      out.push_back(key_use{s, k ? std::optional<std::string>(strategy.key_id(*k)) : std::nullopt});
+  }
+
 private:
   const boost::json::object& data_;
   const encryption_spec& spec_;
@@ -130,7 +138,7 @@ void field_encryption::encrypt(boost::json::object& data, const encryption_spec&
 
 void field_encryption::decrypt(boost::json::object& data, const encryption_spec& spec,
                                std::string_view event_name, const stream_id& stream,
-                               std::string_view tenant) const {
+                               std::string_view tenant, std::vector<key_use>* used) const {
   event_keys keys(data, spec, stream, *keys_, tenant);
   auto failed = [&](const encrypted_field& field) {
     return decryption_failed(stream.to_string(), std::string(event_name), field.path);
@@ -170,6 +178,25 @@ void field_encryption::decrypt(boost::json::object& data, const encryption_spec&
         throw failed(field);
     }
   }
+  if (used)
+    keys.report(*strategy_, *used);
+}
+
+bool field_encryption::same_keys(std::span<const key_use> used, std::string_view tenant) const {
+  for (const auto& use : used) {
+    if (use.key_id && use.key_id->empty())
+      return false;
+    auto key = keys_->get(tenant, use.subject);
+    if (key.has_value() != use.key_id.has_value())
+      return false;
+    if (key) {
+      bool same = strategy_->key_id(*key) == *use.key_id;
+      sodium_memzero(key->data(), key->size());
+      if (!same)
+        return false;
+    }
+  }
+  return true;
 }
 
 } // namespace sourcery

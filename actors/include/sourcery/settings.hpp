@@ -25,6 +25,12 @@ struct runtime_options {
   /// every callback subscription of the runtime; 1 to 1024. A callback that
   /// blocks holds one of them: the others keep delivering.
   std::size_t subscription_callback_threads = 4;
+  /// Decoded records the runtime keeps for its subscriptions to share
+  /// (R-SUB-DECODE-ONCE): subscriptions reading the same records decode
+  /// each once. Rounded up to a power of two; 0 = off (each subscription
+  /// decodes for itself); at most 1,048,576. Memory: about one decoded event
+  /// (its payload plus some 300 bytes) per slot in use.
+  std::size_t subscription_decode_cache = 4096;
 
   /// Throws `invalid_argument` naming the first out-of-range option (the
   /// backend factories call it).
