@@ -381,6 +381,24 @@ BOOST_AUTO_TEST_CASE(a_shredded_subject_stays_shredded) { // R-EN
   check_same(only<profile_updated>(events, 1), profile_of("ann"));
 }
 
+// The engine's own key storage (with_encryption's default) records the
+// retired id too: on RocksDB a value of the shredded key read as
+// decryption_failed once the subject had a new key.
+BOOST_AUTO_TEST_CASE(a_shredded_subject_stays_shredded_with_the_engines_key_storage) { // R-EN
+  auto own = backend::on(test_engine::make());
+  own.with_encryption();
+  register_events(own.registry());
+  BOOST_REQUIRE(own.encryption().create_key("ann"));
+  auto id = stream_id::random("profile");
+  own.event_store().append(id, {wrap(profile_of("ann"))});
+  own.encryption().shred("ann");
+  BOOST_TEST(own.encryption().create_key("ann"));
+  own.event_store().append(id, {wrap(profile_of("ann"))}, 1);
+  auto events = own.event_store().load_stream(id);
+  check_same(only<profile_updated>(events, 0), masked_profile_of(profile_of("ann")));
+  check_same(only<profile_updated>(events, 1), profile_of("ann"));
+}
+
 // Issue 14: a value whose key id was altered (or replaced by zero bytes) read
 // as the mask, so anyone able to write to the storage could erase a field
 // unnoticed. Only a key really gone masks; a forged id is decryption_failed.

@@ -377,16 +377,22 @@ BOOST_AUTO_TEST_CASE(keys_are_listed_bytewise_without_the_removed_ones) { // R-A
   BOOST_TEST((listed[1].tenant == "a" && listed[1].subject == "b"
               && listed[1].key == encryption_key{1}));
   BOOST_TEST(listed[2].tenant == "b");
-  // What retire records is listed where the storage records it (the default
-  // records nothing and lists nothing).
+  // Every engine's key storage records retired ids (R-EN: a shredded value
+  // reads as masked after the subject gets a new key), lists them bytewise,
+  // and keeps them once the key itself is gone.
+  keys->retire("a", "b", "id-2");
   keys->retire("a", "b", "id-1");
+  keys->retire("Z", "a", "id-9");
+  keys->retire("a", "b", "id-1"); // again: recorded once
+  keys->remove("a", "b");
+  BOOST_TEST(keys->retired("a", "b", "id-1"));
+  BOOST_TEST(!keys->retired("a", "b", "id-3"));
+  BOOST_TEST(!keys->retired("a", "c", "id-1"));
   auto retired = keys->list_retired();
-  if (keys->retired("a", "b", "id-1")) {
-    BOOST_REQUIRE_EQUAL(retired.size(), 1u);
-    BOOST_TEST(retired[0].key_id == "id-1");
-  } else {
-    BOOST_TEST(retired.empty());
-  }
+  BOOST_REQUIRE_EQUAL(retired.size(), 3u);
+  BOOST_TEST((retired[0].tenant == "Z" && retired[0].key_id == "id-9"));
+  BOOST_TEST((retired[1].subject == "b" && retired[1].key_id == "id-1"));
+  BOOST_TEST(retired[2].key_id == "id-2");
 }
 
 BOOST_AUTO_TEST_CASE(of_racing_appends_with_one_expected_version_exactly_one_wins) { // R-ES1

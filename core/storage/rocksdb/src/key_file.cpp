@@ -2,17 +2,30 @@
 
 #include "files.hpp"
 #include "layout.hpp"
+#include "store.hpp"
 
 #include <boost/crc.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <tuple>
 
 namespace sourcery::storage::rocksdb_detail {
 
 namespace {
 
 constexpr std::string_view magic = "SRCKEYS1";
+constexpr std::string_view retired_prefix = "retired";
+
+std::string retired_key(std::string_view tenant, std::string_view subject,
+                        std::string_view key_id) {
+  std::string out(retired_prefix);
+  put_string(out, tenant);
+  put_string(out, subject);
+  put_string(out, key_id);
+  return out;
+}
 
 std::uint32_t crc_of(std::string_view bytes) {
   boost::crc_32_type crc;
@@ -59,8 +72,8 @@ key_file::key_map key_file::load(const std::filesystem::path& file) {
 
 void key_file::check(const std::filesystem::path& folder) { load(folder / "keys"); }
 
-key_file::key_file(std::filesystem::path folder)
-  : folder_(std::move(folder)), keys_(load(folder_ / "keys")) {}
+key_file::key_file(std::filesystem::path folder, const rocksdb_detail::store& db)
+  : folder_(std::move(folder)), db_(db), keys_(load(folder_ / "keys")) {}
 
 key_file::~key_file() {
   for (auto& [who, key] : keys_)
@@ -136,6 +149,45 @@ std::vector<subject_key> key_file::list() const {
   std::shared_lock lock(mutex_);
   for (const auto& [who, key] : keys_) // a map: sorted by tenant, then subject
     out.push_back({who.first, who.second, key});
+  return out;
+}
+
+void key_file::retire(std::string_view tenant, std::string_view subject,
+                      std::string_view key_id) {
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  rocksdb_detail::check(db_.db->Put(synced, db_.cf(family::meta), retired_key(tenant, subject, key_id), ""),
+        "recording a retired key id");
+}
+
+bool key_file::retired(std::string_view tenant, std::string_view subject,
+                       std::string_view key_id) const {
+  std::string value;
+  auto s = db_.db->Get(rocksdb::ReadOptions(), db_.cf(family::meta),
+                       retired_key(tenant, subject, key_id), &value);
+  if (s.IsNotFound())
+    return false;
+  rocksdb_detail::check(s, "reading a retired key id");
+  return true;
+}
+
+std::vector<retired_key_id> key_file::list_retired() const {
+  std::vector<retired_key_id> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(),
+                                                            db_.cf(family::meta)));
+  for (it->Seek(retired_prefix); it->Valid() && it->key().starts_with(retired_prefix); it->Next()) {
+    byte_reader r(std::string_view(it->key().data(), it->key().size()).substr(retired_prefix.size()));
+    retired_key_id id;
+    id.tenant = r.string();
+    id.subject = r.string();
+    id.key_id = r.string();
+    out.push_back(std::move(id));
+  }
+  rocksdb_detail::check(it->status(), "reading the retired key ids");
+  // Keys are length-prefixed, so RocksDB's order is not the bytewise order of the text.
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.tenant, x.subject, x.key_id) < std::tie(y.tenant, y.subject, y.key_id);
+  });
   return out;
 }
 

@@ -9,6 +9,7 @@
 //
 //   default (meta)  "format"          → "sourcery-rocksdb" u32 format_version
 //                   "outbox_shards"   → u32
+//                   "retired" tenant subject key-id → "" (key_file.hpp)
 //   log             u64 position      → record: u8 layout (1), tenant,
 //                                       stream (uuid, category?, name?),
 //                                       event uuid, u64 created µs,
@@ -811,7 +812,7 @@ public:
     store_.state_write.sync = false;
     store_.cache = std::make_unique<record_cache>(std::max<std::size_t>(o.cache_mb, 4) << 18);
     open_database(store_, folder, t, create);
-    keys_ = std::make_shared<key_file>(folder);
+    keys_ = std::make_shared<key_file>(folder, store_);
 
     auto stored = stored_shards(store_);
     auto shards = o.outbox_shards ? o.outbox_shards
@@ -915,7 +916,7 @@ private:
     cache_ = t.cache;
     store_.cache = std::make_unique<record_cache>(std::max<std::size_t>(o.cache_mb, 4) << 18);
     open_database_read_only(store_, folder, t);
-    keys_ = std::make_shared<key_file>(folder);
+    keys_ = std::make_shared<key_file>(folder, store_);
     auto shards = std::max<std::size_t>(1, stored_shards(store_));
     commits_ = std::make_unique<commit_queue>(
       store_, last_stored_position(store_),
