@@ -268,7 +268,7 @@ BOOST_FIXTURE_TEST_CASE(pulls_answered_early_leave_no_timeout_behind, backend_fi
   auto rt = backend.services().get<detail::runtime>();
   auto f = std::make_shared<detail::feed>();
   f->keep_alive = rt;
-  f->decoder = &rt->codec();
+  f->decodes = &rt->wiring().decodes();
   f->timelimit = std::chrono::hours(24 * 365);
   f->actor = rt->wiring().spawn_pull_feed({}, 0, nullptr);
   auto feed_actor = caf::actor_cast<caf::weak_actor_ptr>(f->actor);
