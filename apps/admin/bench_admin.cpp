@@ -3,6 +3,7 @@
 // with RocksDB's own iterators. One run, one table.
 //   bench_admin [--events=N] [--streams=S] [--path=FOLDER] [--keep=yes]
 #include "commands.hpp"
+#include "../allocator.hpp"
 #include "../cli.hpp"
 
 #include <sourcery/storage/rocksdb.hpp>
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
     events -= events % 100;
     fs::remove_all(path);
     std::cout << "bench_admin: " << cli::grouped(events) << " events in " << cli::grouped(streams)
-              << " streams, RocksDB at " << path << '\n';
+              << " streams, RocksDB at " << path << ", " << apps::allocator_name() << '\n';
     auto fill_s = seconds_of([&] { fill(path, events, streams); });
     auto row = [&](const char* what, double s) {
       std::printf("%-38s %8.2f s  %12.0f events/s\n", what, s, events / s);

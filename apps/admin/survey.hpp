@@ -36,7 +36,7 @@ struct survey {
 
 /// The records of the log with positions in [from, to], in order, in
 /// batches, each read while `visit` sees the one before it (on a second
-/// thread). Reads as the engine gives them (a hole throws what the engine
+/// thread, one for the whole pass). Reads as the engine gives them (a hole throws what the engine
 /// throws, after `visit` saw every record before the failed batch).
 void for_each_record(const sourcery::storage::log& log, sourcery::position from,
                      sourcery::position to,

@@ -21,6 +21,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -39,18 +41,41 @@ namespace {
 
 constexpr std::string_view header_kind = "sourcery-export";
 
+/// Whether none of the 8 bytes of `w` needs an escape in a JSON string
+/// (none is below 0x20, a quote or a backslash): exact, from the
+/// "has a zero byte" test on words.
+bool clean_word(std::uint64_t w) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+  auto below_space = (w - ones * 0x20) & ~w & highs;
+  return (below_space | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) == 0;
+}
+
 /// `text` as a JSON string, appended to `out` (escapes as Boost.JSON does).
-/// Runs of characters that need no escape are appended whole.
+/// Runs of characters that need no escape are appended whole, found 8 bytes
+/// at a time: the export's hottest loop.
 void put_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
+  const char* p = text.data();
+  const std::size_t n = text.size();
   out += '"';
   std::size_t run = 0; // start of the characters not yet appended
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') [[likely]]
+  for (std::size_t i = 0; i < n;) {
+    if (i + 8 <= n) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (clean_word(w)) {
+        i += 8;
+        continue;
+      }
+    }
+    auto c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
       continue;
-    out.append(text.data() + run, i - run);
-    run = i + 1;
+    }
+    out.append(p + run, i - run);
+    run = ++i;
     switch (c) {
     case '"': out += "\\\""; break;
     case '\\': out += "\\\\"; break;
@@ -65,7 +90,7 @@ void put_string(std::string& out, std::string_view text) {
     }
     }
   }
-  out.append(text.data() + run, text.size() - run);
+  out.append(p + run, n - run);
   out += '"';
 }
 
