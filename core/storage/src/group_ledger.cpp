@@ -285,8 +285,7 @@ void group_ledger::ack(const std::string& group, const std::string& member, posi
       g.live.insert(std::move(node));
       throw;
     }
-    if (g.spec.per_stream_order)
-      wakes = g.take_waiters();
+    wakes = g.take_waiters(); // a stream freed, or room to read further
   }
   run(std::move(wakes));
 }
