@@ -2,6 +2,7 @@
 #include <sourcery/errors.hpp>
 
 #include <algorithm>
+#include <set>
 #include <unordered_set>
 
 namespace sourcery::storage {
@@ -81,6 +82,7 @@ struct group_ledger::state {
   std::map<position, entry> live;                 // read, not settled
   std::map<position, parked_entry> parked;
   std::map<position, std::uint32_t> restored;     // attempts of records above frontier
+  std::set<position> acked_ahead;                 // acked, above the checkpoint
   std::unordered_map<std::uint64_t, std::function<void()>> waiters;
 
   /// The checkpoint after settling: below the first unsettled record read
@@ -90,6 +92,7 @@ struct group_ledger::state {
     auto it = live.upper_bound(checkpoint);
     position next = it == live.end() ? frontier : it->first - 1;
     checkpoint = std::max(checkpoint, next);
+    acked_ahead.erase(acked_ahead.begin(), acked_ahead.upper_bound(checkpoint));
   }
 
   std::vector<group_kept_entry> kept() const {
@@ -98,11 +101,13 @@ struct group_ledger::state {
     std::map<position, group_kept_entry> all;
     for (const auto& [pos, e] : live)
       if (e.attempts > 0 || pos <= checkpoint)
-        all[pos] = group_kept_entry{pos, e.attempts, false, e.last_error};
+        all[pos] = group_kept_entry{pos, e.attempts, false, false, e.last_error};
     for (const auto& [pos, p] : parked)
-      all[pos] = group_kept_entry{pos, p.attempts, true, p.last_error};
+      all[pos] = group_kept_entry{pos, p.attempts, true, false, p.last_error};
     for (const auto& [pos, a] : restored)
-      all.emplace(pos, group_kept_entry{pos, a, false, {}});
+      all.emplace(pos, group_kept_entry{pos, a, false, false, {}});
+    for (auto pos : acked_ahead)
+      all.emplace(pos, group_kept_entry{pos, 0, false, true, {}});
     out.reserve(all.size());
     for (auto& [pos, k] : all)
       out.push_back(std::move(k));
@@ -132,7 +137,8 @@ struct group_ledger::state {
           attempts = was->second;
           restored.erase(was);
         }
-        if (!accept || accept(r))
+        if (!acked_ahead.contains(r.position) && !parked.contains(r.position)
+            && (!accept || accept(r)))
           live.emplace(r.position,
                        entry{std::make_shared<const owned_record>(r), attempts, {}, {}, {}, {}});
         frontier = r.position;
@@ -198,7 +204,9 @@ void group_ledger::restore(const group_spec& spec, position checkpoint,
   g->spec = spec;
   g->checkpoint = g->frontier = checkpoint;
   for (auto& k : kept) {
-    if (k.parked)
+    if (k.acked)
+      g->acked_ahead.insert(k.pos);
+    else if (k.parked)
       g->parked.emplace(k.pos, parked_entry{read_at(log_, k.pos), k.attempts, k.last_error});
     else if (k.pos <= checkpoint) // replayed, not settled again
       g->live.emplace(k.pos, entry{read_at(log_, k.pos), k.attempts, {}, {}, {}, k.last_error});
@@ -276,12 +284,15 @@ void group_ledger::ack(const std::string& group, const std::string& member, posi
     g.held_by(member, pos);
     auto node = g.live.extract(pos);
     auto before = g.checkpoint;
+    auto was_ahead = g.acked_ahead;
     g.advance();
+    if (pos > g.checkpoint)
+      g.acked_ahead.insert(pos);
     try {
-      if (g.checkpoint != before || node.mapped().attempts > 0 || pos <= before)
-        save(g);
+      save(g);
     } catch (...) {
       g.checkpoint = before;
+      g.acked_ahead = std::move(was_ahead);
       g.live.insert(std::move(node));
       throw;
     }

@@ -28,11 +28,13 @@
 namespace sourcery::storage {
 
 /// A record a group keeps across a restart: one that failed, one replayed
-/// from the parked list, or a parked one.
+/// from the parked list, a parked one, or one acked above the checkpoint
+/// (acked out of order: not to be offered again).
 struct group_kept_entry {
   position pos = 0;
   std::uint32_t attempts = 0;
   bool parked = false;
+  bool acked = false;
   std::string last_error;
 };
 
