@@ -1,5 +1,6 @@
 #include "group_check.hpp"
 
+#include <algorithm>
 #include <random>
 
 namespace harness {
@@ -43,6 +44,8 @@ void group_run::member(std::int64_t index) {
         ++acks_[p];
       parked_.insert(parked.begin(), parked.end());
       nacks_ += nacks;
+      if (!acked.empty() || !parked.empty())
+        last_settled_ = std::chrono::steady_clock::now();
       settled_cv_.notify_all();
     }
   } catch (const std::exception& e) {
@@ -87,6 +90,11 @@ std::vector<check> group_run::verify(std::uint64_t total) {
                    + " acked twice, " + std::to_string(missing) + " neither, "
                    + std::to_string(both) + " both"
                    + (errors_.empty() ? "" : "; first error: " + errors_.front())});
+  auto seconds = std::chrono::duration<double>(last_settled_ - started_).count();
+  out.back().detail += "; the last settled " + std::to_string(seconds) + " s after the group opened ("
+                       + std::to_string(static_cast<long long>(
+                           static_cast<double>(acks_.size() + parked_.size()) / std::max(seconds, 1e-3)))
+                       + " records/s)";
   std::set<sourcery::position> listed;
   for (const auto& p : group_.parked())
     listed.insert(p.at);

@@ -52,6 +52,8 @@ private:
   std::set<sourcery::position> parked_;                          // GUARDED_BY(m_)
   std::uint64_t nacks_ = 0;                                      // GUARDED_BY(m_)
   std::vector<std::string> errors_;                              // GUARDED_BY(m_)
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_settled_ = started_; // GUARDED_BY(m_)
 };
 
 } // namespace harness
