@@ -9,6 +9,7 @@
 #include "wiring.hpp"
 
 #include <sourcery/errors.hpp>
+#include <sourcery/storage/group_store.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -79,7 +80,7 @@ group_builder& group_builder::attempts(int n) {
   if (n < 1)
     throw invalid_argument("a subscription group needs at least 1 attempt, got "
                            + std::to_string(n));
-  policy_.attempts = static_cast<std::uint32_t>(n);
+  attempts_ = static_cast<std::uint32_t>(n);
   return *this;
 }
 
@@ -87,15 +88,15 @@ group_builder& group_builder::backoff(std::chrono::milliseconds base,
                                       std::chrono::milliseconds cap) {
   if (base.count() < 0 || cap < base)
     throw invalid_argument("a subscription group's backoff needs 0 ≤ base ≤ cap");
-  policy_.backoff_base = base;
-  policy_.backoff_cap = cap;
+  backoff_base_ = base;
+  backoff_cap_ = cap;
   return *this;
 }
 
 group_builder& group_builder::lease(std::chrono::milliseconds d) {
   if (d.count() < 1)
     throw invalid_argument("a subscription group's lease must be at least 1 ms");
-  policy_.lease = d;
+  lease_ = d;
   return *this;
 }
 
@@ -111,7 +112,7 @@ subscription_group group_builder::open() {
   g->log = &engine.log();
   g->decodes = &actors_->decodes();
   g->spec = storage::group_spec{name_, start_, per_stream_order_};
-  g->policy = policy_;
+  g->policy = storage::group_policy{attempts_, backoff_base_, backoff_cap_, lease_};
   g->accept = filter_of(filter_, actors_->codec().registry());
   store->open(g->spec);
   return subscription_group(std::move(g));
@@ -127,8 +128,9 @@ const std::string& subscription_group::name() const noexcept {
   return group_->spec.name;
 }
 
-storage::group_status subscription_group::status() const {
-  return group_->store->status(group_->spec.name);
+group_status subscription_group::status() const {
+  auto s = group_->store->status(group_->spec.name);
+  return group_status{s.checkpoint, s.in_hand, s.waiting, s.parked};
 }
 
 std::vector<parked_event> subscription_group::parked() const {

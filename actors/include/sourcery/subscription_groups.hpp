@@ -26,7 +26,6 @@
 #pragma once
 
 #include <sourcery/events.hpp>
-#include <sourcery/storage/group_store.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -48,6 +47,15 @@ struct group_delivery {
   recorded_event event;
   /// Failed attempts before this one (0 the first time).
   std::uint32_t attempts = 0;
+};
+
+/// A group's state at one moment.
+struct group_status {
+  /// Every record at or below it is settled (acked, parked or not matching).
+  position checkpoint = 0;
+  std::size_t in_hand = 0;  // claimed by a member, not settled
+  std::size_t waiting = 0;  // read, not claimed (pending or waiting for a retry)
+  std::size_t parked = 0;
 };
 
 /// A record that failed every attempt (R-SUB-GROUP-PARK).
@@ -105,7 +113,7 @@ public:
   group_member join(std::string name = {}) const;
   const std::string& name() const noexcept;
   /// Checkpoint and counts now.
-  storage::group_status status() const;
+  group_status status() const;
   /// The parked records, in position order.
   std::vector<parked_event> parked() const;
   /// Offers parked records (all, or the one at `at`) again with no
@@ -166,7 +174,8 @@ private:
   position start_ = 0;
   subscription_filter filter_;
   bool per_stream_order_ = false;
-  storage::group_policy policy_;
+  std::uint32_t attempts_ = 3;
+  std::chrono::milliseconds backoff_base_{100}, backoff_cap_{10'000}, lease_{30'000};
 };
 
 } // namespace sourcery

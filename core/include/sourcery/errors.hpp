@@ -93,7 +93,8 @@ SOURCERY_SIMPLE_ERROR(storage_unavailable)
 /// A subscription group that was never opened (R-SUB-GROUP).
 SOURCERY_SIMPLE_ERROR(unknown_group)
 /// An ack or nack of a record the member does not hold: never claimed by
-/// it, already settled, or its lease ran out (R-SUB-GROUP-ACK).
+/// it, already settled, held by another member, or given to another member
+/// after its lease ran out (R-SUB-GROUP-ACK).
 SOURCERY_SIMPLE_ERROR(record_not_held)
 
 #undef SOURCERY_SIMPLE_ERROR
