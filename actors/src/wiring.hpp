@@ -72,6 +72,8 @@ public:
                              std::shared_ptr<push_progress> progress,
                              std::shared_ptr<subscription_meter> meter) const;
 
+  /// The engine (subscription groups use its group store and log).
+  storage::engine& engine() const noexcept { return engine_; }
   /// The codec the feeds' records are decoded with (for their handles).
   const sourcery::codec& codec() const noexcept { return codec_; }
   /// The decode cache every subscription decodes through (R-SUB-DECODE-ONCE).

@@ -8,6 +8,7 @@
 #include "memory_sampler.hpp"
 #ifdef SOURCERY_LOAD_FAILOVER
 #include "failover.hpp"
+#include "group_check.hpp"
 #endif
 #include "nodes.hpp"
 #include "publish_tally.hpp"
@@ -158,6 +159,9 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
     subs.push_back(backend.subscriber().start_from(0).named(subscription_name(k)).build_push(
       [c, live](std::span<const sourcery::recorded_event> b) { c->on_batch(b, live); }, 512));
   }
+  std::unique_ptr<group_run> group;
+  if (sc.subscription_group_members > 0)
+    group = std::make_unique<group_run>(backend, sc.subscription_group_members, sc.outbox_failure);
   sourcery::listener counter;
   if (sc.listeners) {
     counter = sourcery::make_listener([&st](const sourcery::recorded_event&) { ++st.listened; });
@@ -310,6 +314,11 @@ void run_live(const scenario& sc, report& r, acknowledged_run& acknowledged) {
          + std::to_string(c.out_of_order) + " out of order or repeated, last position "
          + std::to_string(c.last)});
     r.end_to_end.merge(c.e2e);
+  }
+  if (group) {
+    group->wait_settled(total, catch_up);
+    for (auto& c : group->verify(total))
+      r.checks.push_back(std::move(c));
   }
   sample_lag(std::chrono::duration<double>(clock::now() - st.start).count()); // caught up: 0
   r.lags = std::move(lags);

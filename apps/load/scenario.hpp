@@ -87,6 +87,9 @@ struct scenario {
   std::int64_t in_flight = 32;     // appends in flight per writer
   std::int64_t payload_bytes = 100;
   std::int64_t subscriptions = 2;  // push subscriptions, each verified
+  /// Members of one subscription group over the whole log (0 = none); each
+  /// record acked exactly once or parked (group_check.hpp).
+  std::int64_t subscription_group_members = 0;
   bool listeners = true;           // an in-transaction listener counting events
   bool outbox = true;              // continuous outbox with a failing publisher
   double outbox_failure = 0.1;     // probability that one publish attempt fails

@@ -5,7 +5,7 @@
 namespace sourcery {
 
 std::string_view to_string(errc code) noexcept {
-  static constexpr std::array<std::string_view, 26> names{
+  static constexpr std::array<std::string_view, 28> names{
     "none",
     "illegal_tenant_id",
     "incompatible_uuid_and_name",
@@ -32,6 +32,8 @@ std::string_view to_string(errc code) noexcept {
     "storage_version_mismatch",
     "storage_unavailable",
     "event_id_conflict",
+    "unknown_group",
+    "record_not_held",
   };
   auto i = static_cast<std::size_t>(code);
   return i < names.size() ? names[i] : "unknown_error_code";

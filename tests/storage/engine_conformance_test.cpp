@@ -693,4 +693,234 @@ BOOST_AUTO_TEST_CASE(a_repeat_of_events_a_snapshot_replaced_is_a_conflict) { // 
   BOOST_TEST(engine->log().last_position() == 2u);
 }
 
+
+// Subscription groups (R-SUB-GROUP): the engine's group store.
+
+namespace {
+
+using storage::group_policy;
+using storage::group_spec;
+
+/// The engine's group store; every engine offers one.
+storage::group_store& groups_of(storage::engine& e) {
+  auto* g = e.groups();
+  BOOST_REQUIRE_MESSAGE(g != nullptr, e.name() << " offers no group store");
+  return *g;
+}
+
+std::vector<position> positions(const std::vector<storage::group_claim>& claims) {
+  std::vector<position> out;
+  for (const auto& c : claims)
+    out.push_back(c.record.position);
+  return out;
+}
+
+const storage::record_filter all = [](const record&) { return true; };
+/// No wait for retries: a nacked record is claimable again at once.
+constexpr group_policy at_once{.attempts = 3, .backoff_base = std::chrono::milliseconds(0)};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_group_hands_each_record_to_one_member_and_acks_move_its_checkpoint) { // R-SUB-GROUP
+  append("", stream_id::random(), 0, events(5));
+  auto& g = groups_of(*engine);
+  g.open({.name = "billing"});
+  auto a = g.claim("billing", "a", 2, all, {});
+  auto b = g.claim("billing", "b", 10, all, {});
+  BOOST_TEST((positions(a) == std::vector<position>{1, 2}));
+  BOOST_TEST((positions(b) == std::vector<position>{3, 4, 5}));
+  BOOST_TEST(g.claim("billing", "c", 10, all, {}).empty());
+  BOOST_TEST(g.status("billing").in_hand == 5u);
+  g.ack("billing", "a", 2);
+  BOOST_TEST(g.status("billing").checkpoint == 0u); // 1 is still in a's hands
+  g.ack("billing", "a", 1);
+  BOOST_TEST(g.status("billing").checkpoint == 2u);
+  for (position p : {3, 4, 5})
+    g.ack("billing", "b", p);
+  BOOST_TEST(g.status("billing").checkpoint == 5u);
+  BOOST_TEST(g.status("billing").in_hand == 0u);
+  append("", stream_id::random(), 0, events(1));
+  BOOST_TEST((positions(g.claim("billing", "c", 10, all, {})) == std::vector<position>{6}));
+}
+
+BOOST_AUTO_TEST_CASE(a_group_starts_after_its_start_and_settles_what_its_filter_rejects) { // R-SUB-GROUP
+  append("", stream_id::random(), 0, events(2));
+  append("t", stream_id::random(), 0, events(2));
+  append("", stream_id::random(), 0, events(1));
+  auto& g = groups_of(*engine);
+  g.open({.name = "t-only", .start = 3});
+  storage::record_filter only_t = [](const record& r) { return r.tenant == "t"; };
+  auto got = g.claim("t-only", "a", 10, only_t, {});
+  BOOST_TEST((positions(got) == std::vector<position>{4}));
+  g.ack("t-only", "a", 4);
+  BOOST_TEST(g.status("t-only").checkpoint == 5u); // 5 was rejected: settled
+  g.open({.name = "t-only", .start = 0});          // exists: the start is ignored
+  BOOST_TEST(g.claim("t-only", "a", 10, only_t, {}).empty());
+  BOOST_TEST((g.groups() == std::vector<std::string>{"t-only"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_nacked_record_is_retried_then_parked_listed_replayed_and_purged) { // R-SUB-GROUP-PARK
+  append("", stream_id::random(), 0, events(2));
+  auto& g = groups_of(*engine);
+  g.open({.name = "g"});
+  for (std::uint32_t attempt = 1; attempt <= 3; ++attempt) {
+    auto c = g.claim("g", "a", 1, all, at_once);
+    BOOST_REQUIRE(c.size() == 1u);
+    BOOST_TEST(c[0].record.position == 1u);
+    BOOST_TEST(c[0].attempts == attempt - 1);
+    auto outcome = g.nack("g", "a", 1, "broker down", at_once);
+    BOOST_TEST((outcome == (attempt < 3 ? storage::nack_outcome::retry
+                                        : storage::nack_outcome::parked)));
+  }
+  auto parked = g.parked("g");
+  BOOST_REQUIRE(parked.size() == 1u);
+  BOOST_TEST(parked[0].record.position == 1u);
+  BOOST_TEST(parked[0].attempts == 3u);
+  BOOST_TEST(parked[0].last_error == "broker down");
+  BOOST_TEST(g.status("g").parked == 1u);
+  auto next = g.claim("g", "a", 10, all, at_once);
+  BOOST_TEST((positions(next) == std::vector<position>{2}));
+  g.ack("g", "a", 2);
+  BOOST_TEST(g.status("g").checkpoint == 2u); // past the parked record
+  BOOST_TEST(g.replay("g", position{7}) == 0u);
+  BOOST_TEST(g.replay("g", std::nullopt) == 1u);
+  auto again = g.claim("g", "b", 10, all, at_once);
+  BOOST_REQUIRE(again.size() == 1u);
+  BOOST_TEST(again[0].record.position == 1u);
+  BOOST_TEST(again[0].attempts == 0u);
+  g.nack("g", "b", 1, "still down", {.attempts = 1});
+  BOOST_TEST(g.purge("g", position{1}) == 1u);
+  BOOST_TEST(g.parked("g").empty());
+  BOOST_TEST(g.status("g").checkpoint == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_nacked_record_waits_for_its_backoff) { // R-SUB-GROUP-PARK
+  append("", stream_id::random(), 0, events(1));
+  auto& g = groups_of(*engine);
+  g.open({.name = "g"});
+  group_policy slow{.attempts = 3, .backoff_base = std::chrono::hours(1),
+                    .backoff_cap = std::chrono::hours(2)};
+  BOOST_REQUIRE(g.claim("g", "a", 1, all, slow).size() == 1u);
+  auto lease = g.next_due("g");
+  BOOST_TEST((!lease || *lease > std::chrono::milliseconds(std::chrono::seconds(1))));
+  BOOST_TEST((g.nack("g", "a", 1, "x", slow) == storage::nack_outcome::retry));
+  BOOST_TEST(g.claim("g", "b", 1, all, slow).empty());
+  auto due = g.next_due("g");
+  BOOST_REQUIRE(due.has_value());
+  BOOST_TEST(due->count() > std::chrono::milliseconds(std::chrono::minutes(59)).count());
+  BOOST_TEST(g.status("g").waiting == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(acks_and_nacks_of_records_not_held_are_refused_and_change_nothing) { // R-SUB-GROUP-ACK
+  append("", stream_id::random(), 0, events(2));
+  auto& g = groups_of(*engine);
+  BOOST_CHECK_THROW(g.claim("nobody", "a", 1, all, {}), unknown_group);
+  BOOST_CHECK_THROW(g.ack("nobody", "a", 1), unknown_group);
+  BOOST_CHECK_THROW(g.status("nobody"), unknown_group);
+  BOOST_CHECK_THROW(g.open({.name = ""}), invalid_argument);
+  g.open({.name = "g"});
+  BOOST_REQUIRE(g.claim("g", "a", 1, all, {}).size() == 1u);
+  auto before = g.status("g");
+  BOOST_CHECK_THROW(g.ack("g", "b", 1), record_not_held);     // another member's
+  BOOST_CHECK_THROW(g.ack("g", "a", 2), record_not_held);     // never claimed
+  BOOST_CHECK_THROW(g.nack("g", "b", 1, "x", {}), record_not_held);
+  BOOST_CHECK_THROW(g.ack("g", "a", 99), record_not_held);    // not in the log
+  BOOST_CHECK_THROW(g.claim("g", "a", 1, all, {.attempts = 0}), invalid_argument);
+  auto after = g.status("g");
+  BOOST_TEST(after.in_hand == before.in_hand);
+  BOOST_TEST(after.checkpoint == before.checkpoint);
+  g.ack("g", "a", 1);
+  BOOST_CHECK_THROW(g.ack("g", "a", 1), record_not_held);     // settled already
+  BOOST_TEST(g.status("g").checkpoint == 1u);
+  BOOST_CHECK_THROW(g.open({.name = "g", .per_stream_order = true}), invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(with_per_stream_order_a_stream_is_in_one_members_hands_in_order) { // R-SUB-GROUP-ORDER
+  auto s = stream_id::random(), t = stream_id::random();
+  append("", s, 0, events(1));
+  append("", t, 0, events(1));
+  append("", s, 1, events(2));
+  append("", t, 1, events(1));
+  // Positions: s 1, 3, 4; t 2, 5.
+  auto& g = groups_of(*engine);
+  g.open({.name = "ordered", .per_stream_order = true});
+  BOOST_TEST((positions(g.claim("ordered", "a", 10, all, at_once)) == std::vector<position>{1, 2}));
+  BOOST_TEST(g.claim("ordered", "b", 10, all, at_once).empty());
+  g.ack("ordered", "a", 1);
+  BOOST_TEST((positions(g.claim("ordered", "b", 10, all, at_once)) == std::vector<position>{3}));
+  g.nack("ordered", "b", 3, "x", at_once); // its retry still holds the stream back
+  g.ack("ordered", "a", 2);
+  BOOST_TEST((positions(g.claim("ordered", "a", 10, all, at_once)) == std::vector<position>{3, 5}));
+  g.nack("ordered", "a", 3, "x", {.attempts = 2}); // parked: no longer holds s back
+  BOOST_TEST((positions(g.claim("ordered", "b", 10, all, at_once)) == std::vector<position>{4}));
+}
+
+BOOST_AUTO_TEST_CASE(a_leaving_member_hands_its_records_back) { // R-SUB-GROUP
+  append("", stream_id::random(), 0, events(2));
+  auto& g = groups_of(*engine);
+  g.open({.name = "g"});
+  BOOST_REQUIRE(g.claim("g", "a", 10, all, {}).size() == 2u);
+  g.leave("g", "nobody-at-all");
+  BOOST_TEST(g.claim("g", "b", 10, all, {}).empty());
+  g.leave("g", "a");
+  auto b = g.claim("g", "b", 10, all, {});
+  BOOST_TEST((positions(b) == std::vector<position>{1, 2}));
+  BOOST_TEST(b[0].attempts == 0u); // leaving counts no attempt
+  BOOST_CHECK_THROW(g.ack("g", "a", 1), record_not_held);
+}
+
+BOOST_AUTO_TEST_CASE(a_claim_whose_lease_ran_out_goes_to_another_member) { // R-SUB-GROUP-LEASE
+  append("", stream_id::random(), 0, events(1));
+  auto& g = groups_of(*engine);
+  g.open({.name = "g"});
+  group_policy short_lease{.lease = std::chrono::milliseconds(20)};
+  BOOST_REQUIRE(g.claim("g", "a", 1, all, short_lease).size() == 1u);
+  // Waits for the condition (the lease ends), with a generous deadline.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::vector<storage::group_claim> b;
+  while (b.empty() && std::chrono::steady_clock::now() < deadline) {
+    auto due = g.next_due("g");
+    if (due)
+      std::this_thread::sleep_for(*due); // exactly until the lease ends, not a guess
+    b = g.claim("g", "b", 1, all, short_lease);
+  }
+  BOOST_TEST((positions(b) == std::vector<position>{1}));
+  BOOST_CHECK_THROW(g.ack("g", "a", 1), record_not_held);
+  g.ack("g", "b", 1);
+  BOOST_TEST(g.status("g").checkpoint == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_members_ack_every_record_exactly_once) { // R-SUB-GROUP
+  constexpr int n = 400;
+  for (int i = 0; i < n / 10; ++i)
+    append("", stream_id::random(), 0, events(10));
+  auto& g = groups_of(*engine);
+  g.open({.name = "g"});
+  std::mutex m;
+  std::multiset<position> acked;
+  auto work = [&](std::string me) {
+    while (g.status("g").checkpoint < position(n)) {
+      auto claims = g.claim("g", me, 7, all, at_once);
+      for (const auto& c : claims) {
+        if (c.record.position % 13 == 0 && c.attempts == 0) {
+          g.nack("g", me, c.record.position, "once", at_once);
+          continue;
+        }
+        g.ack("g", me, c.record.position);
+        std::lock_guard lock(m);
+        acked.insert(c.record.position);
+      }
+    }
+  };
+  std::vector<std::thread> members;
+  for (int i = 0; i < 4; ++i)
+    members.emplace_back(work, "m" + std::to_string(i));
+  for (auto& t : members)
+    t.join();
+  BOOST_TEST(acked.size() == std::size_t(n));
+  for (position p = 1; p <= position(n); ++p)
+    BOOST_TEST(acked.count(p) == 1u);
+  BOOST_TEST(g.status("g").in_hand == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -321,3 +321,86 @@ BOOST_AUTO_TEST_CASE(a_shredded_key_is_gone_for_every_node) { // R-EN, R-N1
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Subscription groups shared by nodes (R-SUB-GROUP-NODES).
+
+namespace {
+const record_filter every = [](const record&) { return true; };
+} // namespace
+
+BOOST_AUTO_TEST_CASE(members_on_two_nodes_share_one_group) { // R-SUB-GROUP-NODES
+  temp_schema schema;
+  auto a = open_postgres_engine("", schema.options());
+  auto b = open_postgres_engine("", schema.options());
+  append(*a, "t", stream_id::random(), 0, 4, false);
+  a->groups()->open({.name = "billing"});
+  b->groups()->open({.name = "billing"});
+  auto on_a = a->groups()->claim("billing", "a-1", 2, every, {});
+  auto on_b = b->groups()->claim("billing", "b-1", 10, every, {});
+  BOOST_REQUIRE(on_a.size() == 2u);
+  BOOST_REQUIRE(on_b.size() == 2u);
+  BOOST_TEST(on_a[0].record.position == 1u);
+  BOOST_TEST(on_b[0].record.position == 3u);
+  BOOST_CHECK_THROW(b->groups()->ack("billing", "b-1", 1), record_not_held); // a's
+  for (const auto& c : on_b)
+    b->groups()->ack("billing", "b-1", c.record.position);
+  BOOST_TEST(a->groups()->status("billing").checkpoint == 0u);
+  for (const auto& c : on_a)
+    a->groups()->ack("billing", "a-1", c.record.position);
+  BOOST_TEST(b->groups()->status("billing").checkpoint == 4u);
+  BOOST_TEST(b->groups()->claim("billing", "b-1", 10, every, {}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_nodes_group_records_go_to_another_member_after_the_lease) { // R-SUB-GROUP-NODES
+  temp_schema schema;
+  group_policy short_lease{.lease = 300ms};
+  auto b = open_postgres_engine("", schema.options());
+  {
+    auto a = open_postgres_engine("", schema.options());
+    append(*a, "t", stream_id::random(), 0, 2, false);
+    a->groups()->open({.name = "g"});
+    BOOST_REQUIRE(a->groups()->claim("g", "a-1", 10, every, short_lease).size() == 2u);
+    BOOST_TEST(b->groups()->claim("g", "b-1", 10, every, short_lease).empty()); // a holds them
+  } // a "dies": it never acks nor renews
+  // The lease is the behaviour under test: wait until the engine says it ends.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::vector<group_claim> got;
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (auto due = b->groups()->next_due("g"))
+      std::this_thread::sleep_for(*due);
+    got = b->groups()->claim("g", "b-1", 10, every, short_lease);
+  }
+  BOOST_REQUIRE(got.size() == 2u);
+  BOOST_TEST(got[0].attempts == 0u);
+  for (const auto& c : got)
+    b->groups()->ack("g", "b-1", c.record.position);
+  BOOST_TEST(b->groups()->status("g").checkpoint == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_groups_checkpoint_and_parked_records_survive_a_reopen_and_older_stores_gain_the_tables) { // R-SUB-GROUP-DURABLE
+  temp_schema schema;
+  {
+    auto a = open_postgres_engine("", schema.options());
+    append(*a, "t", stream_id::random(), 0, 3, false);
+  }
+  // A store made before groups existed: no group tables. It still opens.
+  sql("DROP TABLE " + schema.name + ".sub_group_entries, " + schema.name + ".sub_groups");
+  {
+    auto a = open_postgres_engine("", schema.options());
+    auto& g = *a->groups();
+    g.open({.name = "g"});
+    BOOST_REQUIRE(g.claim("g", "m", 10, every, {}).size() == 3u);
+    g.ack("g", "m", 1);
+    g.nack("g", "m", 2, "poison", {.attempts = 1});
+    g.ack("g", "m", 3);
+  }
+  auto a = open_postgres_engine("", schema.options());
+  auto& g = *a->groups();
+  BOOST_TEST(g.status("g").checkpoint == 3u);
+  auto parked = g.parked("g");
+  BOOST_REQUIRE(parked.size() == 1u);
+  BOOST_TEST(parked[0].record.position == 2u);
+  BOOST_TEST(parked[0].last_error == "poison");
+  BOOST_TEST(g.claim("g", "m", 10, every, {}).empty());
+  BOOST_CHECK_THROW(g.ack("nobody", "m", 1), unknown_group);
+}

@@ -741,3 +741,57 @@ BOOST_AUTO_TEST_CASE(a_format_1_store_opens_and_is_marked_format_2) { // R-UP1, 
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Subscription groups (R-SUB-GROUP-DURABLE): the checkpoint, the attempts of
+// failed records and the parked records survive closing and reopening.
+BOOST_AUTO_TEST_CASE(a_groups_checkpoint_attempts_and_parked_records_survive_a_reopen) {
+  temp_folder dir;
+  const record_filter all = [](const record&) { return true; };
+  const group_policy at_once{.attempts = 3, .backoff_base = std::chrono::milliseconds(0)};
+  {
+    auto e = open_rocksdb_engine(dir.path.string());
+    BOOST_TEST(e->groups()->groups().empty());
+    append(*e, "", stream_id::random(), 0, 6);
+    auto& g = *e->groups();
+    g.open({.name = "billing", .per_stream_order = false});
+    BOOST_REQUIRE(g.claim("billing", "a", 5, all, at_once).size() == 5u);
+    g.ack("billing", "a", 1);
+    g.ack("billing", "a", 2);
+    g.nack("billing", "a", 3, "retry me", at_once);
+    g.nack("billing", "a", 4, "poison", {.attempts = 1});
+    g.ack("billing", "a", 5); // above the checkpoint: settled, not offered again
+    BOOST_TEST(g.status("billing").checkpoint == 2u);
+    // Record 5 was acked, 6 never claimed, 3 waits for its retry, 4 parked.
+  }
+  {
+    auto e = open_rocksdb_engine(dir.path.string());
+    auto& g = *e->groups();
+    BOOST_TEST((g.groups() == std::vector<std::string>{"billing"}));
+    BOOST_TEST(g.status("billing").checkpoint == 2u);
+    auto parked = g.parked("billing");
+    BOOST_REQUIRE(parked.size() == 1u);
+    BOOST_TEST(parked[0].record.position == 4u);
+    BOOST_TEST(parked[0].last_error == "poison");
+    auto again = g.claim("billing", "b", 10, all, at_once);
+    BOOST_REQUIRE(again.size() == 2u); // 3 and 6: 5 was acked
+    BOOST_TEST(again[0].record.position == 3u);
+    BOOST_TEST(again[0].attempts == 1u);
+    BOOST_TEST(again[1].record.position == 6u);
+    for (const auto& c : again)
+      g.ack("billing", "b", c.record.position);
+    BOOST_TEST(g.status("billing").checkpoint == 6u);
+    BOOST_TEST(g.replay("billing", position{4}) == 1u); // below the checkpoint now
+  }
+  {
+    auto e = open_rocksdb_engine(dir.path.string());
+    auto& g = *e->groups();
+    BOOST_TEST(g.status("billing").checkpoint == 6u);
+    BOOST_TEST(g.parked("billing").empty());
+    auto replayed = g.claim("billing", "c", 10, all, at_once);
+    BOOST_REQUIRE(replayed.size() == 1u);
+    BOOST_TEST(replayed[0].record.position == 4u);
+    g.ack("billing", "c", 4);
+  }
+  auto e = open_rocksdb_engine(dir.path.string());
+  BOOST_TEST(e->groups()->claim("billing", "d", 10, all, at_once).empty());
+}

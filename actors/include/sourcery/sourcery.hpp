@@ -5,6 +5,7 @@
 //   events.hpp         events, stream ids, tenant ids, positions, filters
 //   registry.hpp       event types under stable names; JSON through Boost.Describe
 //   subscriptions.hpp  pull and push subscriptions over the global log
+//   subscription_groups.hpp  persistent subscription groups (consumer groups)
 //   listeners.hpp      in-transaction listeners
 //   outbox.hpp         publishing to the outside world, dead letters
 //   encryption.hpp     encrypted fields, per-subject keys, crypto-shredding

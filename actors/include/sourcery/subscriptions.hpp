@@ -20,6 +20,7 @@
 #pragma once
 
 #include <sourcery/events.hpp>
+#include <sourcery/subscription_groups.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -205,6 +206,12 @@ public:
     if (p < 0)
       throw invalid_argument("start_from needs a position ≥ 0, got " + std::to_string(p));
     return {actors_, static_cast<position>(p), tenant_};
+  }
+
+  /// The persistent subscription group `name` (R-SUB-GROUP); see
+  /// <sourcery/subscription_groups.hpp>. An empty name → invalid_argument.
+  group_builder group(std::string name) const {
+    return group_builder(actors_, std::move(name), tenant_);
   }
 
 private:

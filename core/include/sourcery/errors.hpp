@@ -43,6 +43,8 @@ enum class errc : std::uint8_t {
   storage_version_mismatch,
   storage_unavailable,
   event_id_conflict,
+  unknown_group,
+  record_not_held,
 };
 
 /// The name of a code, e.g. "concurrent_stream_write_error".
@@ -87,6 +89,13 @@ SOURCERY_SIMPLE_ERROR(storage_version_mismatch)
 /// The storage cannot be read or written now (I/O error, disk full, locked);
 /// carries the storage's own message (R-ST6).
 SOURCERY_SIMPLE_ERROR(storage_unavailable)
+
+/// A subscription group that was never opened (R-SUB-GROUP).
+SOURCERY_SIMPLE_ERROR(unknown_group)
+/// An ack or nack of a record the member does not hold: never claimed by
+/// it, already settled, held by another member, or given to another member
+/// after its lease ran out (R-SUB-GROUP-ACK).
+SOURCERY_SIMPLE_ERROR(record_not_held)
 
 #undef SOURCERY_SIMPLE_ERROR
 

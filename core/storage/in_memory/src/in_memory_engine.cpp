@@ -1,6 +1,7 @@
 // The in-memory engine: the global log, each tenant's streams, the outbox,
-// keys and cursors, all in RAM (R-ST1, R-ST2).
+// keys, cursors and subscription groups, all in RAM (R-ST1, R-ST2).
 #include <sourcery/storage/in_memory.hpp>
+#include <sourcery/detail/group_ledger.hpp>
 #include <sourcery/detail/instruments.hpp>
 
 #include "memory_log.hpp"
@@ -225,6 +226,7 @@ public:
 
   outbox_store& outbox() noexcept override { return outbox_; }
   cursor_store& cursors() noexcept override { return cursors_; }
+  group_store* groups() noexcept override { return &groups_; }
   std::shared_ptr<key_storage> keys() override { return keys_; }
 
   std::size_t memory_bytes() const override { return log_.memory_bytes(); }
@@ -242,6 +244,7 @@ private:
   memory_log log_;
   memory_outbox outbox_;
   memory_cursors cursors_;
+  group_ledger groups_{log_};
   memory_admin admin_{outbox_, cursors_};
   std::shared_ptr<key_storage> keys_ = std::make_shared<in_memory_key_storage>();
 

@@ -8,6 +8,7 @@
 #include "committer.hpp"
 #include "listener.hpp"
 #include "pg_keys.hpp"
+#include "pg_groups.hpp"
 #include "pg_outbox.hpp"
 #include "rows.hpp"
 #include "schema.hpp"
@@ -420,6 +421,7 @@ public:
                                       static_cast<position>(get_i64(r.get(), 0, 0)));
     }
     outbox_ = std::make_unique<pg_outbox>(pool_, schema_, shards, o.outbox_lease);
+    groups_ = std::make_unique<pg_groups>(pool_, schema_, *log_);
     keys_ = std::make_shared<pg_keys>(pool_, schema_);
     commits_ = std::make_unique<committer>(settings_, schema_,
                                            [this](position p) { log_->advance(p); });
@@ -454,6 +456,7 @@ public:
 
   outbox_store& outbox() noexcept override { return *outbox_; }
   cursor_store& cursors() noexcept override { return cursors_; }
+  group_store* groups() noexcept override { return groups_.get(); }
   std::shared_ptr<key_storage> keys() override { return keys_; }
 
   /// Records are not kept in memory: every read goes to the database.
@@ -483,6 +486,7 @@ private:
   pg_admin admin_{*pool_, schema_};
   std::unique_ptr<pg_log> log_;
   std::unique_ptr<pg_outbox> outbox_;
+  std::unique_ptr<pg_groups> groups_;
   std::shared_ptr<pg_keys> keys_;
   std::unique_ptr<committer> commits_;
 

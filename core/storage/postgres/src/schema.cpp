@@ -46,6 +46,27 @@ CREATE TABLE @.cursors (projection bytea, stream_key bytea, version bigint NOT N
   PRIMARY KEY (projection, stream_key));
 )";
 
+/// Subscription groups (pg_groups.hpp): created with a new store and added
+/// to a store made before they existed, so they are not among `tables`.
+constexpr std::string_view group_tables_sql = R"(
+CREATE TABLE IF NOT EXISTS @.sub_groups (name bytea PRIMARY KEY,
+  per_stream_order boolean NOT NULL, checkpoint bigint NOT NULL, frontier bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS @.sub_group_entries (grp bytea NOT NULL, position bigint NOT NULL,
+  stream_key bytea NOT NULL, state smallint NOT NULL, attempts integer NOT NULL,
+  member bytea, lease_until timestamptz, last_error bytea, PRIMARY KEY (grp, position));
+)";
+
+/// Runs the statements of `sql`, one at a time.
+void run_statements(connection& c, std::string_view sql, const std::string& schema) {
+  for (std::size_t at = 0; at < sql.size();) {
+    auto end = std::min(sql.find(';', at), sql.size());
+    auto one = sql.substr(at, end - at);
+    if (one.find_first_not_of(" \n") != std::string_view::npos)
+      c.exec(in_schema(one, schema), "creating the store's tables");
+    at = end + 1;
+  }
+}
+
 /// The names of the relations in `schema`; none when it does not exist.
 std::optional<std::set<std::string>> relations(connection& c, const std::string& schema) {
   auto ns = c.exec("SELECT 1 FROM pg_namespace WHERE nspname = $1",
@@ -179,13 +200,7 @@ std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_
       throw storage_unavailable("there is no store in schema " + schema);
     if (!names || names->empty()) {
       shards = wanted ? wanted : 4;
-      for (std::size_t at = 0; at < create_sql.size();) { // one statement at a time
-        auto end = std::min(create_sql.find(';', at), create_sql.size());
-        auto one = create_sql.substr(at, end - at);
-        if (one.find_first_not_of(" \n") != std::string_view::npos)
-          c.exec(in_schema(one, schema), "creating the store's tables");
-        at = end + 1;
-      }
+      run_statements(c, create_sql, schema);
       c.exec(in_schema("INSERT INTO @.meta VALUES ('format', $1), ('version', $2),"
                        " ('outbox_shards', $3)",
                        schema),
@@ -201,6 +216,7 @@ std::size_t open_schema(connection& c, const std::string& raw_schema, std::size_
       if (shards != stored)
         reshard(c, schema, shards);
     }
+    run_statements(c, group_tables_sql, schema); // new, or added to an older store
     c.exec("COMMIT", "opening the store");
     return shards;
   } catch (...) {

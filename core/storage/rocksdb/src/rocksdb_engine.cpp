@@ -25,6 +25,7 @@
 //   outbox          u32 shard, u64 position → u32 failed attempts
 //   dead            u64 position      → u32 attempts, last error
 //   cursors         projection, stream key → u64 version
+//   meta "group/" name  a subscription group (durable_groups.hpp)
 //
 // where stream key = tenant, uuid[16], u8 has-category [, category]. One
 // append is one WriteBatch holding its records, index entries, outbox
@@ -46,6 +47,7 @@
 #include <sourcery/detail/instruments.hpp>
 
 #include "commit_queue.hpp"
+#include "durable_groups.hpp"
 #include "durable_outbox.hpp"
 #include "files.hpp"
 #include "key_file.hpp"
@@ -827,6 +829,9 @@ public:
     outbox_ = std::make_unique<durable_outbox>(store_, shards,
                                                [this] { return commits_->last(); });
     admin_ = std::make_unique<rocksdb_admin>(store_, *outbox_, folder);
+    group_journal_ = std::make_unique<durable_groups>(store_);
+    groups_ = std::make_unique<group_ledger>(*log_, group_journal_.get());
+    group_journal_->restore_into(*groups_);
     if (create) { // complete: from now on the folder is a store
       std::error_code ec;
       fs::remove(folder / creating_marker, ec);
@@ -838,6 +843,7 @@ public:
   }
 
   ~rocksdb_engine() override {
+    groups_.reset();
     commits_->wake_ups().cancel_all();
     commits_.reset(); // writes what is queued; its callbacks use the tenants and the outbox
     tenants_.clear();
@@ -874,6 +880,8 @@ public:
 
   outbox_store& outbox() noexcept override { return *outbox_; }
   cursor_store& cursors() noexcept override { return cursors_; }
+  /// None for a store opened read-only.
+  group_store* groups() noexcept override { return groups_.get(); }
   std::shared_ptr<key_storage> keys() override { return keys_; }
 
   std::size_t memory_bytes() const override {
@@ -940,6 +948,8 @@ private:
   rocksdb_cursors cursors_{store_};
   std::unique_ptr<commit_queue> commits_;
   std::unique_ptr<rocksdb_log> log_;
+  std::unique_ptr<durable_groups> group_journal_;
+  std::unique_ptr<group_ledger> groups_; // over log_, writing to group_journal_
   std::unique_ptr<durable_outbox> outbox_;
   std::unique_ptr<rocksdb_admin> admin_;
 

@@ -10,6 +10,7 @@
 //                 (stream_store.hpp)
 //   outbox_store  outbox entries in shards, attempts, dead letters (outbox_store.hpp)
 //   cursor_store  projector cursors (cursor_store.hpp)
+//   group_store   persistent subscription groups (group_store.hpp)
 //   key_storage   data-subject keys of every tenant (<sourcery/encryption.hpp>)
 //   store_admin   what an operator's tool needs besides (admin.hpp)
 //
@@ -24,6 +25,7 @@
 #include <sourcery/metrics.hpp>
 #include <sourcery/storage/admin.hpp>
 #include <sourcery/storage/cursor_store.hpp>
+#include <sourcery/storage/group_store.hpp>
 #include <sourcery/storage/log.hpp>
 #include <sourcery/storage/outbox_store.hpp>
 #include <sourcery/storage/record.hpp>
@@ -56,6 +58,10 @@ public:
 
   /// Projector cursors.
   virtual cursor_store& cursors() noexcept = 0;
+
+  /// Persistent subscription groups (R-SUB-GROUP); null for an engine
+  /// that offers none.
+  virtual group_store* groups() noexcept { return nullptr; }
 
   /// The data-subject keys of every tenant (R-EN, R-ST4).
   virtual std::shared_ptr<key_storage> keys() = 0;
