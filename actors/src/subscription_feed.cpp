@@ -55,7 +55,7 @@ struct feed_state {
       return false;
     if (filter.event_types.empty())
       return true;
-    const auto* type = source.decoder->registry().find(r.type);
+    const auto* type = source.decodes->codec().registry().find(r.type);
     return type
            && std::find(filter.event_types.begin(), filter.event_types.end(), type->type)
                 != filter.event_types.end();
@@ -165,8 +165,9 @@ void fill(self_ptr self) {
 // -- push ---------------------------------------------------------------------
 
 /// Decodes what it can, through the runtime's decode cache (one decode per
-/// record for every subscription that reads it, R-SUB-DECODE-ONCE); a record that cannot be decoded is skipped and
-/// reported in `progress.undecodable` (R-E3: it never hides the others).
+/// record for every subscription that reads it, R-SUB-DECODE-ONCE); a
+/// record that cannot be decoded is skipped and reported in
+/// `progress.undecodable` (R-E3: it never hides the others).
 /// @pre the caller holds progress.delivering.
 std::vector<recorded_event> decode_all(const feed_source& source, push_progress& progress,
                                        const std::vector<storage::record>& recs) {

@@ -130,12 +130,11 @@ struct push_target {
   callback_pool* pool = nullptr;      // callback consumers: where the callbacks run
 };
 
-/// What a feed reads from: the engine's log, the codec and the runtime's
-/// decode cache, which every feed decodes through (all outlive it), and
-/// where it reports its progress (null with metrics off).
+/// What a feed reads from: the engine's log and the runtime's decode cache,
+/// which every feed decodes through and which names the codec (both outlive
+/// it), and where it reports its progress (null with metrics off).
 struct feed_source {
   storage::log* log;
-  const codec* decoder;
   decode_cache* decodes;
   std::shared_ptr<subscription_meter> meter;
 };

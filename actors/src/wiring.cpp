@@ -48,7 +48,7 @@ std::shared_ptr<subscription_meter> wiring::meter(std::optional<std::string> nam
 
 feed_actor wiring::spawn_pull_feed(subscription_filter filter, position start,
                                    std::shared_ptr<subscription_meter> meter) const {
-  feed_source source{&engine_.log(), &codec_, &decodes_, std::move(meter)};
+  feed_source source{&engine_.log(), &decodes_, std::move(meter)};
   auto a = detail::spawn_pull_feed(system_, std::move(source), std::move(filter), start);
   release_caf_thread_state();
   return a;
@@ -60,7 +60,7 @@ feed_actor wiring::spawn_push_feed(subscription_filter filter, position start,
                                    std::shared_ptr<subscription_meter> meter) const {
   target.buffer = std::max(settings_.get().subscription_buffer, target.max_batch);
   target.pool = &callbacks_;
-  feed_source source{&engine_.log(), &codec_, &decodes_, std::move(meter)};
+  feed_source source{&engine_.log(), &decodes_, std::move(meter)};
   auto a = detail::spawn_push_feed(system_, std::move(source), std::move(filter), start,
                                    std::move(target), std::move(progress));
   release_caf_thread_state();
