@@ -21,6 +21,24 @@ namespace {
 
 struct callback_line;
 
+} // namespace
+
+bool accepts(const subscription_filter& filter, const event_registry& registry,
+             const storage::record& r) {
+  if (filter.tenant && r.tenant != *filter.tenant)
+    return false;
+  if (filter.category && r.stream->category() != filter.category)
+    return false;
+  if (filter.event_types.empty())
+    return true;
+  const auto* type = registry.find(r.type);
+  return type
+         && std::find(filter.event_types.begin(), filter.event_types.end(), type->type)
+              != filter.event_types.end();
+}
+
+namespace {
+
 struct feed_state {
   feed_source source{};
   std::optional<decode_cache::reader> reading; // of source.decodes, while the feed lives
@@ -49,16 +67,7 @@ struct feed_state {
   }
 
   bool matches(const storage::record& r) const {
-    if (filter.tenant && r.tenant != *filter.tenant)
-      return false;
-    if (filter.category && r.stream->category() != filter.category)
-      return false;
-    if (filter.event_types.empty())
-      return true;
-    const auto* type = source.decodes->codec().registry().find(r.type);
-    return type
-           && std::find(filter.event_types.begin(), filter.event_types.end(), type->type)
-                != filter.event_types.end();
+    return accepts(filter, source.decodes->codec().registry(), r);
   }
 
   /// Reads committed records after the cursor into `out`, keeping matches,

@@ -130,6 +130,11 @@ struct push_target {
   callback_pool* pool = nullptr;      // callback consumers: where the callbacks run
 };
 
+/// Whether `r` passes `filter` (tenant, category, event types by the
+/// registry): what every feed and subscription group keeps.
+bool accepts(const subscription_filter& filter, const event_registry& registry,
+             const storage::record& r);
+
 /// What a feed reads from: the engine's log and the runtime's decode cache,
 /// which every feed decodes through and which names the codec (both outlive
 /// it), and where it reports its progress (null with metrics off).

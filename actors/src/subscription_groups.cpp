@@ -6,6 +6,7 @@
 #include <sourcery/subscription_groups.hpp>
 
 #include "decode_cache.hpp"
+#include "subscription_feed.hpp"
 #include "wiring.hpp"
 
 #include <sourcery/errors.hpp>
@@ -52,18 +53,7 @@ struct wait_signal {
 };
 
 storage::record_filter filter_of(const subscription_filter& f, const event_registry& registry) {
-  return [f, &registry](const storage::record& r) {
-    if (f.tenant && r.tenant != *f.tenant)
-      return false;
-    if (f.category && r.stream->category() != f.category)
-      return false;
-    if (f.event_types.empty())
-      return true;
-    const auto* type = registry.find(r.type);
-    return type
-           && std::find(f.event_types.begin(), f.event_types.end(), type->type)
-                != f.event_types.end();
-  };
+  return [f, &registry](const storage::record& r) { return detail::accepts(f, registry, r); };
 }
 
 } // namespace
